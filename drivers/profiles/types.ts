@@ -1,0 +1,87 @@
+/**
+ * Device profile model: a device's register map as versioned data (device-profiles/*.yaml,
+ * validated by device-profiles/profile.schema.json). Profiles never contain code.
+ */
+
+export type RegisterType = 'coil' | 'discrete' | 'input' | 'holding';
+export type DataType = 'u16' | 'i16' | 'u32' | 'i32' | 'u64' | 'i64' | 'f32' | 'f64' | 'string' | 'bit';
+/** Order of 16-bit words in a multi-register value: `big` = most significant word first. */
+export type WordOrder = 'big' | 'little';
+/** Order of the two bytes inside each 16-bit register: `big` = as on the Modbus wire. */
+export type ByteOrder = 'big' | 'little';
+export type Access = 'read' | 'read-write' | 'write';
+
+export interface ProfilePoint {
+  /** Unique within the profile. */
+  id: string;
+  description?: string;
+  /** Canonical vocabulary name (device-profiles/README.md). */
+  canonical?: string;
+  register: RegisterType;
+  /** Protocol address, zero-based (manual's "40001" = holding 0). */
+  address: number;
+  type: DataType;
+  /** Registers for `string` (2 chars per register). */
+  length?: number;
+  /** Bit index 0..15 for `bit` on a 16-bit register. */
+  bit?: number;
+  wordOrder?: WordOrder;
+  byteOrder?: ByteOrder;
+  /** value = raw * scale + offset (applied after scaleFactor). */
+  scale?: number;
+  offset?: number;
+  /** SunSpec-style: value = raw * 10^(value of this point). The referenced point is an i16. */
+  scaleFactorPoint?: string;
+  unit?: string;
+  access?: Access;
+  /** Valid engineering range; outside it the value's quality is `out-of-range`. */
+  min?: number;
+  max?: number;
+  /** Raw values meaning "not implemented / not available" (e.g. 0x8000, 0xFFFF, NaN bit pattern). */
+  sentinels?: number[];
+  /** Do not poll (e.g. write-only setpoints, or scale-factor helpers read on demand). */
+  poll?: boolean;
+}
+
+export interface ProhibitedRange {
+  register: RegisterType;
+  start: number;
+  /** Inclusive. */
+  end: number;
+  reason?: string;
+}
+
+export interface ProfileLimits {
+  /** Max registers (or bits, for coil/discrete) per read request; Modbus allows 125 / 2000. */
+  maxRegistersPerRequest: number;
+  /** Max unused registers a read may span to join two points into one request. */
+  maxFillRegisters: number;
+  prohibited: ProhibitedRange[];
+  /** Pause after each transaction with this device, ms. */
+  interRequestDelayMs: number;
+  /** Per-request timeout, ms. */
+  timeoutMs: number;
+}
+
+export interface ModeWrite {
+  point: string;
+  value: number | boolean;
+}
+
+export interface Profile {
+  id: string;
+  /** Profile data version, bumped on every change to the map. */
+  version: number;
+  manufacturer: string;
+  model: string;
+  /** What kind of device this is: meter, pv_inverter, battery, heat_pump, load, ... */
+  kind: string;
+  source: { document: string; url?: string; revision?: string; notes?: string };
+  defaults?: { wordOrder?: WordOrder; byteOrder?: ByteOrder };
+  limits: ProfileLimits;
+  points: ProfilePoint[];
+  /** Abstract modes (battery modes, SG-Ready states, relay on/off) mapped onto device writes. */
+  modes?: Record<string, { description?: string; writes: ModeWrite[] }>;
+  /** File the profile was loaded from (set by the loader). */
+  file?: string;
+}

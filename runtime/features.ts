@@ -1,0 +1,7 @@
+import type { FeatureFactory } from './gateway.js';
+
+/**
+ * The gateway's features in start order (stopped in reverse): acquisition first, then the
+ * store and uplink, accounting, and the rule engine. Each part adds its factory here.
+ */
+export const FEATURES: FeatureFactory[] = [];

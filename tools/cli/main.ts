@@ -1,0 +1,81 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** A CLI command: returns the process exit code. */
+export interface Command {
+  summary: string;
+  usage: string;
+  run(argv: string[]): Promise<number>;
+}
+
+/** Commands load lazily so `carbonedge read` does not pay for SQLite or MQTT start-up. */
+const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  check: () => import('./commands/check.js'),
+  run: () => import('./commands/run.js'),
+};
+
+function help(): string {
+  return [
+    'carbonedge: zero-carbon factory gateway runtime',
+    '',
+    'usage: carbonedge <command> [options]   (carbonedge <command> --help for its options)',
+    '',
+    `commands: ${Object.keys(COMMANDS).sort().join(', ')}`,
+    '',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(help());
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v') {
+    const { createRequire } = await import('node:module');
+    const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`carbonedge: unknown command '${name}'\n\n${help()}`);
+    return 2;
+  }
+  const { command } = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${command.summary}\n\nusage: ${command.usage}\n`);
+    return 0;
+  }
+  return command.run(rest);
+}
+
+/** Thrown for bad command-line usage: printed without a stack, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** parseArgs with strict checking that turns its errors into UsageError. */
+export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** Wraps a command body: usage and config errors print cleanly with the right exit code. */
+export async function runCommand(usage: string, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`carbonedge: ${err.message}\nusage: ${usage}\n`);
+      return 2;
+    }
+    if (err instanceof Error && err.name === 'ConfigError') {
+      process.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
