@@ -1,0 +1,11 @@
+import type { ConfigIssue } from '../config/errors.js';
+import type { SiteConfig } from '../config/types.js';
+import type { Profile } from '../../drivers/profiles/types.js';
+
+/** JSON Schema of this section of the site config (composed in runtime/config/schema.ts). */
+export const accountingConfigSchema: Record<string, unknown> = { type: 'object' };
+
+/** Cross-reference checks the schema cannot express; `file` is the config file for messages. */
+export function validateAccountingConfig(_config: SiteConfig, _profiles: Map<string, Profile>, _file: string): ConfigIssue[] {
+  return [];
+}
