@@ -1,0 +1,123 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Profile } from '../../drivers/profiles/types.js';
+import { builtinProfileDir, loadProfiles } from '../../drivers/profiles/load.js';
+import { validateStoreConfig } from '../store/config-schema.js';
+import { validateUplinkConfig } from '../uplink/config-schema.js';
+import { validateAccountingConfig } from '../accounting/config-schema.js';
+import { validateRulesConfig } from '../../rules/config-schema.js';
+import { createAjv, validateWith } from './ajv-issues.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
+import { siteConfigSchema } from './schema.js';
+import type { SiteConfig } from './types.js';
+import { parseSource } from './yaml-source.js';
+
+export interface LoadedSite {
+  config: SiteConfig;
+  profiles: Map<string, Profile>;
+  /** The config file (or a label such as `<built-in demo config>`). */
+  file: string;
+}
+
+let compiled: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
+function schemaValidator() {
+  compiled ??= createAjv().compile(siteConfigSchema);
+  return compiled;
+}
+
+/** Cross-reference checks of the core sections (buses, devices, profiles). */
+function crossCheck(config: SiteConfig, profiles: Map<string, Profile>, file: string): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const busIds = new Map<string, number>();
+  const ports = new Map<string, string>();
+  config.buses.forEach((b, i) => {
+    if (busIds.has(b.id)) issues.push({ file, path: `/buses/${i}/id`, message: `duplicate bus id '${b.id}' (also /buses/${busIds.get(b.id)})` });
+    else busIds.set(b.id, i);
+    // A physical port is owned by exactly one bus object: two would corrupt each other's frames.
+    const endpoint = b.type === 'rtu' ? `serial:${path.resolve(b.path)}` : `${b.type}:${b.host}:${b.port}`;
+    const other = ports.get(endpoint);
+    if (other !== undefined && b.type === 'rtu') {
+      issues.push({ file, path: `/buses/${i}/path`, message: `serial port ${b.path} is already used by bus '${other}'; put all devices of one RS-485 line on one bus` });
+    }
+    ports.set(endpoint, b.id);
+  });
+  const deviceIds = new Map<string, number>();
+  const units = new Map<string, string>();
+  config.devices.forEach((d, i) => {
+    if (deviceIds.has(d.id)) issues.push({ file, path: `/devices/${i}/id`, message: `duplicate device id '${d.id}' (also /devices/${deviceIds.get(d.id)})` });
+    else deviceIds.set(d.id, i);
+    const busIndex = busIds.get(d.bus);
+    if (busIndex === undefined) {
+      issues.push({ file, path: `/devices/${i}/bus`, message: `unknown bus '${d.bus}' (expected one of: ${[...busIds.keys()].join(', ') || 'none defined'})` });
+    } else {
+      const bus = config.buses[busIndex]!;
+      if (bus.type !== 'tcp' && (d.unitId < 1 || d.unitId > 247)) {
+        issues.push({ file, path: `/devices/${i}/unitId`, message: `expected a unit id 1..247 on serial bus '${bus.id}', got ${d.unitId}` });
+      }
+      const unitKey = `${d.bus}#${d.unitId}`;
+      const owner = units.get(unitKey);
+      if (owner) issues.push({ file, path: `/devices/${i}/unitId`, message: `unit id ${d.unitId} on bus '${d.bus}' is already used by device '${owner}'` });
+      else units.set(unitKey, d.id);
+    }
+    const profile = profiles.get(d.profile);
+    if (!profile) {
+      const known = [...profiles.keys()].sort();
+      issues.push({ file, path: `/devices/${i}/profile`, message: `unknown profile '${d.profile}' (expected one of: ${known.join(', ')})` });
+    } else {
+      const timeout = d.timeoutMs ?? profile.limits.timeoutMs;
+      if (timeout >= d.pollIntervalMs * 4) {
+        issues.push({ file, path: `/devices/${i}/pollIntervalMs`, message: `poll interval ${d.pollIntervalMs} ms is too short for a request timeout of ${timeout} ms (expected at least ${Math.ceil(timeout / 4)} ms)` });
+      }
+    }
+  });
+  return issues;
+}
+
+/**
+ * Validate a parsed site configuration: schema, profiles, cross references and every section's
+ * own checks. Throws ConfigError listing every issue (file, path, line, what was expected).
+ */
+export function validateSiteConfig(
+  value: unknown,
+  file: string,
+  opts: { locate?: (path: string) => { line?: number; column?: number }; baseDir?: string } = {},
+): LoadedSite {
+  const schemaIssues = validateWith(schemaValidator(), value, file);
+  const raw = (value ?? {}) as Partial<SiteConfig>;
+  const baseDir = opts.baseDir ?? (file.startsWith('<') ? process.cwd() : path.dirname(path.resolve(file)));
+  const dirs = [builtinProfileDir(), ...(Array.isArray(raw.profileDirs) ? raw.profileDirs.map((d) => path.resolve(baseDir, String(d))) : [])];
+  const { profiles, issues: profileIssues } = loadProfiles(dirs);
+  let issues: ConfigIssue[] = [...schemaIssues];
+  if (schemaIssues.length === 0) {
+    const config = value as SiteConfig;
+    issues.push(...crossCheck(config, profiles, file));
+    for (const check of [validateStoreConfig, validateUplinkConfig, validateAccountingConfig, validateRulesConfig]) {
+      try {
+        issues.push(...check(config, profiles, file));
+      } catch (err) {
+        issues.push({ file, path: '', message: `internal validation error: ${(err as Error).message}` });
+      }
+    }
+  }
+  if (opts.locate) issues = issues.map((i) => (i.line || i.file !== file ? i : { ...i, ...opts.locate!(i.path) }));
+  issues.push(...profileIssues);
+  if (issues.length) throw new ConfigError(issues);
+  return { config: value as SiteConfig, profiles, file };
+}
+
+/** Read, parse and validate a site configuration file (YAML or JSON). */
+export async function loadSiteConfigFile(file: string): Promise<LoadedSite> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ file, path: '', message: `cannot read the configuration file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+  }
+  return loadSiteConfigText(text, file);
+}
+
+export function loadSiteConfigText(text: string, file: string): LoadedSite {
+  const source = parseSource(text, file);
+  if (source.syntaxIssues.length) throw new ConfigError(source.syntaxIssues);
+  return validateSiteConfig(source.value, file, { locate: source.locate });
+}

@@ -1,0 +1,108 @@
+import { DEVICE_ROLES } from '../types.js';
+import { storeConfigSchema } from '../store/config-schema.js';
+import { uplinkConfigSchema } from '../uplink/config-schema.js';
+import { accountingConfigSchema } from '../accounting/config-schema.js';
+import { controlConfigSchema, rulesConfigSchema } from '../../rules/config-schema.js';
+
+const id = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'identifier: letters, digits, _ . -' };
+const ms = (min: number, max: number, description: string) => ({ type: 'integer', minimum: min, maximum: max, description });
+
+const busCommon = {
+  id,
+  timeoutMs: ms(50, 60_000, 'per-request timeout default for devices on this bus (ms)'),
+  interRequestDelayMs: ms(0, 10_000, 'pause between two transactions on this bus (ms)'),
+};
+
+const tcpBus = {
+  type: 'object',
+  required: ['id', 'type', 'host', 'port'],
+  additionalProperties: false,
+  properties: {
+    ...busCommon,
+    type: { enum: ['tcp', 'rtu-over-tcp'] },
+    host: { type: 'string', minLength: 1, description: 'hostname or IP address of the Modbus TCP device or gateway' },
+    port: { type: 'integer', minimum: 1, maximum: 65535 },
+  },
+};
+
+const rtuBus = {
+  type: 'object',
+  required: ['id', 'type', 'path', 'baudRate', 'parity'],
+  additionalProperties: false,
+  properties: {
+    ...busCommon,
+    type: { const: 'rtu' },
+    path: { type: 'string', minLength: 1, description: 'serial device, e.g. /dev/ttyUSB0 or /dev/serial/by-id/...' },
+    baudRate: { enum: [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] },
+    parity: { enum: ['none', 'even', 'odd'] },
+    dataBits: { enum: [7, 8] },
+    stopBits: { enum: [1, 2] },
+  },
+};
+
+/** JSON Schema of the site configuration file (ajv, draft-07). */
+export const siteConfigSchema = {
+  $id: 'https://carbonedge.dev/schemas/site-config.v1.json',
+  type: 'object',
+  required: ['version', 'site', 'gateway', 'buses', 'devices'],
+  additionalProperties: false,
+  properties: {
+    version: { const: 1, description: 'configuration format version' },
+    site: {
+      type: 'object',
+      required: ['id'],
+      additionalProperties: false,
+      properties: { id, name: { type: 'string' }, timezone: { type: 'string', description: 'IANA time zone, e.g. Asia/Shanghai' } },
+    },
+    gateway: {
+      type: 'object',
+      required: ['id'],
+      additionalProperties: false,
+      properties: {
+        id,
+        dryRun: { type: 'boolean', description: 'read-only: no write reaches any device' },
+        staleAfterMs: ms(100, 86_400_000, 'values older than this are invalidated (ms)'),
+        dataDir: { type: 'string', minLength: 1 },
+      },
+    },
+    profileDirs: { type: 'array', items: { type: 'string', minLength: 1 } },
+    buses: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['type'],
+        properties: { type: { enum: ['tcp', 'rtu', 'rtu-over-tcp'] } },
+        if: { properties: { type: { const: 'rtu' } } },
+        then: rtuBus,
+        else: tcpBus,
+      },
+    },
+    devices: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['id', 'role', 'bus', 'unitId', 'profile', 'pollIntervalMs'],
+        additionalProperties: false,
+        properties: {
+          id,
+          name: { type: 'string' },
+          role: { enum: [...DEVICE_ROLES] },
+          bus: { type: 'string' },
+          unitId: { type: 'integer', minimum: 0, maximum: 255 },
+          profile: { type: 'string', minLength: 1 },
+          pollIntervalMs: ms(100, 86_400_000, 'poll interval (ms)'),
+          staleAfterMs: ms(100, 86_400_000, 'values older than this are invalidated (ms)'),
+          timeoutMs: ms(50, 60_000, 'per-request timeout (ms)'),
+          tags: { type: 'object', additionalProperties: { type: 'string' } },
+        },
+      },
+    },
+    store: storeConfigSchema,
+    uplink: uplinkConfigSchema,
+    accounting: accountingConfigSchema,
+    rules: rulesConfigSchema,
+    control: controlConfigSchema,
+  },
+} as const;

@@ -1,0 +1,73 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../tools/carbonedge.js');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Peak resident set (VmHWM) of a live process, in MB, read from /proc. */
+export function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  });
+}
+
+/**
+ * Peak RSS of `carbonedge run` on the demo site: the simulators run in their own process
+ * (`carbonedge simulate --site demo`), so only the gateway is measured.
+ */
+export async function benchRss(seconds = 30): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ce-bench-rss-'));
+  const port = await freePort();
+  const sim = spawn(process.execPath, [cli, 'simulate', '--site', 'demo', '--tcp', String(port)], { stdio: 'ignore' });
+  let gw: ChildProcess | undefined;
+  try {
+    const printed = await new Promise<string>((resolve, reject) => {
+      const p = spawn(process.execPath, [cli, 'demo', '--print-config', '--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      p.stdout!.on('data', (d) => (out += d));
+      p.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`demo --print-config exited ${code}`))));
+    });
+    const configFile = path.join(dir, 'site.yaml');
+    writeFileSync(configFile, printed);
+    await new Promise((r) => setTimeout(r, 1000));
+    gw = spawn(process.execPath, [cli, 'run', '--config', configFile, '--data', path.join(dir, 'data')], {
+      stdio: 'ignore',
+      env: { ...process.env, CARBONEDGE_LOG_LEVEL: 'warn' },
+    });
+    const samples: number[] = [];
+    for (let s = 0; s < seconds; s++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      if (gw.exitCode !== null) throw new Error(`carbonedge run exited early with ${gw.exitCode}`);
+      samples.push(peakRssMb(gw.pid!));
+    }
+    const peak = Math.max(...samples);
+    const result = { 'run_demo_seconds': seconds, 'run_demo_peak_rss_mb': Number(peak.toFixed(1)), 'aim_rss_mb': 80 };
+    return result;
+  } finally {
+    if (gw) await stop(gw);
+    await stop(sim);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

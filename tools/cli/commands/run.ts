@@ -1,0 +1,27 @@
+import { loadSiteConfigFile } from '../../../runtime/config/load.js';
+import type { Command } from '../main.js';
+import { parseCommandArgs, runCommand, UsageError } from '../main.js';
+import { runGatewayProcess } from '../gateway-process.js';
+
+const usage = 'carbonedge run --config FILE [--uplink URL] [--data DIR] [--dry-run]';
+
+export const command: Command = {
+  summary: 'Run the gateway on a site configuration until SIGINT/SIGTERM.',
+  usage,
+  run: (argv) =>
+    runCommand(usage, async () => {
+      const { values } = parseCommandArgs(argv, {
+        config: { type: 'string', short: 'c' },
+        uplink: { type: 'string' },
+        data: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+      });
+      if (!values.config) throw new UsageError('--config FILE is required');
+      const site = await loadSiteConfigFile(values.config);
+      return runGatewayProcess(site, {
+        uplinkUrl: values.uplink,
+        dataDir: values.data,
+        dryRun: values['dry-run'] ? true : undefined,
+      });
+    }),
+};

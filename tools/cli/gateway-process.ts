@@ -1,0 +1,49 @@
+import { Gateway, type FeatureFactory, type GatewayOptions } from '../../runtime/gateway.js';
+import type { LoadedSite } from '../../runtime/config/load.js';
+import { createLogger, type Logger } from '../../runtime/logger.js';
+
+/**
+ * Run a gateway in this process until SIGINT/SIGTERM, then stop it within its deadlines.
+ * Shared by `carbonedge run` and `carbonedge demo`. `onStarted` runs after start (e.g. to print
+ * where the demo's simulators serve); `onStop` after the gateway stopped (e.g. close simulators).
+ */
+export async function runGatewayProcess(
+  site: LoadedSite,
+  options: GatewayOptions,
+  hooks: { logger?: Logger; features?: FeatureFactory[]; onStarted?: (gw: Gateway) => void | Promise<void>; onStop?: () => void | Promise<void> } = {},
+): Promise<number> {
+  const logger = hooks.logger ?? createLogger();
+  const gateway = new Gateway({ config: site.config, configFile: site.file, profiles: site.profiles, logger, options, features: hooks.features });
+  let stopping: Promise<void> | undefined;
+  const stopped = new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      if (stopping) return;
+      logger.info({ signal }, 'stopping');
+      stopping = (async () => {
+        await gateway.stop();
+        await hooks.onStop?.();
+      })();
+      stopping.then(
+        () => resolve(0),
+        (err) => {
+          logger.error({ err }, 'error while stopping');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  // One device or message must never take the process down; log what escaped and carry on.
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection (continuing)'));
+  process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception (continuing)'));
+  try {
+    await gateway.start();
+  } catch (err) {
+    logger.fatal({ err }, 'gateway failed to start');
+    await hooks.onStop?.();
+    return 1;
+  }
+  await hooks.onStarted?.(gateway);
+  return stopped;
+}
