@@ -1,0 +1,288 @@
+import type { DeviceConfig } from '../../runtime/config/types.js';
+import type { Logger } from '../../runtime/logger.js';
+import { silentLogger } from '../../runtime/logger.js';
+import type { ReadingsHub } from '../../runtime/readings-hub.js';
+import type { Clock, PointValue, Reading } from '../../runtime/types.js';
+import { systemClock } from '../../runtime/types.js';
+import type { Profile, ProfilePoint } from '../profiles/types.js';
+import { Backoff } from './backoff.js';
+import type { ModbusBus } from './bus.js';
+import { decodeBlockResults, decodeRaw, fromEngineering, registerCount, type BlockResult, type PointResult } from './codec.js';
+import { ModbusError, ModbusUnavailableError } from './errors.js';
+import { planReads, type ReadBlock } from './planner.js';
+
+export interface PollerStats {
+  /** Poll cycles started (every block attempted or skipped as a whole). */
+  polls: number;
+  /** Cycles in which every block was read. */
+  complete: number;
+  /** Cycles in which at least one block failed. */
+  failed: number;
+  /** Cycles skipped because the device is backed off. */
+  skipped: number;
+  /** Requests put on the bus. */
+  requests: number;
+}
+
+export interface DevicePollerOptions {
+  device: DeviceConfig;
+  profile: Profile;
+  bus: ModbusBus;
+  hub?: ReadingsHub;
+  clock?: Clock;
+  logger?: Logger;
+  /** Per-device backoff after the device stops answering (default 1 s doubling, capped at 5 min). */
+  backoff?: { baseMs?: number; maxMs?: number };
+  random?: () => number;
+}
+
+/**
+ * Polls one device: the profile's points in planned block reads (drivers/modbus/planner.ts)
+ * through the device's bus queue, decoded by the codec, published to the readings hub.
+ *
+ * A device that stops answering (timeout, link down) is backed off (capped, jittered): the rest
+ * of its cycle is abandoned after the first unanswered request, and no request is queued until
+ * the backoff expires, so a dead device costs its bus at most one timeout per backoff period
+ * and never slows its healthy neighbours. A device that answers with an exception or garbage
+ * only marks the affected block's values bad; it is retried on the next cycle.
+ */
+export class DevicePoller {
+  readonly device: DeviceConfig;
+  readonly profile: Profile;
+  readonly blocks: ReadBlock[];
+  readonly stats: PollerStats = { polls: 0, complete: 0, failed: 0, skipped: 0, requests: 0 };
+  private readonly bus: ModbusBus;
+  private readonly hub: ReadingsHub | undefined;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly backoff: Backoff;
+  private backedOffUntil = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private inCycle: Promise<unknown> | undefined;
+  private lastProblem: string | undefined;
+
+  constructor(opts: DevicePollerOptions) {
+    this.device = opts.device;
+    this.profile = opts.profile;
+    this.bus = opts.bus;
+    this.hub = opts.hub;
+    this.clock = opts.clock ?? systemClock;
+    this.log = (opts.logger ?? silentLogger()).child({ device: opts.device.id });
+    this.backoff = new Backoff({
+      baseMs: opts.backoff?.baseMs ?? Math.max(1000, opts.device.pollIntervalMs),
+      maxMs: opts.backoff?.maxMs ?? 300_000,
+      jitter: 0.2,
+      random: opts.random,
+    });
+    this.blocks = planReads(opts.profile);
+  }
+
+  get timeoutMs(): number {
+    return this.device.timeoutMs ?? this.profile.limits.timeoutMs ?? this.bus.cfg.timeoutMs ?? 1000;
+  }
+
+  /** Source of a point's value: `<bus uri>#<unit>/<register>/<address>`. */
+  source(p: Pick<ProfilePoint, 'register' | 'address'>): string {
+    return `${this.bus.uri}#${this.device.unitId}/${p.register}/${p.address}`;
+  }
+
+  /** Whether the device is currently backed off (and until when). */
+  get backedOff(): { until: number; failures: number } | undefined {
+    return this.clock.now() < this.backedOffUntil ? { until: this.backedOffUntil, failures: this.backoff.failures } : undefined;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.inCycle?.catch(() => undefined);
+  }
+
+  private schedule(delay: number): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => void this.tick(), Math.max(0, delay));
+  }
+
+  private async tick(): Promise<void> {
+    const started = this.clock.now();
+    try {
+      if (started < this.backedOffUntil) {
+        this.stats.skipped++;
+      } else {
+        const cycle = this.pollOnce();
+        this.inCycle = cycle;
+        await cycle;
+      }
+    } catch (err) {
+      // pollOnce does not throw; nothing a device does may stop its poller.
+      this.log.error({ err }, 'poll cycle failed unexpectedly');
+    } finally {
+      this.inCycle = undefined;
+    }
+    if (!this.running) return;
+    const now = this.clock.now();
+    let next = started + this.device.pollIntervalMs - now;
+    if (now < this.backedOffUntil) next = Math.max(next, this.backedOffUntil - now);
+    this.schedule(next);
+  }
+
+  /**
+   * Read every planned block once, decode, publish to the hub (if any) and return the readings.
+   * Never throws: failures become comm-error readings with the reason.
+   */
+  async pollOnce(): Promise<Reading[]> {
+    this.stats.polls++;
+    const results: BlockResult[] = [];
+    let unreachable: ModbusError | undefined;
+    let firstError: string | undefined;
+    for (const block of this.blocks) {
+      if (unreachable) {
+        results.push({ block, error: `not read: ${unreachable.message}` });
+        continue;
+      }
+      try {
+        this.stats.requests++;
+        const data = await this.bus.read(this.device.unitId, block.register, block.start, block.count, {
+          device: this.device.id,
+          timeoutMs: this.timeoutMs,
+          delayAfterMs: this.profile.limits.interRequestDelayMs,
+        });
+        if (block.register === 'coil' || block.register === 'discrete') results.push({ block, bits: data as boolean[] });
+        else results.push({ block, words: data as number[] });
+      } catch (err) {
+        const msg = err instanceof Error ? err.message : String(err);
+        firstError ??= msg;
+        results.push({ block, error: msg });
+        if (err instanceof ModbusError && !err.deviceAnswered && err.kind !== 'frame') unreachable = err;
+      }
+    }
+    const ts = this.clock.now();
+    let points: PointResult[];
+    try {
+      points = decodeBlockResults(this.profile, results, ts);
+    } catch (err) {
+      const msg = `decode failed: ${(err as Error).message}`;
+      points = this.blocks.flatMap((b) => b.points).filter((p) => p.poll !== false).map((p) => ({ point: p, value: null, quality: 'comm-error' as const, error: msg, ts }));
+      firstError ??= msg;
+    }
+    const readings = points.map((r) => this.toReading(r, ts));
+
+    if (unreachable) {
+      const wait = unreachable instanceof ModbusUnavailableError && !this.backoff.failures ? this.backoff.baseMs : this.backoff.fail();
+      this.backedOffUntil = this.clock.now() + wait;
+      this.stats.failed++;
+      this.report(`device not answering, backing off ${wait} ms: ${unreachable.message}`, 'warn');
+    } else {
+      if (this.backoff.failures) this.log.info({ afterFailures: this.backoff.failures }, 'device answering again');
+      this.backoff.reset();
+      this.backedOffUntil = 0;
+      if (firstError) {
+        this.stats.failed++;
+        this.report(firstError, 'warn');
+      } else {
+        this.stats.complete++;
+        this.report(undefined, 'info');
+      }
+    }
+    try {
+      this.hub?.publish(readings);
+    } catch (err) {
+      this.log.error({ err }, 'publishing readings failed');
+    }
+    return readings;
+  }
+
+  private report(problem: string | undefined, level: 'warn' | 'info'): void {
+    if (problem === this.lastProblem) return;
+    if (problem) this.log[level]({ problem }, 'device read problem');
+    else if (this.lastProblem) this.log.info('device read ok again');
+    this.lastProblem = problem;
+  }
+
+  private toReading(r: PointResult, ts: number): Reading {
+    const reading: Reading = {
+      device: this.device.id,
+      point: r.point.id,
+      value: r.value,
+      quality: r.quality,
+      ts: r.ts ?? ts,
+      source: this.source(r.point),
+    };
+    if (r.point.canonical) reading.canonical = r.point.canonical;
+    if (r.point.unit) reading.unit = r.point.unit;
+    if (r.error !== undefined) reading.error = r.error;
+    return reading;
+  }
+
+  /**
+   * Write one point (raw: no gating here - only the write gate may call this) and read it back.
+   * Throws on an unknown or read-only point, a value the codec refuses, or a bus error.
+   */
+  async writePoint(pointId: string, value: number | boolean): Promise<{ readBack: PointValue; reading: Reading }> {
+    const p = this.profile.points.find((q) => q.id === pointId);
+    if (!p) throw new Error(`device ${this.device.id}: profile ${this.profile.id} has no point '${pointId}'`);
+    if (p.access !== 'read-write' && p.access !== 'write') {
+      throw new Error(`device ${this.device.id}: point '${pointId}' is not writeable (access ${p.access ?? 'read'})`);
+    }
+    if (p.register !== 'holding' && p.register !== 'coil') {
+      throw new Error(`device ${this.device.id}: point '${pointId}' is a ${p.register} point; only holding registers and coils can be written`);
+    }
+    const sfExp = p.scaleFactorPoint !== undefined ? await this.readScaleFactor(p.scaleFactorPoint) : undefined;
+    const words = fromEngineering(p, value, sfExp);
+    const opts = { device: this.device.id, timeoutMs: this.timeoutMs, delayAfterMs: this.profile.limits.interRequestDelayMs };
+    if (p.register === 'coil') await this.bus.write(this.device.unitId, 'coil', p.address, words.map((w) => w !== 0), opts);
+    else await this.bus.write(this.device.unitId, 'holding', p.address, words, opts);
+    const readBack = await this.readPoints([p]);
+    const reading = readBack.find((r) => r.point === p.id);
+    if (!reading) throw new Error(`device ${this.device.id}: read-back of '${pointId}' returned nothing`);
+    return { readBack: reading.value, reading };
+  }
+
+  /** Read the given points now (planned reads), publish and return their readings. */
+  async readPoints(points: ProfilePoint[]): Promise<Reading[]> {
+    const blocks = planReads(this.profile, points);
+    const results: BlockResult[] = [];
+    for (const block of blocks) {
+      try {
+        this.stats.requests++;
+        const data = await this.bus.read(this.device.unitId, block.register, block.start, block.count, {
+          device: this.device.id,
+          timeoutMs: this.timeoutMs,
+          delayAfterMs: this.profile.limits.interRequestDelayMs,
+        });
+        if (block.register === 'coil' || block.register === 'discrete') results.push({ block, bits: data as boolean[] });
+        else results.push({ block, words: data as number[] });
+      } catch (err) {
+        results.push({ block, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    const ts = this.clock.now();
+    const wanted = new Set(points.map((p) => p.id));
+    const readings = decodeBlockResults(this.profile, results, ts)
+      .filter((r) => wanted.has(r.point.id))
+      .map((r) => this.toReading(r, ts));
+    this.hub?.publish(readings);
+    return readings;
+  }
+
+  private async readScaleFactor(id: string): Promise<number> {
+    const sp = this.profile.points.find((q) => q.id === id);
+    if (!sp) throw new Error(`device ${this.device.id}: scale factor point '${id}' is not in profile ${this.profile.id}`);
+    const words = (await this.bus.read(this.device.unitId, sp.register, sp.address, registerCount(sp), {
+      device: this.device.id,
+      timeoutMs: this.timeoutMs,
+      delayAfterMs: this.profile.limits.interRequestDelayMs,
+    })) as number[];
+    const raw = decodeRaw(sp, words);
+    const n = typeof raw === 'bigint' ? Number(raw) : Number(raw);
+    if (!Number.isInteger(n) || n === -32768) throw new Error(`device ${this.device.id}: scale factor '${id}' is not implemented (${String(raw)})`);
+    return n;
+  }
+}
