@@ -54,6 +54,8 @@ export interface ProhibitedRange {
 export interface ProfileLimits {
   /** Max registers (or bits, for coil/discrete) per read request; Modbus allows 125 / 2000. */
   maxRegistersPerRequest: number;
+  /** Max bits per coil/discrete read (FC01/FC02); default and Modbus maximum 2000. */
+  maxBitsPerRequest?: number;
   /** Max unused registers a read may span to join two points into one request. */
   maxFillRegisters: number;
   prohibited: ProhibitedRange[];
