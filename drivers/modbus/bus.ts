@@ -146,7 +146,7 @@ export class ModbusBus {
             if (failure.kind === 'timeout') this.stats.timeouts++;
             reject(failure);
           }
-          if (failure) await this.afterFailure(failure);
+          if (failure) await this.afterFailure(failure, timeoutMs);
           const pause = Math.max(opts.delayAfterMs ?? 0, this.cfg.interRequestDelayMs ?? 0);
           if (pause > 0) await sleep(pause);
         },
@@ -155,9 +155,9 @@ export class ModbusBus {
     });
   }
 
-  private async afterFailure(err: ModbusError): Promise<void> {
+  private async afterFailure(err: ModbusError, timeoutMs: number): Promise<void> {
     if (err.kind === 'timeout' || err.kind === 'frame') {
-      await this.transport.afterFailedTransaction(err.kind);
+      await this.transport.afterFailedTransaction(err.kind, err.target.unit, timeoutMs);
     } else if (err.kind === 'connection') {
       this.log.warn({ err: err.message }, 'bus link failed; reconnecting');
       await this.transport.close();

@@ -61,6 +61,12 @@ export class ModbusTransport {
   /** Transactions sent on the current TCP connection, and when the oldest unanswered one was. */
   private txOnConnection = 0;
   private timedOutAtTx: number | undefined;
+  /**
+   * RTU: per unit, until when its replies are not trusted after a timeout or bad frame. A late
+   * reply can only be mistaken for an answer to the same unit (modbus-serial checks the unit id
+   * and the CRC), so only that unit's next request waits, with the link open and draining.
+   */
+  private readonly quietUntil = new Map<number, number>();
   /** Rejects the transaction in flight (when the link goes away under it). */
   private inflight: ((err: unknown) => void) | undefined;
   /** Called when the link goes away by itself (socket closed, adapter unplugged). */
@@ -101,7 +107,7 @@ export class ModbusTransport {
             baudRate: cfg.baudRate,
             parity: PARITY[cfg.parity],
             dataBits: cfg.dataBits ?? 8,
-            stopBits: cfg.stopBits ?? (cfg.parity === 'none' ? 2 : 1),
+            stopBits: cfg.stopBits ?? 1,
           });
           break;
       }
@@ -155,12 +161,22 @@ export class ModbusTransport {
    * (a late reply can only land on the dead link). TCP: remembered, so the connection is
    * replaced before modbus-serial's 8-bit transaction id wraps onto the timed-out request.
    */
-  async afterFailedTransaction(kind: 'timeout' | 'frame'): Promise<void> {
+  async afterFailedTransaction(kind: 'timeout' | 'frame', unit: number, timeoutMs: number): Promise<void> {
     if (this.cfg.type === 'tcp') {
       if (kind === 'timeout' && this.timedOutAtTx === undefined) this.timedOutAtTx = this.txOnConnection;
       return;
     }
+    this.quietUntil.set(unit, Date.now() + timeoutMs);
     await this.close();
+  }
+
+  /** RTU: wait out a unit's quiet period (late replies land in the buffer and are dropped). */
+  private async settle(unit: number): Promise<void> {
+    const until = this.quietUntil.get(unit);
+    if (until === undefined) return;
+    this.quietUntil.delete(unit);
+    const wait = until - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
 
   /** Whether the link must be (re)opened before the next request. */
@@ -171,7 +187,7 @@ export class ModbusTransport {
   }
 
   async read(unit: number, register: RegisterType, address: number, count: number, timeoutMs: number): Promise<number[] | boolean[]> {
-    return this.transact<number[] | boolean[]>(timeoutMs, (c, done) => {
+    return this.transact<number[] | boolean[]>(unit, timeoutMs, (c, done) => {
       const cb = (err: unknown, res?: { data: number[] | boolean[] }) => {
         if (err) done(err);
         else if (!res || !Array.isArray(res.data) || res.data.length < count) done(new Error('Data length error, short reply'));
@@ -192,7 +208,7 @@ export class ModbusTransport {
 
   /** Write coils (FC05 / FC15) or holding registers (FC16: the function every meter supports). */
   async write(unit: number, register: 'coil' | 'holding', address: number, values: number[] | boolean[], timeoutMs: number): Promise<void> {
-    await this.transact<void>(timeoutMs, (c, done) => {
+    await this.transact<void>(unit, timeoutMs, (c, done) => {
       const cb = (err: unknown) => (err ? done(err) : done(null));
       if (register === 'coil') {
         const bits = (values as Array<number | boolean>).map((v) => !!v);
@@ -208,7 +224,8 @@ export class ModbusTransport {
    * Run one transaction. Settles exactly once: on the reply, on modbus-serial's timeout, when
    * the link closes under it, or (belt and braces) on a guard timer slightly after the timeout.
    */
-  private transact<T>(timeoutMs: number, send: (c: CallbackClient, done: (err: unknown, v?: T) => void) => void): Promise<T> {
+  private async transact<T>(unit: number, timeoutMs: number, send: (c: CallbackClient, done: (err: unknown, v?: T) => void) => void): Promise<T> {
+    if (this.cfg.type !== 'tcp') await this.settle(unit);
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       let guard: NodeJS.Timeout | undefined;
