@@ -1,5 +1,7 @@
 import type { FeatureFactory } from './gateway.js';
 import { acquisitionFeature } from '../drivers/acquisition.js';
+import { storeFeature } from './store/feature.js';
+import { uplinkFeature } from './uplink/feature.js';
 
 /**
  * The gateway's features in start order (stopped in reverse): acquisition first, then the
@@ -7,4 +9,6 @@ import { acquisitionFeature } from '../drivers/acquisition.js';
  */
 export const FEATURES: FeatureFactory[] = [
   acquisitionFeature,
+  storeFeature,
+  uplinkFeature,
 ];

@@ -1,0 +1,807 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import type { OutboxWriter } from '../services.js';
+import type { Clock, Quality, Reading } from '../types.js';
+import { systemClock } from '../types.js';
+import { counterDelta, type CounterFlag } from './counter-delta.js';
+import { openStoreDatabase, type CorruptionReport, type DB } from './db.js';
+import { resolveStoreConfig, type ResolvedStoreConfig, type StoreConfig } from './config-schema.js';
+
+export const DB_FILE_NAME = 'carbonedge.db';
+
+const MINUTE = 60_000;
+const FIFTEEN = 15 * MINUTE;
+const QUALITY_CODE: Record<Quality, number> = { good: 0, stale: 1, 'comm-error': 2, 'out-of-range': 3 };
+
+/** Canonical points that are cumulative counters: the store turns them into deltas. */
+export const COUNTER_CANONICALS = new Set(['energy_import', 'energy_export', 'reactive_energy_import', 'reactive_energy_export']);
+
+/** Streams the store itself produces (schemas in runtime/uplink/contract/). */
+export const STREAM_READINGS_1M = 'readings-1m';
+export const STREAM_READINGS_15M = 'readings-15m';
+export const STREAM_STORE_STATS = 'store-stats';
+
+interface PointInfo {
+  id: number;
+  device: string;
+  point: string;
+  canonical?: string;
+  unit?: string;
+  counter: boolean;
+}
+
+interface Acc {
+  min: number;
+  max: number;
+  sum: number;
+  count: number;
+  samples: number;
+  last: number | null;
+  lastTs: number;
+  badQuality?: Quality;
+  delta?: number;
+  deltaFlag?: CounterFlag;
+}
+
+/** One row of the outbox as the uplink reads it. */
+export interface OutboxRow {
+  seq: number;
+  ts: number;
+  created: number;
+  bytes: number;
+  payload: string;
+}
+
+export interface OutboxStats {
+  records: number;
+  bytes: number;
+  /** created-time of the oldest unsent record, ms since epoch; undefined when empty. */
+  oldestCreated?: number;
+  byStream: Record<string, { records: number; bytes: number; lastSeq: number }>;
+}
+
+/** Cumulative counters of what the store dropped (retention by age is not a loss: not counted as dropped). */
+export interface DropCounters {
+  rawByCap: number;
+  oneMinuteByCap: number;
+  fifteenMinuteByCap: number;
+  energyByCap: number;
+  /** Unsent outbox records dropped by the byte cap, per stream (a loss the receiver sees as a gap). */
+  outboxByCap: Record<string, number>;
+  /** Readings that could not be written (disk error), dropped rather than held in memory. */
+  readingsOnError: number;
+  /** Readings older than an already-closed aggregate bucket: kept raw, not aggregated. */
+  lateReadings: number;
+}
+
+export interface StoreStats {
+  file: string;
+  usedBytes: number;
+  fileBytes: number;
+  maxBytes: number;
+  dropped: DropCounters;
+  outbox: OutboxStats;
+  readingsPersisted: number;
+  corruption?: CorruptionReport;
+}
+
+export interface StoreOptions {
+  dataDir: string;
+  /** Default `<dataDir>/carbonedge.db`. */
+  file?: string;
+  siteId: string;
+  gatewayId: string;
+  config?: StoreConfig;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/**
+ * The local store: buffers readings from the hub and writes them in batched transactions (raw
+ * readings, 1-minute and 15-minute aggregates, energy deltas from cumulative counters), enforces
+ * retention by age and a byte cap, and holds the outbox of everything bound for the cloud.
+ *
+ * Durability: the connection runs with `synchronous=FULL`; every transaction that inserts into the
+ * outbox commits at FULL (fsync of the WAL before returning). Only flushes that write nothing but
+ * raw readings/aggregates, and deletions of acknowledged outbox rows, run at NORMAL: a power cut may
+ * lose the newest raw readings (re-read anyway) or re-send acknowledged records (deduplicated by
+ * id), never lose an outbox record.
+ */
+export class Store implements OutboxWriter {
+  readonly db: DB;
+  readonly file: string;
+  readonly config: ResolvedStoreConfig;
+  readonly corruption?: CorruptionReport;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly gatewayId: string;
+  private readonly siteId: string;
+
+  private buffer: Reading[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private maintenanceTimer: NodeJS.Timeout | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private readonly points = new Map<string, PointInfo>();
+  private readonly counterLast = new Map<number, { value: number; ts: number }>();
+  private readonly acc1m = new Map<number, Map<number, Acc>>();
+  private readonly acc15m = new Map<number, Map<number, Acc>>();
+  /** Buckets strictly before these are closed (emitted). */
+  private closed1mBefore = 0;
+  private closed15mBefore = 0;
+  private readonly seqs = new Map<string, number>();
+  private readonly outboxCounts = new Map<string, { records: number; bytes: number }>();
+  private readonly dropped: DropCounters;
+  private readingsPersisted = 0;
+  private dropsSinceStats = false;
+  private capWarned = false;
+  private readonly ackListeners = new Set<() => void>();
+  private readonly enqueueListeners = new Set<(stream: string) => void>();
+
+  private readonly st: ReturnType<Store['prepare']>;
+
+  constructor(opts: StoreOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.logger ?? silentLogger();
+    this.gatewayId = opts.gatewayId;
+    this.siteId = opts.siteId;
+    this.config = resolveStoreConfig(opts.config);
+    this.file = opts.file ?? path.join(opts.dataDir, DB_FILE_NAME);
+    const { db, corruption } = openStoreDatabase(this.file, this.log, this.clock.now());
+    this.db = db;
+    this.corruption = corruption;
+    this.st = this.prepare();
+    this.dropped = this.loadCounters();
+    this.loadState();
+    if (corruption) {
+      this.bumpCounter('corruptRecoveries', 1);
+      this.enqueueStats({ corruption });
+    }
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      insertPoint: db.prepare('INSERT INTO points (device, point, canonical, unit) VALUES (?, ?, ?, ?)'),
+      updatePoint: db.prepare('UPDATE points SET canonical = ?, unit = ? WHERE id = ?'),
+      insertRaw: db.prepare('INSERT INTO readings_raw (ts, point_id, value, text, quality) VALUES (?, ?, ?, ?, ?)'),
+      insert1m: db.prepare(
+        'INSERT OR REPLACE INTO readings_1m (bucket, point_id, min, max, mean, last, count, samples, quality, delta, delta_flag) VALUES (?,?,?,?,?,?,?,?,?,?,?)',
+      ),
+      insert15m: db.prepare(
+        'INSERT OR REPLACE INTO readings_15m (bucket, point_id, min, max, mean, last, count, samples, quality, delta, delta_flag) VALUES (?,?,?,?,?,?,?,?,?,?,?)',
+      ),
+      upsertEnergy: db.prepare(
+        `INSERT INTO energy_deltas (bucket, point_id, delta, from_ts, to_ts, samples, flag) VALUES (?,?,?,?,?,1,?)
+         ON CONFLICT (bucket, point_id) DO UPDATE SET delta = delta + excluded.delta, to_ts = excluded.to_ts,
+           samples = samples + 1, flag = COALESCE(excluded.flag, flag)`,
+      ),
+      upsertCounter: db.prepare('INSERT OR REPLACE INTO counter_last (point_id, value, ts) VALUES (?, ?, ?)'),
+      setMeta: db.prepare('INSERT OR REPLACE INTO store_meta (key, value) VALUES (?, ?)'),
+      getMeta: db.prepare('SELECT value FROM store_meta WHERE key = ?').pluck(),
+      insertOutbox: db.prepare('INSERT INTO outbox (stream, seq, ts, created, bytes, payload) VALUES (?, ?, ?, ?, ?, ?)'),
+      setSeq: db.prepare('INSERT OR REPLACE INTO outbox_seq (stream, last_seq) VALUES (?, ?)'),
+      readOutbox: db.prepare('SELECT seq, ts, created, bytes, payload FROM outbox WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      readOutboxUpTo: db.prepare(
+        'SELECT seq, ts, created, bytes, payload FROM outbox WHERE stream = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?',
+      ),
+      deleteOutbox: db.prepare('DELETE FROM outbox WHERE stream = ? AND seq = ? RETURNING bytes'),
+      oldestOutbox: db.prepare('SELECT seq, created FROM outbox WHERE stream = ? ORDER BY seq LIMIT 1'),
+      setCounter: db.prepare('INSERT OR REPLACE INTO store_counters (name, value) VALUES (?, ?)'),
+      pageCount: db.prepare('PRAGMA page_count').pluck(),
+      freelist: db.prepare('PRAGMA freelist_count').pluck(),
+    };
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  /** Start the flush, retention and statistics timers. */
+  start(): void {
+    const c = this.config;
+    this.flushTimer = setInterval(() => this.flush(), c.flushIntervalMs);
+    this.flushTimer.unref();
+    this.maintenanceTimer = setInterval(() => this.maintain(), c.maintenanceIntervalMs);
+    this.maintenanceTimer.unref();
+    if (c.statsIntervalMs > 0) {
+      this.statsTimer = setInterval(() => this.enqueueStats(), c.statsIntervalMs);
+      this.statsTimer.unref();
+    }
+  }
+
+  /** Flush what is buffered and close the database. Open aggregate buckets are rebuilt from raw readings on the next start. */
+  close(): void {
+    if (this.closed) return;
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.flush();
+    this.closed = true;
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      /* best effort */
+    }
+    this.db.close();
+  }
+
+  // ------------------------------------------------------------------ readings
+
+  /** Buffer readings (the hub listener); written at the next flush, or now if the buffer is full. */
+  ingest(batch: readonly Reading[]): void {
+    if (this.closed) return;
+    for (const r of batch) this.buffer.push(r);
+    if (this.buffer.length >= this.config.flushMaxRows) this.flush();
+  }
+
+  /**
+   * Write buffered readings in one transaction, update aggregates and counter deltas, and close
+   * (persist + enqueue) aggregate buckets that ended more than `closeGraceMs` ago.
+   */
+  flush(now = this.clock.now()): void {
+    if (this.closed) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    try {
+      const grace = this.config.closeGraceMs;
+      let minTs = Infinity;
+      for (const r of batch) if (r.ts < minTs) minTs = r.ts;
+      const due = (accs: Map<number, Map<number, Acc>>, size: number) =>
+        this.closeableBuckets(accs, size, now).length > 0 || (batch.length > 0 && Math.floor(minTs / size) * size + size + grace <= now);
+      const anyDue = due(this.acc1m, MINUTE) || due(this.acc15m, FIFTEEN);
+      if (batch.length === 0 && !anyDue) return;
+      const touchesOutbox = anyDue && (this.config.publish1m || this.config.publish15m);
+      this.withSync(touchesOutbox ? 'FULL' : 'NORMAL', () => {
+        this.db.transaction(() => {
+          for (const r of batch) this.writeReading(r);
+          const closing1m = this.closeableBuckets(this.acc1m, MINUTE, now);
+          const closing15m = this.closeableBuckets(this.acc15m, FIFTEEN, now);
+          if (closing1m.length) this.closeBuckets(this.acc1m, closing1m, MINUTE, now);
+          if (closing15m.length) this.closeBuckets(this.acc15m, closing15m, FIFTEEN, now);
+        })();
+      });
+      this.readingsPersisted += batch.length;
+      if (touchesOutbox) this.notifyEnqueued(STREAM_READINGS_1M);
+    } catch (err) {
+      this.dropped.readingsOnError += batch.length;
+      this.dropsSinceStats = true;
+      this.log.error({ err, readings: batch.length }, 'store flush failed; these readings are dropped (counted), the gateway keeps running');
+    }
+    this.enforceCapSafe();
+  }
+
+  private pointFor(r: Reading): PointInfo {
+    const k = `${r.device}\u0000${r.point}`;
+    let p = this.points.get(k);
+    if (!p) {
+      const id = Number(this.st.insertPoint.run(r.device, r.point, r.canonical ?? null, r.unit ?? null).lastInsertRowid);
+      p = { id, device: r.device, point: r.point, canonical: r.canonical, unit: r.unit, counter: this.isCounter(r.device, r.point, r.canonical) };
+      this.points.set(k, p);
+    } else if ((r.canonical !== undefined && p.canonical !== r.canonical) || (r.unit !== undefined && p.unit !== r.unit)) {
+      p.canonical = r.canonical ?? p.canonical;
+      p.unit = r.unit ?? p.unit;
+      p.counter = this.isCounter(p.device, p.point, p.canonical);
+      this.st.updatePoint.run(p.canonical ?? null, p.unit ?? null, p.id);
+    }
+    return p;
+  }
+
+  private isCounter(device: string, point: string, canonical?: string): boolean {
+    return (canonical !== undefined && COUNTER_CANONICALS.has(canonical)) || this.config.counterPoints.has(`${device}/${point}`);
+  }
+
+  private writeReading(r: Reading): void {
+    const p = this.pointFor(r);
+    const v = r.value;
+    const num = typeof v === 'number' ? v : typeof v === 'boolean' ? (v ? 1 : 0) : null;
+    const text = typeof v === 'string' ? v : null;
+    this.st.insertRaw.run(r.ts, p.id, num !== null && Number.isFinite(num) ? num : null, text, QUALITY_CODE[r.quality] ?? 2);
+    let delta: { delta: number; flag?: CounterFlag } | undefined;
+    if (p.counter && r.quality === 'good' && num !== null && Number.isFinite(num)) {
+      const prev = this.counterLast.get(p.id);
+      if (!prev || r.ts > prev.ts) {
+        delta = counterDelta(prev, { value: num, ts: r.ts }, this.config.counterOptions);
+        const bucket = Math.floor(r.ts / MINUTE) * MINUTE;
+        if (delta.flag) this.log.warn({ device: p.device, point: p.point, prev, value: num, flag: delta.flag }, 'counter discontinuity');
+        this.st.upsertEnergy.run(bucket, p.id, delta.delta, prev?.ts ?? r.ts, r.ts, delta.flag ?? null);
+        // A reset / implausible jump re-baselines on the new value: later deltas count from there.
+        this.counterLast.set(p.id, { value: num, ts: r.ts });
+        this.st.upsertCounter.run(p.id, num, r.ts);
+      }
+    }
+    const ok = r.quality === 'good' && num !== null && Number.isFinite(num);
+    this.accumulate(this.acc1m, MINUTE, this.closed1mBefore, p.id, r, ok ? num : null, delta);
+    this.accumulate(this.acc15m, FIFTEEN, this.closed15mBefore, p.id, r, ok ? num : null, delta);
+  }
+
+  private accumulate(
+    accs: Map<number, Map<number, Acc>>,
+    size: number,
+    closedBefore: number,
+    pointId: number,
+    r: Pick<Reading, 'ts' | 'quality'>,
+    num: number | null,
+    delta: { delta: number; flag?: CounterFlag } | undefined,
+  ): void {
+    const bucket = Math.floor(r.ts / size) * size;
+    if (bucket < closedBefore) {
+      if (size === MINUTE) this.dropped.lateReadings++;
+      return;
+    }
+    let m = accs.get(bucket);
+    if (!m) accs.set(bucket, (m = new Map()));
+    let a = m.get(pointId);
+    if (!a) m.set(pointId, (a = { min: Infinity, max: -Infinity, sum: 0, count: 0, samples: 0, last: null, lastTs: -Infinity }));
+    a.samples++;
+    if (num !== null) {
+      if (num < a.min) a.min = num;
+      if (num > a.max) a.max = num;
+      a.sum += num;
+      a.count++;
+      if (r.ts >= a.lastTs) {
+        a.last = num;
+        a.lastTs = r.ts;
+      }
+    } else {
+      a.badQuality = r.quality;
+    }
+    if (delta) {
+      a.delta = (a.delta ?? 0) + delta.delta;
+      if (delta.flag && delta.flag !== 'first') a.deltaFlag = delta.flag;
+      else if (delta.flag === 'first' && !a.deltaFlag) a.deltaFlag = 'first';
+    }
+  }
+
+  private closeableBuckets(accs: Map<number, Map<number, Acc>>, size: number, now: number): number[] {
+    const out: number[] = [];
+    for (const b of accs.keys()) if (b + size + this.config.closeGraceMs <= now) out.push(b);
+    return out.sort((a, b) => a - b);
+  }
+
+  private closeBuckets(accs: Map<number, Map<number, Acc>>, buckets: number[], size: number, _now: number): void {
+    const is1m = size === MINUTE;
+    const insert = is1m ? this.st.insert1m : this.st.insert15m;
+    const publish = is1m ? this.config.publish1m : this.config.publish15m;
+    const stream = is1m ? STREAM_READINGS_1M : STREAM_READINGS_15M;
+    const byId = new Map<number, PointInfo>();
+    for (const p of this.points.values()) byId.set(p.id, p);
+    for (const bucket of buckets) {
+      const m = accs.get(bucket)!;
+      for (const [pointId, a] of m) {
+        const has = a.count > 0;
+        const quality = a.count === a.samples ? 'good' : a.count > 0 ? 'partial' : (a.badQuality ?? 'comm-error');
+        const mean = has ? a.sum / a.count : null;
+        insert.run(bucket, pointId, has ? a.min : null, has ? a.max : null, mean, a.last, a.count, a.samples, quality, a.delta ?? null, a.deltaFlag ?? null);
+        if (publish) {
+          const p = byId.get(pointId)!;
+          const rec: Record<string, unknown> = {
+            ts: bucket,
+            device: p.device,
+            point: p.point,
+            ...(p.canonical ? { canonical: p.canonical } : {}),
+            ...(p.unit ? { unit: p.unit } : {}),
+            min: has ? a.min : null,
+            max: has ? a.max : null,
+            mean,
+            last: a.last,
+            count: a.count,
+            samples: a.samples,
+            quality,
+          };
+          if (a.delta !== undefined) {
+            rec.delta = a.delta;
+            if (a.deltaFlag) rec.deltaFlag = a.deltaFlag;
+          }
+          this.enqueueInTx(stream, rec);
+        }
+      }
+      accs.delete(bucket);
+      if (is1m) this.closed1mBefore = Math.max(this.closed1mBefore, bucket + size);
+      else this.closed15mBefore = Math.max(this.closed15mBefore, bucket + size);
+    }
+    this.st.setMeta.run(is1m ? 'closed1mBefore' : 'closed15mBefore', String(is1m ? this.closed1mBefore : this.closed15mBefore));
+  }
+
+  // ------------------------------------------------------------------ state on open
+
+  private loadState(): void {
+    const db = this.db;
+    for (const p of db.prepare('SELECT id, device, point, canonical, unit FROM points').all() as {
+      id: number;
+      device: string;
+      point: string;
+      canonical: string | null;
+      unit: string | null;
+    }[]) {
+      const info: PointInfo = {
+        id: p.id,
+        device: p.device,
+        point: p.point,
+        canonical: p.canonical ?? undefined,
+        unit: p.unit ?? undefined,
+        counter: this.isCounter(p.device, p.point, p.canonical ?? undefined),
+      };
+      this.points.set(`${p.device}\u0000${p.point}`, info);
+    }
+    for (const c of db.prepare('SELECT point_id, value, ts FROM counter_last').all() as { point_id: number; value: number; ts: number }[]) {
+      this.counterLast.set(c.point_id, { value: c.value, ts: c.ts });
+    }
+    for (const s of db.prepare('SELECT stream, last_seq FROM outbox_seq').all() as { stream: string; last_seq: number }[]) {
+      this.seqs.set(s.stream, s.last_seq);
+    }
+    for (const s of db.prepare('SELECT stream, count(*) AS n, coalesce(sum(bytes), 0) AS b FROM outbox GROUP BY stream').all() as {
+      stream: string;
+      n: number;
+      b: number;
+    }[]) {
+      this.outboxCounts.set(s.stream, { records: s.n, bytes: s.b });
+    }
+    this.closed1mBefore = Number(this.st.getMeta.get('closed1mBefore') ?? 0);
+    this.closed15mBefore = Number(this.st.getMeta.get('closed15mBefore') ?? 0);
+    // Rebuild the open buckets from raw readings (written before the last flush/crash).
+    const from = Math.min(this.closed1mBefore, this.closed15mBefore);
+    {
+      const rows = db
+        .prepare('SELECT ts, point_id, value, quality FROM readings_raw WHERE ts >= ? ORDER BY ts')
+        .iterate(from) as IterableIterator<{ ts: number; point_id: number; value: number | null; quality: number }>;
+      const qualities: Quality[] = ['good', 'stale', 'comm-error', 'out-of-range'];
+      for (const r of rows) {
+        const q = qualities[r.quality] ?? 'comm-error';
+        const num = q === 'good' && r.value !== null ? r.value : null;
+        if (r.ts >= this.closed1mBefore) this.accumulate(this.acc1m, MINUTE, this.closed1mBefore, r.point_id, { ts: r.ts, quality: q }, num, undefined);
+        if (r.ts >= this.closed15mBefore) this.accumulate(this.acc15m, FIFTEEN, this.closed15mBefore, r.point_id, { ts: r.ts, quality: q }, num, undefined);
+      }
+      const energy = db
+        .prepare('SELECT bucket, point_id, delta, flag FROM energy_deltas WHERE bucket >= ?')
+        .all(from) as { bucket: number; point_id: number; delta: number; flag: CounterFlag | null }[];
+      for (const e of energy) {
+        for (const [accs, size, before] of [
+          [this.acc1m, MINUTE, this.closed1mBefore],
+          [this.acc15m, FIFTEEN, this.closed15mBefore],
+        ] as const) {
+          const b = Math.floor(e.bucket / size) * size;
+          if (b < before) continue;
+          let m = accs.get(b);
+          if (!m) accs.set(b, (m = new Map()));
+          let a = m.get(e.point_id);
+          if (!a) m.set(e.point_id, (a = { min: Infinity, max: -Infinity, sum: 0, count: 0, samples: 0, last: null, lastTs: -Infinity }));
+          a.delta = (a.delta ?? 0) + e.delta;
+          if (e.flag && (e.flag !== 'first' || !a.deltaFlag)) a.deltaFlag = e.flag;
+        }
+      }
+    }
+  }
+
+  private loadCounters(): DropCounters {
+    const rows = this.db.prepare('SELECT name, value FROM store_counters').all() as { name: string; value: number }[];
+    const d: DropCounters = {
+      rawByCap: 0,
+      oneMinuteByCap: 0,
+      fifteenMinuteByCap: 0,
+      energyByCap: 0,
+      outboxByCap: {},
+      readingsOnError: 0,
+      lateReadings: 0,
+    };
+    for (const { name, value } of rows) {
+      if (name.startsWith('outboxByCap:')) d.outboxByCap[name.slice('outboxByCap:'.length)] = value;
+      else if (name in d && name !== 'outboxByCap') (d as unknown as Record<string, number>)[name] = value;
+    }
+    return d;
+  }
+
+  private saveCounters(): void {
+    const d = this.dropped;
+    for (const [k, v] of Object.entries(d)) {
+      if (k === 'outboxByCap') continue;
+      this.st.setCounter.run(k, v as number);
+    }
+    for (const [s, v] of Object.entries(d.outboxByCap)) this.st.setCounter.run(`outboxByCap:${s}`, v);
+  }
+
+  private bumpCounter(name: string, by: number): void {
+    this.db.prepare('INSERT INTO store_counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value').run(name, by);
+  }
+
+  // ------------------------------------------------------------------ outbox
+
+  /** OutboxWriter: commit one record on `stream` (synchronous=FULL); durable when it returns. */
+  enqueue(stream: string, record: Record<string, unknown>): { seq: number } {
+    if (this.closed) throw new Error('store is closed');
+    const seq = this.withSync('FULL', () => this.db.transaction(() => this.enqueueInTx(stream, record))());
+    this.notifyEnqueued(stream);
+    return { seq };
+  }
+
+  /** Inside an open transaction: assign the next sequence number and insert the record. */
+  private enqueueInTx(stream: string, record: Record<string, unknown>): number {
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(stream)) throw new Error(`invalid stream name '${stream}' (lower-case letters, digits, '-')`);
+    const seq = (this.seqs.get(stream) ?? 0) + 1;
+    const now = this.clock.now();
+    const ts = typeof record.ts === 'number' && Number.isFinite(record.ts) ? record.ts : now;
+    const id = `${this.gatewayId}/${stream}/${seq}`;
+    const { id: _i, seq: _s, ts: _t, ...rest } = record;
+    const payload = JSON.stringify({ id, seq, ts, ...rest });
+    const bytes = Buffer.byteLength(payload);
+    this.st.insertOutbox.run(stream, seq, ts, now, bytes, payload);
+    this.st.setSeq.run(stream, seq);
+    this.seqs.set(stream, seq);
+    const c = this.outboxCounts.get(stream) ?? { records: 0, bytes: 0 };
+    c.records++;
+    c.bytes += bytes;
+    this.outboxCounts.set(stream, c);
+    return seq;
+  }
+
+  /** Streams that have ever had a record. */
+  streams(): string[] {
+    return [...this.seqs.keys()].sort();
+  }
+
+  lastSeq(stream: string): number {
+    return this.seqs.get(stream) ?? 0;
+  }
+
+  /** Unsent records of `stream` after `afterSeq` (and up to `upToSeq`), in sequence order. */
+  readOutbox(stream: string, afterSeq: number, limit: number, upToSeq?: number): OutboxRow[] {
+    if (this.closed) return [];
+    return (
+      upToSeq === undefined ? this.st.readOutbox.all(stream, afterSeq, limit) : this.st.readOutboxUpTo.all(stream, afterSeq, upToSeq, limit)
+    ) as OutboxRow[];
+  }
+
+  /** Delete acknowledged records (after PUBACK). NORMAL sync: a lost delete only re-sends a duplicate. */
+  ack(items: { stream: string; seqs: number[] }[]): void {
+    if (this.closed || items.length === 0) return;
+    this.withSync('NORMAL', () =>
+      this.db.transaction(() => {
+        for (const { stream, seqs } of items) {
+          const c = this.outboxCounts.get(stream);
+          for (const seq of seqs) {
+            const row = this.st.deleteOutbox.get(stream, seq) as { bytes: number } | undefined;
+            if (row && c) {
+              c.records--;
+              c.bytes -= row.bytes;
+            }
+          }
+        }
+      })(),
+    );
+    for (const fn of this.ackListeners) fn();
+  }
+
+  /** Called after records are enqueued (the uplink wakes up). */
+  onEnqueue(fn: (stream: string) => void): () => void {
+    this.enqueueListeners.add(fn);
+    return () => this.enqueueListeners.delete(fn);
+  }
+
+  private notifyEnqueued(stream: string): void {
+    for (const fn of this.enqueueListeners) {
+      try {
+        fn(stream);
+      } catch (err) {
+        this.log.error({ err }, 'enqueue listener failed');
+      }
+    }
+  }
+
+  outboxStats(): OutboxStats {
+    let records = 0;
+    let bytes = 0;
+    let oldest: number | undefined;
+    const byStream: OutboxStats['byStream'] = {};
+    for (const [stream, c] of this.outboxCounts) {
+      records += c.records;
+      bytes += c.bytes;
+      byStream[stream] = { records: c.records, bytes: c.bytes, lastSeq: this.seqs.get(stream) ?? 0 };
+      if (c.records > 0 && !this.closed) {
+        const row = this.st.oldestOutbox.get(stream) as { created: number } | undefined;
+        if (row && (oldest === undefined || row.created < oldest)) oldest = row.created;
+      }
+    }
+    return { records, bytes, oldestCreated: oldest, byStream };
+  }
+
+  // ------------------------------------------------------------------ retention and byte cap
+
+  /** Bytes used by the database's live pages (what the byte cap limits). */
+  usedBytes(): number {
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    return ((this.st.pageCount.get() as number) - (this.st.freelist.get() as number)) * pageSize;
+  }
+
+  private fileBytes(): number {
+    let total = 0;
+    for (const s of ['', '-wal']) {
+      try {
+        total += fs.statSync(this.file + s).size;
+      } catch {
+        /* absent */
+      }
+    }
+    return total;
+  }
+
+  /** Age-based retention and the byte cap; then give free pages back to the file system. */
+  maintain(now = this.clock.now()): void {
+    if (this.closed) return;
+    try {
+      const r = this.config.retention;
+      const protect = Math.min(this.closed15mBefore || now, now - FIFTEEN);
+      this.withSync('NORMAL', () =>
+        this.db.transaction(() => {
+          this.db.prepare('DELETE FROM readings_raw WHERE ts < ?').run(Math.min(now - r.rawMs, protect));
+          this.db.prepare('DELETE FROM readings_1m WHERE bucket < ?').run(now - r.oneMinuteMs);
+          this.db.prepare('DELETE FROM readings_15m WHERE bucket < ?').run(now - r.fifteenMinuteMs);
+          this.db.prepare('DELETE FROM energy_deltas WHERE bucket < ?').run(Math.min(now - r.energyMs, protect));
+        })(),
+      );
+      this.enforceCap(now);
+      this.db.pragma('incremental_vacuum');
+    } catch (err) {
+      this.log.error({ err }, 'store maintenance failed; retried at the next interval');
+    }
+  }
+
+  private enforceCapSafe(): void {
+    try {
+      this.enforceCap(this.clock.now());
+    } catch (err) {
+      this.log.error({ err }, 'byte cap enforcement failed');
+    }
+  }
+
+  /**
+   * Overflow policy when the used bytes exceed `maxBytes`: delete down to 90 % of the cap, in
+   * this order, oldest first, counting every dropped row:
+   * 1. raw readings (except those of still-open aggregate buckets);
+   * 2. local 1-minute aggregates; 3. energy deltas (closed buckets);
+   * 4. unsent `readings-1m` outbox records;
+   * 5. local 15-minute aggregates;
+   * 6. unsent records of other streams (readings-15m, carbon-*, decision...), oldest across streams.
+   * `store-stats` records (which report the drops) are never dropped.
+   */
+  private enforceCap(now: number): void {
+    const max = this.config.maxBytes;
+    if (this.usedBytes() <= max) {
+      this.capWarned = false;
+      return;
+    }
+    const target = Math.floor(max * 0.9);
+    const chunk = 2000;
+    const protect = Math.min(this.closed15mBefore || now, now - FIFTEEN);
+    const before = { ...this.dropped, outboxByCap: { ...this.dropped.outboxByCap } };
+    const steps: (() => number)[] = [
+      () => this.dropRows('DELETE FROM readings_raw WHERE rowid IN (SELECT rowid FROM readings_raw WHERE ts < ? ORDER BY ts LIMIT ?)', [protect, chunk], 'rawByCap'),
+      () =>
+        this.dropRows(
+          'DELETE FROM readings_1m WHERE (bucket, point_id) IN (SELECT bucket, point_id FROM readings_1m ORDER BY bucket LIMIT ?)',
+          [chunk],
+          'oneMinuteByCap',
+        ),
+      () =>
+        this.dropRows(
+          'DELETE FROM energy_deltas WHERE (bucket, point_id) IN (SELECT bucket, point_id FROM energy_deltas WHERE bucket < ? ORDER BY bucket LIMIT ?)',
+          [protect, chunk],
+          'energyByCap',
+        ),
+      () => this.dropOutbox(STREAM_READINGS_1M, chunk),
+      () =>
+        this.dropRows(
+          'DELETE FROM readings_15m WHERE (bucket, point_id) IN (SELECT bucket, point_id FROM readings_15m ORDER BY bucket LIMIT ?)',
+          [chunk],
+          'fifteenMinuteByCap',
+        ),
+      () => this.dropOldestOtherOutbox(chunk),
+    ];
+    let step = 0;
+    while (this.usedBytes() > target && step < steps.length) {
+      const n = steps[step]!();
+      if (n === 0) step++;
+    }
+    const droppedSomething = JSON.stringify(before) !== JSON.stringify(this.dropped);
+    if (droppedSomething) {
+      this.withSync('FULL', () => this.db.transaction(() => this.saveCounters())());
+      this.dropsSinceStats = true;
+      this.log.warn({ usedBytes: this.usedBytes(), maxBytes: max, dropped: this.dropped }, 'store byte cap reached: oldest data dropped by policy');
+      this.enqueueStats();
+    }
+    if (this.usedBytes() > max && !this.capWarned) {
+      this.capWarned = true;
+      this.log.error({ usedBytes: this.usedBytes(), maxBytes: max }, 'store is over its byte cap with nothing left that the policy may drop');
+    }
+  }
+
+  private dropRows(sql: string, params: unknown[], counter: Exclude<keyof DropCounters, 'outboxByCap'>): number {
+    const n = this.withSync('NORMAL', () => this.db.prepare(sql).run(...params).changes);
+    this.dropped[counter] += n;
+    return n;
+  }
+
+  private dropOutbox(stream: string, limit: number): number {
+    const rows = this.withSync('NORMAL', () =>
+      this.db
+        .prepare('DELETE FROM outbox WHERE stream = ? AND seq IN (SELECT seq FROM outbox WHERE stream = ? ORDER BY seq LIMIT ?) RETURNING bytes')
+        .all(stream, stream, limit),
+    ) as { bytes: number }[];
+    if (rows.length) {
+      const c = this.outboxCounts.get(stream);
+      if (c) {
+        c.records -= rows.length;
+        for (const r of rows) c.bytes -= r.bytes;
+      }
+      this.dropped.outboxByCap[stream] = (this.dropped.outboxByCap[stream] ?? 0) + rows.length;
+      for (const fn of this.ackListeners) fn();
+    }
+    return rows.length;
+  }
+
+  private dropOldestOtherOutbox(limit: number): number {
+    const row = this.db
+      .prepare(`SELECT stream FROM outbox WHERE stream NOT IN (?, ?) ORDER BY created LIMIT 1`)
+      .get(STREAM_READINGS_1M, STREAM_STORE_STATS) as { stream: string } | undefined;
+    if (!row) return 0;
+    return this.dropOutbox(row.stream, Math.min(limit, 500));
+  }
+
+  /** Called when records leave the outbox (ack or drop): the uplink re-reads its cursors. */
+  onOutboxShrink(fn: () => void): () => void {
+    this.ackListeners.add(fn);
+    return () => this.ackListeners.delete(fn);
+  }
+
+  // ------------------------------------------------------------------ stats
+
+  stats(): StoreStats {
+    return {
+      file: this.file,
+      usedBytes: this.closed ? 0 : this.usedBytes(),
+      fileBytes: this.fileBytes(),
+      maxBytes: this.config.maxBytes,
+      dropped: { ...this.dropped, outboxByCap: { ...this.dropped.outboxByCap } },
+      outbox: this.outboxStats(),
+      readingsPersisted: this.readingsPersisted,
+      corruption: this.corruption,
+    };
+  }
+
+  /** Enqueue a `store-stats` record (drop counters, sizes, backlog): how drops are reported upstream. */
+  enqueueStats(extra: Record<string, unknown> = {}): void {
+    if (this.closed) return;
+    try {
+      const s = this.stats();
+      this.enqueue(STREAM_STORE_STATS, {
+        ts: this.clock.now(),
+        site: this.siteId,
+        usedBytes: s.usedBytes,
+        fileBytes: s.fileBytes,
+        maxBytes: s.maxBytes,
+        dropped: s.dropped,
+        backlog: { records: s.outbox.records, bytes: s.outbox.bytes },
+        ...extra,
+      });
+      this.dropsSinceStats = false;
+    } catch (err) {
+      this.log.error({ err }, 'could not enqueue store-stats');
+    }
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private currentSync: 'FULL' | 'NORMAL' = 'FULL';
+
+  private withSync<T>(level: 'FULL' | 'NORMAL', fn: () => T): T {
+    if (this.db.inTransaction || level === this.currentSync) return fn();
+    this.db.pragma(`synchronous = ${level}`);
+    this.currentSync = level;
+    try {
+      return fn();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+      this.currentSync = 'FULL';
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+
+/**
+ * The MQTT contract as data: runtime/uplink/contract/ holds the envelope and status schemas and
+ * one record schema per stream, `<stream>.v<N>.schema.json` (JSON Schema draft-07 or 2020-12),
+ * with examples in contract/examples/. This module loads and compiles them (receiver, tests).
+ */
+
+/** Absolute path of runtime/uplink/contract/ (found by walking up to package.json: works from source and dist/). */
+export function contractDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = path.join(dir, 'runtime', 'uplink', 'contract');
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(candidate)) return candidate;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('runtime/uplink/contract/ not found above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+}
+
+export interface Contract {
+  dir: string;
+  envelope: ValidateFunction;
+  status: ValidateFunction;
+  /** Record validator of `stream` at `version` (falls back to the highest version present). */
+  record(stream: string, version: number): ValidateFunction | undefined;
+  /** Streams with a record schema, and their versions. */
+  streams: Map<string, number[]>;
+}
+
+const SCHEMA_FILE = /^(.+)\.v(\d+)\.schema\.json$/;
+const NOT_STREAMS = new Set(['envelope', 'status']);
+
+export function loadContract(dir = contractDir()): Contract {
+  const ajv7 = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
+  const ajv2020 = new Ajv2020({ allErrors: true, strict: false, allowUnionTypes: true });
+  const compile = (file: string): ValidateFunction => {
+    const schema = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { $schema?: string; $id?: string };
+    const ajv = String(schema.$schema ?? '').includes('2020-12') ? ajv2020 : ajv7;
+    const { $id: _drop, ...rest } = schema; // files are compiled independently; ids need not be unique across owners
+    try {
+      return ajv.compile(rest);
+    } catch (err) {
+      throw new Error(`contract schema ${file}: ${(err as Error).message}`);
+    }
+  };
+  const validators = new Map<string, ValidateFunction>();
+  const streams = new Map<string, number[]>();
+  let envelope: ValidateFunction | undefined;
+  let status: ValidateFunction | undefined;
+  for (const f of readdirSync(dir).sort()) {
+    const m = SCHEMA_FILE.exec(f);
+    if (!m) continue;
+    const [, name, v] = m;
+    const version = Number(v);
+    if (name === 'envelope' && version === 1) envelope = compile(f);
+    else if (name === 'status' && version === 1) status = compile(f);
+    if (NOT_STREAMS.has(name!)) continue;
+    validators.set(`${name}@${version}`, compile(f));
+    streams.set(name!, [...(streams.get(name!) ?? []), version].sort((a, b) => a - b));
+  }
+  if (!envelope || !status) throw new Error(`contract directory ${dir} lacks envelope.v1 / status.v1 schemas`);
+  return {
+    dir,
+    envelope,
+    status,
+    streams,
+    record(stream, version) {
+      const exact = validators.get(`${stream}@${version}`);
+      if (exact) return exact;
+      const versions = streams.get(stream);
+      return versions ? validators.get(`${stream}@${versions[versions.length - 1]}`) : undefined;
+    },
+  };
+}
+
+export function formatAjvErrors(errors: ErrorObject[] | null | undefined): string {
+  return (errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? e.keyword}`).join('; ');
+}

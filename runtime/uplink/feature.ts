@@ -1,0 +1,36 @@
+import type { Feature, FeatureFactory } from '../gateway.js';
+import type { Store } from '../store/store.js';
+import { resolveUplinkConfig, type UplinkConfig } from './config-schema.js';
+import { Uplink } from './uplink.js';
+
+/**
+ * The uplink feature: publishes the store's outbox to the MQTT broker given by `--uplink URL`
+ * (ctx.options.uplinkUrl) or `uplink.url` in the config; without either it stays off (the store
+ * still fills). Offers service `uplink` (Uplink, with health()).
+ */
+export const uplinkFeature: FeatureFactory = (ctx) => {
+  const log = ctx.logger.child({ feature: 'uplink' });
+  const cfg = (ctx.config.uplink ?? {}) as UplinkConfig;
+  const url = ctx.options.uplinkUrl ?? cfg.url;
+  if (!url) {
+    log.info('no uplink URL (uplink.url or --uplink): store-only, nothing is published');
+    return null;
+  }
+  const store = ctx.services.get('store') as Store | undefined;
+  if (!store) throw new Error('uplink needs the store feature (it publishes the store outbox)');
+  const uplink = new Uplink(store, resolveUplinkConfig(cfg, url, ctx.config.site.id, ctx.config.gateway.id), {
+    site: ctx.config.site.id,
+    gateway: ctx.config.gateway.id,
+  }, { logger: log, clock: ctx.clock });
+  ctx.services.set('uplink', uplink);
+  const feature: Feature = {
+    name: 'uplink',
+    async start() {
+      uplink.start();
+    },
+    async stop() {
+      await uplink.stop();
+    },
+  };
+  return feature;
+};

@@ -1,0 +1,402 @@
+import fs from 'node:fs';
+import zlib from 'node:zlib';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import type { Clock } from '../types.js';
+import { systemClock } from '../types.js';
+import type { Store } from '../store/store.js';
+import type { ResolvedUplinkConfig } from './config-schema.js';
+
+/** Version of the envelope and status payloads (runtime/uplink/contract/envelope.v1.schema.json). */
+export const ENVELOPE_SCHEMA_VERSION = 1;
+
+export interface UplinkHealth {
+  connected: boolean;
+  /** Broker URL without credentials. */
+  url: string;
+  backlogRecords: number;
+  backlogBytes: number;
+  /** Age of the oldest record not yet acknowledged, ms; 0 when the outbox is empty. */
+  oldestUnsentAgeMs: number;
+  lastAckAt?: number;
+  lastConnectAt?: number;
+  lastError?: string;
+  connects: number;
+  inFlight: number;
+  messagesAcked: number;
+  recordsAcked: number;
+}
+
+interface Lane {
+  /** Highest seq handed to the wire on this connection. */
+  cursor: number;
+  /** Backfill lane: only records up to this seq (the last seq when the connection came up). */
+  upTo?: number;
+}
+
+/** Per-stream cursors for one connection: backfill (records waiting at connect) and live. */
+interface StreamLanes {
+  backfill: Lane;
+  live: Lane;
+}
+
+export function topicFor(prefix: string, stream: string, gzip: boolean): string {
+  return `${prefix}/data/${stream}${gzip ? '/gzip' : ''}`;
+}
+
+/**
+ * The MQTT uplink: publishes the store's outbox, deletes records only after PUBACK.
+ *
+ * - One supervised connection; a new mqtt.js client per attempt (reconnectPeriod 0) with jittered
+ *   exponential backoff, so mqtt.js's in-memory outgoing store never outlives a connection: every
+ *   unacknowledged record is still in the outbox and is re-sent from there after a reconnect.
+ * - Clean session (clean: true): the outbox, not the broker session, is the source of truth; we
+ *   subscribe to nothing, so a persistent session would only keep mqtt.js state we discard anyway.
+ * - Every publish is guarded by `publishTimeoutMs`: a broker that stops acknowledging makes us drop
+ *   the connection and reconnect, never wait forever (publishAsync never settles while offline).
+ * - Ordered per stream. Records already waiting when the connection comes up are backfilled in
+ *   sequence order with a rate cap (`backfillRecordsPerSec`), in a lane separate from live records,
+ *   so live data is not starved; envelopes carry `backfill: true` for the former.
+ * - A retained `<prefix>/status` {state: online|offline} on connect, set as the Will, and on stop.
+ */
+export class Uplink {
+  private client: MqttClient | undefined;
+  private generation = 0;
+  private connected = false;
+  private stopped = true;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private pumpTimer: NodeJS.Timeout | undefined;
+  private attempts = 0;
+  private lanes = new Map<string, StreamLanes>();
+  private inFlight = 0;
+  private tokens = 0;
+  private tokensAt = 0;
+  private pumping = false;
+  private unsubs: (() => void)[] = [];
+  private readonly h = { connects: 0, messagesAcked: 0, recordsAcked: 0, lastAckAt: undefined as number | undefined, lastConnectAt: undefined as number | undefined, lastError: undefined as string | undefined };
+  private readonly log: Logger;
+  private readonly clock: Clock;
+
+  constructor(
+    private readonly store: Store,
+    readonly config: ResolvedUplinkConfig,
+    private readonly ids: { site: string; gateway: string },
+    opts: { logger?: Logger; clock?: Clock } = {},
+  ) {
+    this.log = opts.logger ?? silentLogger();
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  get statusTopic(): string {
+    return `${this.config.topicPrefix}/status`;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.unsubs.push(this.store.onEnqueue(() => this.schedulePump(0)));
+    this.connect();
+  }
+
+  /** Publish the offline status (best effort, bounded) and close the connection. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const u of this.unsubs.splice(0)) u();
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    const client = this.client;
+    this.client = undefined;
+    this.generation++;
+    if (!client) return;
+    if (this.connected) {
+      await withTimeout(
+        new Promise<void>((resolve) => client.publish(this.statusTopic, this.statusPayload('offline'), { qos: 1, retain: true }, () => resolve())),
+        2000,
+      ).catch(() => undefined);
+    }
+    this.connected = false;
+    await withTimeout(new Promise<void>((resolve) => client.end(false, {}, () => resolve())), 2000).catch(() => {
+      client.end(true);
+    });
+  }
+
+  health(): UplinkHealth {
+    const s = this.store.outboxStats();
+    return {
+      connected: this.connected,
+      url: redact(this.config.url),
+      backlogRecords: s.records,
+      backlogBytes: s.bytes,
+      oldestUnsentAgeMs: s.oldestCreated === undefined ? 0 : Math.max(0, this.clock.now() - s.oldestCreated),
+      lastAckAt: this.h.lastAckAt,
+      lastConnectAt: this.h.lastConnectAt,
+      lastError: this.h.lastError,
+      connects: this.h.connects,
+      inFlight: this.inFlight,
+      messagesAcked: this.h.messagesAcked,
+      recordsAcked: this.h.recordsAcked,
+    };
+  }
+
+  private statusPayload(state: 'online' | 'offline'): string {
+    return JSON.stringify({ schemaVersion: ENVELOPE_SCHEMA_VERSION, site: this.ids.site, gateway: this.ids.gateway, state, ts: this.clock.now() });
+  }
+
+  private clientOptions(): IClientOptions {
+    const c = this.config;
+    const readPem = (f?: string) => (f ? fs.readFileSync(f) : undefined);
+    return {
+      clientId: c.clientId,
+      clean: true,
+      protocolVersion: c.protocolVersion,
+      keepalive: c.keepaliveSec,
+      connectTimeout: c.connectTimeoutMs,
+      reconnectPeriod: 0,
+      queueQoSZero: false,
+      username: c.username,
+      password: c.password,
+      ca: readPem(c.tls.ca),
+      cert: readPem(c.tls.cert),
+      key: readPem(c.tls.key),
+      rejectUnauthorized: c.tls.rejectUnauthorized ?? true,
+      servername: c.tls.servername,
+      will: { topic: this.statusTopic, payload: Buffer.from(this.statusPayload('offline')), qos: 1, retain: true },
+    };
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const gen = ++this.generation;
+    let client: MqttClient;
+    try {
+      client = mqtt.connect(this.config.url, this.clientOptions());
+    } catch (err) {
+      this.noteError(err as Error);
+      this.scheduleReconnect();
+      return;
+    }
+    this.client = client;
+    client.on('connect', () => {
+      if (gen !== this.generation) return;
+      this.connected = true;
+      this.attempts = 0;
+      this.h.connects++;
+      this.h.lastConnectAt = this.clock.now();
+      this.inFlight = 0;
+      this.lanes.clear();
+      this.tokens = this.config.backfillRecordsPerSec;
+      this.tokensAt = this.clock.now();
+      this.log.info({ url: redact(this.config.url), backlog: this.store.outboxStats().records }, 'uplink connected');
+      client.publish(this.statusTopic, this.statusPayload('online'), { qos: 1, retain: true }, (err) => {
+        if (err && gen === this.generation) this.noteError(err);
+      });
+      this.schedulePump(0);
+    });
+    client.on('error', (err) => {
+      if (gen === this.generation) this.noteError(err);
+    });
+    client.on('close', () => {
+      if (gen !== this.generation) return;
+      const was = this.connected;
+      this.connected = false;
+      this.inFlight = 0;
+      this.client = undefined;
+      client.removeAllListeners('connect');
+      client.end(true);
+      if (was) this.log.warn({ url: redact(this.config.url) }, 'uplink disconnected; unacknowledged records stay in the outbox');
+      this.scheduleReconnect();
+    });
+  }
+
+  private noteError(err: Error): void {
+    const msg = err.message;
+    if (msg !== this.h.lastError) this.log.warn({ err: msg, url: redact(this.config.url) }, 'uplink error');
+    this.h.lastError = msg;
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer) return;
+    const base = Math.min(this.config.reconnectMaxMs, this.config.reconnectMinMs * 2 ** Math.min(this.attempts, 20));
+    const delay = Math.round(base * (0.5 + Math.random() * 0.5));
+    this.attempts++;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.connect();
+    }, delay);
+    this.reconnectTimer.unref?.();
+  }
+
+  /** Drop the connection (e.g. a publish that was never acknowledged): reconnect and re-send from the outbox. */
+  private dropConnection(reason: string): void {
+    const client = this.client;
+    if (!client) return;
+    this.h.lastError = reason;
+    this.log.warn({ reason }, 'uplink dropping connection');
+    client.end(true); // emits 'close' -> scheduleReconnect
+  }
+
+  private schedulePump(delayMs: number): void {
+    if (this.stopped || !this.connected) return;
+    if (this.pumpTimer) {
+      if (delayMs > 0) return;
+      clearTimeout(this.pumpTimer);
+    }
+    this.pumpTimer = setTimeout(() => {
+      this.pumpTimer = undefined;
+      this.pump();
+    }, delayMs);
+  }
+
+  private lanesOf(stream: string): StreamLanes {
+    let l = this.lanes.get(stream);
+    if (!l) {
+      // Known at connect -> backfill everything up to the current last seq; a stream first seen later is all live.
+      const upTo = this.store.lastSeq(stream);
+      l = { backfill: { cursor: 0, upTo }, live: { cursor: upTo } };
+      this.lanes.set(stream, l);
+    }
+    return l;
+  }
+
+  private refillTokens(): void {
+    const rate = this.config.backfillRecordsPerSec;
+    if (rate <= 0) return;
+    const now = this.clock.now();
+    this.tokens = Math.min(rate, this.tokens + ((now - this.tokensAt) / 1000) * rate);
+    this.tokensAt = now;
+  }
+
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      let backfillWaiting = false;
+      let progress = true;
+      while (progress && this.connected && this.inFlight < this.config.maxInFlight) {
+        progress = false;
+        for (const stream of this.store.streams()) {
+          if (this.inFlight >= this.config.maxInFlight) break;
+          const lanes = this.lanesOf(stream);
+          // Live first: never starved by the backlog.
+          if (this.sendFrom(stream, lanes.live, false, this.config.batchMaxRecords)) progress = true;
+          if (this.inFlight >= this.config.maxInFlight) break;
+          if (lanes.backfill.cursor < (lanes.backfill.upTo ?? 0)) {
+            const rate = this.config.backfillRecordsPerSec;
+            let limit = this.config.batchMaxRecords;
+            if (rate > 0) {
+              this.refillTokens();
+              limit = Math.min(limit, Math.floor(this.tokens));
+            }
+            if (limit < Math.min(this.config.batchMaxRecords, lanes.backfill.upTo! - lanes.backfill.cursor)) {
+              backfillWaiting = true;
+              if (limit < 1) continue;
+            }
+            const n = this.sendFrom(stream, lanes.backfill, true, limit);
+            if (n) {
+              progress = true;
+              if (rate > 0) this.tokens -= n;
+            }
+          }
+        }
+      }
+      if (backfillWaiting && this.connected) this.schedulePump(100);
+    } catch (err) {
+      this.log.error({ err }, 'uplink pump failed; retrying');
+      this.schedulePump(1000);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Publish the next batch of a lane; returns the number of records sent. */
+  private sendFrom(stream: string, lane: Lane, backfill: boolean, limit: number): number {
+    if (limit < 1) return 0;
+    const rows = this.store.readOutbox(stream, lane.cursor, limit, lane.upTo);
+    if (rows.length === 0) {
+      // Records acknowledged/dropped below the cursor are gone; nothing else to do.
+      return 0;
+    }
+    let bytes = 0;
+    let n = 0;
+    for (const r of rows) {
+      if (n > 0 && bytes + r.bytes > this.config.batchMaxBytes) break;
+      bytes += r.bytes + 1;
+      n++;
+    }
+    const batch = rows.slice(0, n);
+    lane.cursor = batch[batch.length - 1]!.seq;
+    this.publishBatch(stream, batch.map((r) => r.seq), batch.map((r) => r.payload), backfill);
+    return n;
+  }
+
+  private publishBatch(stream: string, seqs: number[], payloads: string[], backfill: boolean): void {
+    const client = this.client;
+    if (!client) return;
+    const gen = this.generation;
+    const head = JSON.stringify({
+      schemaVersion: ENVELOPE_SCHEMA_VERSION,
+      site: this.ids.site,
+      gateway: this.ids.gateway,
+      stream,
+      sentAt: this.clock.now(),
+      ...(backfill ? { backfill: true } : {}),
+    });
+    const json = `${head.slice(0, -1)},"records":[${payloads.join(',')}]}`;
+    const gzip = this.config.compression === 'gzip';
+    const body = gzip ? zlib.gzipSync(json, { level: 1 }) : Buffer.from(json);
+    this.inFlight++;
+    let settled = false;
+    const timer = setTimeout(() => {
+      if (settled || gen !== this.generation) return;
+      settled = true;
+      this.dropConnection(`no PUBACK within ${this.config.publishTimeoutMs} ms for ${stream} seq ${seqs[0]}..${seqs[seqs.length - 1]}`);
+    }, this.config.publishTimeoutMs);
+    timer.unref?.();
+    client.publish(topicFor(this.config.topicPrefix, stream, gzip), body, { qos: 1 }, (err) => {
+      clearTimeout(timer);
+      if (!err) {
+        // A PUBACK is a PUBACK, even from a connection we have since abandoned: delete.
+        try {
+          this.store.ack([{ stream, seqs }]);
+        } catch (e) {
+          this.log.error({ err: e }, 'could not delete acknowledged records; they will be re-sent (deduplicated by id)');
+        }
+        this.h.lastAckAt = this.clock.now();
+        this.h.messagesAcked++;
+        this.h.recordsAcked += seqs.length;
+      }
+      if (settled || gen !== this.generation) return;
+      settled = true;
+      this.inFlight--;
+      if (err) return; // the connection is going away: 'close' resets the lanes
+      this.schedulePump(0);
+    });
+  }
+}
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,195 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Store } from '../../runtime/store/store.js';
+import type { Reading } from '../../runtime/types.js';
+
+const MIN = 60_000;
+const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);
+
+function tmpDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'ce-store-'));
+}
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function clockAt(t: number) {
+  const c = { t, now: () => c.t };
+  return c;
+}
+
+function reading(device: string, point: string, value: number | null, ts: number, extra: Partial<Reading> = {}): Reading {
+  return { device, point, value, ts, quality: value === null ? 'comm-error' : 'good', source: 'test', ...extra };
+}
+
+function outboxRecords(store: Store, stream: string): Record<string, unknown>[] {
+  return store.readOutbox(stream, 0, 1_000_000).map((r) => JSON.parse(r.payload) as Record<string, unknown>);
+}
+
+describe('Store', () => {
+  it('persists raw readings, closes 1-minute and 15-minute aggregates and enqueues them', () => {
+    const dir = tmpDir();
+    dirs.push(dir);
+    const clock = clockAt(T0);
+    const store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw', clock, config: { statsIntervalMs: 0 } });
+    // 1 minute of readings every 10 s: 6 samples, one bad.
+    const vals = [10, 20, 30, null, 50, 60];
+    store.ingest(vals.map((v, i) => reading('grid', 'active_power', v, T0 + i * 10_000, { canonical: 'active_power', unit: 'W' })));
+    clock.t = T0 + 59_000;
+    store.flush();
+    expect(store.db.prepare('SELECT count(*) FROM readings_raw').pluck().get()).toBe(6);
+    expect(outboxRecords(store, 'readings-1m')).toHaveLength(0); // bucket still open
+    clock.t = T0 + MIN + 2_500; // past the close grace
+    store.flush();
+    const recs = outboxRecords(store, 'readings-1m');
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({
+      id: 'gw/readings-1m/1',
+      seq: 1,
+      ts: T0,
+      device: 'grid',
+      point: 'active_power',
+      canonical: 'active_power',
+      unit: 'W',
+      min: 10,
+      max: 60,
+      mean: 34,
+      last: 60,
+      count: 5,
+      samples: 6,
+      quality: 'partial',
+    });
+    clock.t = T0 + 15 * MIN + 3000;
+    store.flush();
+    const r15 = outboxRecords(store, 'readings-15m');
+    expect(r15).toHaveLength(1);
+    expect(r15[0]).toMatchObject({ ts: T0, min: 10, max: 60, count: 5, samples: 6 });
+    expect(store.db.prepare('SELECT count(*) FROM readings_1m').pluck().get()).toBe(1);
+    expect(store.db.prepare('SELECT count(*) FROM readings_15m').pluck().get()).toBe(1);
+    store.close();
+  });
+
+  it('turns cumulative counters into deltas; the first delta after a restart covers the downtime; a reset is flagged', () => {
+    const dir = tmpDir();
+    dirs.push(dir);
+    const clock = clockAt(T0);
+    let store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw', clock, config: { statsIntervalMs: 0 } });
+    const e = (v: number, ts: number) => reading('grid', 'energy_import', v, ts, { canonical: 'energy_import', unit: 'kWh' });
+    store.ingest([e(100, T0), e(100.5, T0 + 20_000), e(101, T0 + 40_000)]);
+    clock.t = T0 + MIN + 3000;
+    store.flush();
+    let recs = outboxRecords(store, 'readings-1m');
+    expect(recs[0]).toMatchObject({ delta: 1, deltaFlag: 'first' });
+    store.close();
+
+    // Gateway down for 1 hour; the meter kept counting (101 -> 111).
+    const t1 = T0 + 61 * MIN;
+    clock.t = t1;
+    store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw', clock, config: { statsIntervalMs: 0 } });
+    store.ingest([e(111, t1 + 5000), e(111.2, t1 + 25_000)]);
+    clock.t = t1 + MIN + 3000;
+    store.flush();
+    recs = outboxRecords(store, 'readings-1m');
+    const after = recs[recs.length - 1]!;
+    expect(after.ts).toBe(t1);
+    expect(after.delta as number).toBeCloseTo(10.2, 9);
+    expect(after.deltaFlag).toBeUndefined();
+    expect(after.seq).toBe(2); // sequence survived the restart
+    const row = store.db.prepare('SELECT from_ts FROM energy_deltas WHERE bucket = ?').get(t1) as { from_ts: number };
+    expect(row.from_ts).toBe(T0 + 40_000);
+
+    // Meter replaced: counter restarts at 0.3 -> delta 0, flagged, no negative delta.
+    const t2 = t1 + 2 * MIN;
+    store.ingest([e(0.3, t2 + 1000), e(0.5, t2 + 30_000)]);
+    clock.t = t2 + MIN + 3000;
+    store.flush();
+    recs = outboxRecords(store, 'readings-1m');
+    const reset = recs[recs.length - 1]!;
+    expect(reset.deltaFlag).toBe('reset');
+    expect(reset.delta as number).toBeCloseTo(0.2, 9); // only the increase after the new baseline
+    store.close();
+  });
+
+  it('rebuilds open aggregate buckets from raw readings after a crash', () => {
+    const dir = tmpDir();
+    dirs.push(dir);
+    const clock = clockAt(T0);
+    let store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw', clock, config: { statsIntervalMs: 0 } });
+    // A closed bucket first, so the store has a closed-before mark.
+    store.ingest([reading('pv', 'active_power', 1, T0 + 1000)]);
+    clock.t = T0 + MIN + 3000;
+    store.flush();
+    store.ingest([reading('pv', 'active_power', 5, T0 + MIN + 10_000), reading('pv', 'active_power', 7, T0 + MIN + 20_000)]);
+    store.flush();
+    // Simulate a crash: drop the object without close().
+    (store as unknown as { closed: boolean }).closed = true;
+    store.db.close();
+    store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw', clock, config: { statsIntervalMs: 0 } });
+    store.ingest([reading('pv', 'active_power', 9, T0 + MIN + 30_000)]);
+    clock.t = T0 + 2 * MIN + 3000;
+    store.flush();
+    const recs = outboxRecords(store, 'readings-1m');
+    expect(recs.map((r) => r.seq)).toEqual([1, 2]);
+    expect(recs[1]).toMatchObject({ ts: T0 + MIN, min: 5, max: 9, count: 3, last: 9 });
+    store.close();
+  });
+
+  it('outbox: stable ids, per-stream sequences survive restart and acknowledged deletion', () => {
+    const dir = tmpDir();
+    dirs.push(dir);
+    let store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw7', config: { statsIntervalMs: 0 } });
+    expect(store.enqueue('carbon-15m', { ts: 1, a: 1 }).seq).toBe(1);
+    expect(store.enqueue('carbon-15m', { ts: 2, a: 2 }).seq).toBe(2);
+    expect(store.enqueue('decision', { x: true }).seq).toBe(1);
+    store.ack([{ stream: 'carbon-15m', seqs: [1, 2] }]);
+    expect(store.outboxStats().byStream['carbon-15m']!.records).toBe(0);
+    store.close();
+    store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw7', config: { statsIntervalMs: 0 } });
+    expect(store.enqueue('carbon-15m', { ts: 3 }).seq).toBe(3);
+    const rows = store.readOutbox('carbon-15m', 0, 10);
+    expect(JSON.parse(rows[0]!.payload)).toEqual({ id: 'gw7/carbon-15m/3', seq: 3, ts: 3 });
+    expect(store.outboxStats()).toMatchObject({ records: 2 });
+    expect(store.db.pragma('synchronous', { simple: true })).toBe(2); // FULL outside store-internal NORMAL sections
+    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    store.close();
+  });
+
+  it('a corrupt database at start is moved aside, a fresh one started, and the event reported upstream', () => {
+    const dir = tmpDir();
+    dirs.push(dir);
+    let store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw', config: { statsIntervalMs: 0 } });
+    for (let i = 0; i < 200; i++) store.enqueue('decision', { i, pad: 'x'.repeat(500) });
+    store.close();
+    const file = path.join(dir, 'carbonedge.db');
+    // Overwrite pages in the middle of the file with garbage (the header stays valid).
+    const fd = fs.openSync(file, 'r+');
+    const size = fs.fstatSync(fd).size;
+    fs.writeSync(fd, Buffer.alloc(size - 8192, 0xa5), 0, size - 8192, 4096);
+    fs.closeSync(fd);
+    store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw', config: { statsIntervalMs: 0 } });
+    expect(store.corruption).toBeDefined();
+    expect(fs.existsSync(store.corruption!.movedTo)).toBe(true);
+    expect(path.basename(store.corruption!.movedTo)).toMatch(/^carbonedge\.db\.corrupt-/);
+    const stats = outboxRecords(store, 'store-stats');
+    expect(stats).toHaveLength(1);
+    expect(stats[0]!.corruption).toMatchObject({ movedTo: store.corruption!.movedTo });
+    // Fresh and usable.
+    expect(store.enqueue('decision', { ok: 1 }).seq).toBe(1);
+    store.close();
+  });
+
+  it('a file that is not a database at all is also moved aside', () => {
+    const dir = tmpDir();
+    dirs.push(dir);
+    fs.writeFileSync(path.join(dir, 'carbonedge.db'), 'this is not sqlite'.repeat(1000));
+    const store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw', config: { statsIntervalMs: 0 } });
+    expect(store.corruption?.reason).toMatch(/not a database|cannot open|integrity/);
+    store.close();
+    const db = new Database(store.corruption!.movedTo, { readonly: true, fileMustExist: true });
+    db.close();
+  });
+});
