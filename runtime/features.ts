@@ -4,11 +4,12 @@ import { storeFeature } from './store/feature.js';
 import { uplinkFeature } from './uplink/feature.js';
 
 /**
- * The gateway's features in start order (stopped in reverse): acquisition first, then the
- * store and uplink, accounting, and the rule engine. Each part adds its factory here.
+ * The gateway's features in start order (stopped in reverse). Consumers of readings (store,
+ * uplink, accounting) start before acquisition so the first poll is never missed; the rule
+ * engine starts last (it needs acquisition's writes) and stops first.
  */
 export const FEATURES: FeatureFactory[] = [
-  acquisitionFeature,
   storeFeature,
   uplinkFeature,
+  acquisitionFeature,
 ];
