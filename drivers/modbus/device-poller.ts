@@ -216,7 +216,7 @@ export class DevicePoller {
       source: this.source(r.point),
     };
     if (r.point.canonical) reading.canonical = r.point.canonical;
-    if (r.point.unit) reading.unit = r.point.unit;
+    if (r.point.unit !== undefined) reading.unit = r.point.unit;
     if (r.error !== undefined) reading.error = r.error;
     return reading;
   }

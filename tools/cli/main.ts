@@ -10,6 +10,8 @@ export interface Command {
 /** Commands load lazily so `carbonedge read` does not pay for SQLite or MQTT start-up. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   check: () => import('./commands/check.js'),
+  inventory: () => import('./commands/inventory.js'),
+  read: () => import('./commands/read.js'),
   run: () => import('./commands/run.js'),
 };
 

@@ -1,0 +1,153 @@
+import path from 'node:path';
+import { ModbusBus } from '../../../drivers/modbus/bus.js';
+import { DevicePoller } from '../../../drivers/modbus/device-poller.js';
+import { builtinProfileDir, loadProfiles } from '../../../drivers/profiles/load.js';
+import type { Profile } from '../../../drivers/profiles/types.js';
+import type { BusConfig, DeviceConfig, Parity } from '../../../runtime/config/types.js';
+import { ConfigError } from '../../../runtime/config/errors.js';
+import type { Reading } from '../../../runtime/types.js';
+import type { Command } from '../main.js';
+import { parseCommandArgs, runCommand, UsageError } from '../main.js';
+
+const usage =
+  'carbonedge read --profile ID (--tcp HOST:PORT | --rtu PATH --baud N --parity none|even|odd [--stop-bits 1|2] | --rtu-over-tcp HOST:PORT) ' +
+  '--unit N [--json] [--profile-dir DIR] [--timeout MS]';
+
+function hostPort(flag: string, v: string): { host: string; port: number } {
+  const m = /^(.+):(\d{1,5})$/.exec(v);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`${flag} expects HOST:PORT, got '${v}'`);
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
+}
+
+function int(flag: string, v: string | undefined, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} expects an integer ${min}..${max}, got '${v}'`);
+  return n;
+}
+
+/** One read of every point of a device: the installer's first check after wiring a meter. */
+export const command: Command = {
+  summary: 'Read every point of one Modbus device once, using a device profile (table, or --json keyed by point id).',
+  usage,
+  run: (argv) =>
+    runCommand(usage, async () => {
+      const { values } = parseCommandArgs(argv, {
+        profile: { type: 'string', short: 'p' },
+        tcp: { type: 'string' },
+        rtu: { type: 'string' },
+        'rtu-over-tcp': { type: 'string' },
+        baud: { type: 'string' },
+        parity: { type: 'string' },
+        'stop-bits': { type: 'string' },
+        unit: { type: 'string', short: 'u' },
+        json: { type: 'boolean' },
+        'profile-dir': { type: 'string', multiple: true },
+        timeout: { type: 'string' },
+      });
+      if (!values.profile) throw new UsageError('--profile ID is required');
+      const unit = int('--unit', values.unit, 0, 255);
+      if (unit === undefined) throw new UsageError('--unit N is required');
+      const timeoutMs = int('--timeout', values.timeout, 1, 600_000);
+      const transports = [values.tcp, values.rtu, values['rtu-over-tcp']].filter((v) => v !== undefined);
+      if (transports.length !== 1) throw new UsageError('give exactly one of --tcp HOST:PORT, --rtu PATH or --rtu-over-tcp HOST:PORT');
+
+      let bus: BusConfig;
+      if (values.tcp !== undefined) bus = { id: 'cli', type: 'tcp', ...hostPort('--tcp', values.tcp), timeoutMs };
+      else if (values['rtu-over-tcp'] !== undefined) bus = { id: 'cli', type: 'rtu-over-tcp', ...hostPort('--rtu-over-tcp', values['rtu-over-tcp']), timeoutMs };
+      else {
+        const baudRate = int('--baud', values.baud, 50, 4_000_000);
+        if (baudRate === undefined) throw new UsageError('--rtu needs --baud N (e.g. 9600)');
+        const parity = values.parity as Parity | undefined;
+        if (parity === undefined || !['none', 'even', 'odd'].includes(parity)) throw new UsageError('--rtu needs --parity none|even|odd');
+        const stopBits = int('--stop-bits', values['stop-bits'], 1, 2) as 1 | 2 | undefined;
+        bus = { id: 'cli', type: 'rtu', path: values.rtu!, baudRate, parity, ...(stopBits ? { stopBits } : {}), timeoutMs };
+      }
+
+      const dirs = [builtinProfileDir(), ...(values['profile-dir'] ?? []).map((d) => path.resolve(d))];
+      const { profiles, issues } = loadProfiles(dirs);
+      const profile = profiles.get(values.profile);
+      if (!profile) {
+        const relevant = issues.filter((i) => i.file.includes(values.profile!));
+        if (relevant.length) throw new ConfigError(relevant, `profile '${values.profile}' has errors`);
+        throw new UsageError(`unknown profile '${values.profile}' (available: ${[...profiles.keys()].sort().join(', ') || 'none'}; searched ${dirs.join(', ')})`);
+      }
+
+      const device: DeviceConfig = {
+        id: profile.id,
+        role: 'other',
+        bus: 'cli',
+        unitId: unit,
+        profile: profile.id,
+        pollIntervalMs: 1000,
+        ...(timeoutMs ? { timeoutMs } : {}),
+      };
+      const modbus = new ModbusBus(bus, { connectTimeoutMs: Math.max(1000, timeoutMs ?? 3000) });
+      try {
+        const poller = new DevicePoller({ device, profile, bus: modbus });
+        if (!(await modbus.connect())) {
+          const r = await poller.pollOnce(); // carries the connection error with what and where
+          process.stderr.write(`carbonedge read: cannot reach ${modbus.uri}: ${r[0]?.error ?? 'connection failed'}\n`);
+          return 1;
+        }
+        const readings = await poller.pollOnce();
+        const unreachable = readings.length > 0 && poller.backedOff !== undefined;
+        if (unreachable) {
+          const why = readings.find((r) => r.error)?.error ?? 'no reply';
+          process.stderr.write(`carbonedge read: device unit ${unit} on ${modbus.uri} did not answer (profile ${profile.id}): ${why}\n`);
+          if (values.json) process.stdout.write(`${JSON.stringify(toJson(readings), null, 2)}\n`);
+          return 1;
+        }
+        if (values.json) process.stdout.write(`${JSON.stringify(toJson(readings), null, 2)}\n`);
+        else process.stdout.write(table(readings, profile, `${profile.manufacturer} ${profile.model} (${profile.id} v${profile.version}) unit ${unit} on ${modbus.uri}`));
+        const bad = readings.filter((r) => r.quality !== 'good').length;
+        if (bad) process.stderr.write(`carbonedge read: ${bad} of ${readings.length} point(s) not good (see quality/error)\n`);
+        return 0;
+      } finally {
+        await modbus.close();
+      }
+    }),
+};
+
+function toJson(readings: Reading[]): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const r of readings) {
+    out[r.point] = {
+      value: r.value,
+      unit: r.unit ?? null,
+      quality: r.quality,
+      ...(r.canonical ? { canonical: r.canonical } : {}),
+      ts: new Date(r.ts).toISOString(),
+      source: r.source,
+      ...(r.error ? { error: r.error } : {}),
+    };
+  }
+  return out;
+}
+
+/** Display a value with the precision its register type carries (float32: 7 significant digits). */
+function show(v: Reading['value'], type: string | undefined): string {
+  if (v === null) return '-';
+  if (typeof v !== 'number') return String(v);
+  return String(Number(v.toPrecision(type === 'f32' ? 7 : 15)));
+}
+
+function table(readings: Reading[], profile: Profile, title: string): string {
+  const types = new Map(profile.points.map((p) => [p.id, p.type]));
+  const rows = readings.map((r) => [
+    r.point,
+    show(r.value, types.get(r.point)),
+    r.unit ?? '',
+    r.quality,
+    r.canonical ?? '',
+    r.error ?? '',
+  ]);
+  const head = ['point', 'value', 'unit', 'quality', 'canonical', 'error'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [title, '', line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ''].join('\n');
+}
