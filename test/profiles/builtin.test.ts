@@ -44,7 +44,7 @@ describe('built-in profiles', () => {
   it('all load without issues', () => {
     expect(issues).toEqual([]);
     expect([...profiles.keys()].sort()).toEqual(
-      expect.arrayContaining(['carbonedge-battery', 'carbonedge-relay-load', 'carbonedge-sg-ready-heat-pump', 'eastron-sdm630', 'sunspec-inverter-103']),
+      expect.arrayContaining(['carbonedge-battery', 'carbonedge-relay-load', 'carbonedge-sg-ready-heat-pump', 'chint-dtsu666', 'eastron-sdm630', 'sunspec-inverter-103']),
     );
   });
 
@@ -127,6 +127,37 @@ describe('eastron-sdm630', () => {
     expect(v).toMatchObject({ voltage_l1: 230.5, active_power: -1500.25, energy_import: 12345.5, frequency: 50, power_factor: -0.5, current_l1: 0 });
     // frequency 0 (no voltage) is outside 45..65 Hz: out-of-range, not a fake 0
     expect(readAll(sdm, image(sdm, { voltage_l1: 230 })).frequency).toBe('out-of-range');
+  });
+});
+
+describe('chint-dtsu666', () => {
+  const dtsu = get('chint-dtsu666');
+  it('has the Table 11 addresses (holding, float32 ABCD) with the documented scalings', () => {
+    const at = (id: string) => point(dtsu, id);
+    expect(at('voltage_l1')).toMatchObject({ address: 0x2006, register: 'holding', type: 'f32', scale: 0.1 });
+    expect(at('current_l1')).toMatchObject({ address: 0x200c, scale: 0.001 });
+    expect(at('active_power')).toMatchObject({ address: 0x2012, scale: 0.1, unit: 'W' });
+    expect(at('power_factor')).toMatchObject({ address: 0x202a, scale: 0.001 });
+    expect(at('frequency')).toMatchObject({ address: 0x2044, scale: 0.01 });
+    expect(at('energy_import')).toMatchObject({ address: 0x401e, unit: 'kWh' });
+    expect(at('energy_import').scale).toBeUndefined();
+    expect(at('energy_export')).toMatchObject({ address: 0x4028 });
+    expect(at('ct_ratio')).toMatchObject({ address: 0x0006, type: 'i16' });
+    expect(at('pt_ratio')).toMatchObject({ address: 0x0007, type: 'i16', scale: 0.1 });
+  });
+  it('plans around the undocumented holes: 5 reads, none touching a prohibited register', () => {
+    const blocks = planReads(dtsu);
+    expect(blocks.map((b) => [b.start, b.count])).toEqual([[0x0006, 2], [0x2000, 34], [0x202a, 8], [0x2044, 2], [0x401e, 12]]);
+    for (const b of blocks) {
+      for (const r of dtsu.limits.prohibited) expect(r.start > b.start + b.count - 1 || r.end < b.start).toBe(true);
+    }
+    expect(minimumRequestCount(dtsu)).toBe(5);
+  });
+  it('decodes scaled floats: 2305.0 -> 230.5 V, 12345.0 -> 12.345 A, -15000.0 -> -1500 W, 4998.0 -> 49.98 Hz', () => {
+    const regs = image(dtsu, { voltage_l1: 230.5, current_l1: 12.345, active_power: -1500, frequency: 49.98, power_factor: 0.95, energy_import: 1234.5, ct_ratio: 40, pt_ratio: 1 });
+    // the meter sends the float 2305.0 = 0x45101000 for 230.5 V
+    expect([regs.get('holding:8198'), regs.get('holding:8199')]).toEqual([0x4510, 0x1000]);
+    expect(readAll(dtsu, regs)).toMatchObject({ voltage_l1: 230.5, current_l1: 12.345, active_power: -1500, frequency: 49.98, power_factor: 0.95, energy_import: 1234.5, ct_ratio: 40, pt_ratio: 1 });
   });
 });
 
