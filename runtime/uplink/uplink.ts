@@ -23,6 +23,8 @@ export interface UplinkHealth {
   lastConnectAt?: number;
   lastError?: string;
   connects: number;
+  /** Publishes that got no PUBACK in time (each dropped the connection). */
+  publishTimeouts: number;
   inFlight: number;
   messagesAcked: number;
   recordsAcked: number;
@@ -74,7 +76,7 @@ export class Uplink {
   private tokensAt = 0;
   private pumping = false;
   private unsubs: (() => void)[] = [];
-  private readonly h = { connects: 0, messagesAcked: 0, recordsAcked: 0, lastAckAt: undefined as number | undefined, lastConnectAt: undefined as number | undefined, lastError: undefined as string | undefined };
+  private readonly h = { connects: 0, publishTimeouts: 0, messagesAcked: 0, recordsAcked: 0, lastAckAt: undefined as number | undefined, lastConnectAt: undefined as number | undefined, lastError: undefined as string | undefined };
   private readonly log: Logger;
   private readonly clock: Clock;
 
@@ -133,6 +135,7 @@ export class Uplink {
       lastConnectAt: this.h.lastConnectAt,
       lastError: this.h.lastError,
       connects: this.h.connects,
+      publishTimeouts: this.h.publishTimeouts,
       inFlight: this.inFlight,
       messagesAcked: this.h.messagesAcked,
       recordsAcked: this.h.recordsAcked,
@@ -350,6 +353,7 @@ export class Uplink {
     const timer = setTimeout(() => {
       if (settled || gen !== this.generation) return;
       settled = true;
+      this.h.publishTimeouts++;
       this.dropConnection(`no PUBACK within ${this.config.publishTimeoutMs} ms for ${stream} seq ${seqs[0]}..${seqs[seqs.length - 1]}`);
     }, this.config.publishTimeoutMs);
     timer.unref?.();

@@ -1,0 +1,115 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/peers.js';
+import { AedesBroker } from './aedes-broker.js';
+import { drain, expectComplete, lastSeqs, startGateway, startReceiver, type TestGateway } from './scenarios.js';
+import type { Receiver } from '../../tools/receiver/receiver.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+const tmp = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'ce-uplink-'));
+  cleanups.push(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+};
+
+let broker: AedesBroker;
+beforeAll(async () => {
+  broker = await AedesBroker.start();
+});
+afterAll(async () => {
+  await broker?.close();
+});
+
+async function gateway(opts: Parameters<typeof startGateway>[0]): Promise<TestGateway> {
+  const t = await startGateway(opts);
+  cleanups.push(() => t.gw.stop());
+  return t;
+}
+async function receiver(url: string): Promise<Receiver> {
+  const r = await startReceiver(url);
+  cleanups.push(async () => {
+    await r.stop();
+    r.close();
+  });
+  return r;
+}
+
+describe('uplink against aedes (fast tier)', () => {
+  it('delivers every summary and outbox record once, in order, with a retained online status', async () => {
+    const rx = await receiver(broker.url);
+    const t = await gateway({ dataDir: tmp(), url: broker.url });
+    const outbox = t.gw.ctx.services.get('outbox') as { enqueue(s: string, r: Record<string, unknown>): { seq: number } };
+    for (let i = 0; i < 5; i++) outbox.enqueue('decision', { rule: 'r1', i });
+    await waitFor(() => t.store.lastSeq('readings-1m') >= 24, 30_000, 'two minutes of summaries');
+    await drain(t);
+    const seqs = lastSeqs(t.store);
+    expect(seqs['readings-1m']).toBeGreaterThanOrEqual(24);
+    await expectComplete(rx, seqs);
+    expect(rx.stats().duplicates).toBe(0);
+    expect(rx.statuses()).toEqual([expect.objectContaining({ gateway: 'gw1', state: 'online' })]);
+    const rec = rx.records('gw1', 'readings-1m').find((r) => r.point === 'energy_import' && r.deltaFlag === undefined);
+    expect(rec?.delta as number).toBeGreaterThan(0);
+    const h = t.uplink!.health();
+    expect(h).toMatchObject({ connected: true, backlogRecords: 0, oldestUnsentAgeMs: 0 });
+    expect(h.lastAckAt).toBeDefined();
+  });
+
+  it('broker outage while producing: everything produced arrives afterwards, backlog backfilled, no gap', async () => {
+    const rx = await receiver(broker.url);
+    const t = await gateway({ dataDir: tmp(), url: broker.url });
+    await waitFor(() => t.store.lastSeq('readings-1m') >= 12, 30_000, 'first summaries');
+    await broker.pause();
+    await waitFor(() => !t.uplink!.health().connected, 10_000, 'uplink noticed the outage');
+    const before = t.store.lastSeq('readings-1m');
+    await waitFor(() => t.store.lastSeq('readings-1m') >= before + 36, 30_000, 'summaries produced during the outage');
+    const h = t.uplink!.health();
+    expect(h.backlogRecords).toBeGreaterThan(0);
+    expect(h.oldestUnsentAgeMs).toBeGreaterThan(0);
+    await broker.listen();
+    await drain(t);
+    await expectComplete(rx, lastSeqs(t.store));
+    const backfilled = rx.db.prepare("SELECT count(*) FROM records WHERE backfill = 1").pluck().get() as number;
+    expect(backfilled).toBeGreaterThan(0);
+  });
+
+  it('a broker that accepts the connection but never acknowledges: nothing is lost, delivered once a real broker answers', async () => {
+    // A raw TCP "broker": answers CONNACK, ignores everything else.
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.once('data', () => s.write(Buffer.from([0x20, 0x02, 0x00, 0x00])));
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const port = (silent.address() as net.AddressInfo).port;
+    const url = `mqtt://127.0.0.1:${port}`;
+    const t = await gateway({ dataDir: tmp(), url, config: { uplink: { publishTimeoutMs: 500, reconnect: { minMs: 100, maxMs: 300 } } } });
+    await waitFor(() => t.uplink!.health().connects >= 3, 30_000, 'repeated connect -> publish timeout -> reconnect');
+    const h = t.uplink!.health();
+    expect(h.recordsAcked).toBe(0);
+    expect(h.backlogRecords).toBeGreaterThan(0);
+    expect(h.publishTimeouts).toBeGreaterThanOrEqual(2);
+    // Replace the silent broker by a real one on the same port.
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => silent.close(() => r()));
+    const real = await AedesBroker.start(port);
+    cleanups.push(() => real.close());
+    const rx = await receiver(real.url);
+    await drain(t);
+    await expectComplete(rx, lastSeqs(t.store));
+  });
+
+  it('without an uplink URL the store still fills', async () => {
+    const t = await gateway({ dataDir: tmp() });
+    expect(t.uplink).toBeUndefined();
+    await waitFor(() => t.store.lastSeq('readings-1m') >= 12, 30_000, 'summaries in the outbox');
+    expect(t.store.db.prepare('SELECT count(*) FROM readings_raw').pluck().get()).toBeGreaterThan(0);
+  });
+});
