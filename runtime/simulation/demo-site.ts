@@ -67,7 +67,7 @@ export interface DemoSiteOptions {
   /** Longest sub-step of the integration, ms. Default 1000. */
   maxSubstepMs?: number;
   /** Counter readings at start, kWh (real meters never start at zero). */
-  initialCounters?: Partial<Record<'gridImport' | 'gridExport' | 'pvExport' | 'batteryImport' | 'batteryExport' | 'heatPumpImport' | 'loadImport', number>>;
+  initialCounters?: Partial<Record<'gridImport' | 'gridExport' | 'pvExport' | 'batteryImport' | 'batteryExport' | 'heatPumpImport' | 'loadImport' | 'reactiveImport' | 'reactiveExport', number>>;
 }
 
 const HOUR_MS = 3_600_000;
@@ -156,6 +156,12 @@ export class DemoSite {
   private loadImport: number;
   private hpStarts = 0;
   private hpWasOn = false;
+  private flowTempC = 32;
+  private reactiveImport: number;
+  private reactiveExport: number;
+  /** Average import power over the demand period (15 min, exponential), and its maximum, W. */
+  private demandW = 0;
+  private demandMaxW = 0;
 
   constructor(opts: DemoSiteOptions = {}) {
     this.seed = (opts.seed ?? 1) >>> 0;
@@ -186,6 +192,8 @@ export class DemoSite {
     this.batteryExport = c.batteryExport ?? 6_498.1;
     this.hpImport = c.heatPumpImport ?? 15_877.2;
     this.loadImport = c.loadImport ?? 3_402.9;
+    this.reactiveImport = c.reactiveImport ?? 17_640.2;
+    this.reactiveExport = c.reactiveExport ?? 12.6;
     this.p = this.computePowers(this.t, 0);
   }
 
@@ -225,12 +233,16 @@ export class DemoSite {
         const perPhase = p.pv / 3;
         const vAvg = (v[0] + v[1] + v[2]) / 3;
         const dcV = p.pv > 0 ? 620 + 60 * smoothNoise(this.seed, 20, this.t, 600_000) : 0;
+        const vLL = (a: number, b: number) => Math.sqrt(a * a + b * b + a * b);
         return {
           active_power: p.pv,
           energy_export: this.pvExport,
           voltage_l1: v[0],
           voltage_l2: v[1],
           voltage_l3: v[2],
+          voltage_l1_l2: vLL(v[0], v[1]),
+          voltage_l2_l3: vLL(v[1], v[2]),
+          voltage_l3_l1: vLL(v[2], v[0]),
           current_l1: perPhase / v[0],
           current_l2: perPhase / v[1],
           current_l3: perPhase / v[2],
@@ -242,7 +254,9 @@ export class DemoSite {
           dc_power: p.pv > 0 ? Math.round(p.pv / 0.975) : 0,
           dc_voltage: dcV,
           dc_current: p.pv > 0 ? p.pv / 0.975 / dcV : 0,
-          temperature: 25 + (p.pv / this.pvPeakW) * 30,
+          temperature: 25 + (p.pv / this.pvPeakW) * 20,
+          temperature_heatsink: 25 + (p.pv / this.pvPeakW) * 35,
+          events: 0,
           /** SunSpec operating state: 2 sleeping (no sun), 4 MPPT. */
           operating_state: p.pv > 0 ? 4 : 2,
         };
@@ -256,10 +270,15 @@ export class DemoSite {
           soc,
           energy_import: this.batteryImport,
           energy_export: this.batteryExport,
+          soh: 97.5,
+          temperature: 21 + 6 * (Math.abs(p.battery) / this.batteryMaxW),
+          /** 0 idle, 1 charging, 2 discharging */
+          state: p.battery > 0 ? 2 : p.battery < 0 ? 1 : 0,
           control_mode: this.controlMode,
           power_setpoint: this.powerSetpointW,
           reserve_soc: this.reserveSoc,
-          capacity: this.capacityKwh,
+          /** usable capacity, Wh */
+          capacity: this.capacityKwh * 1000,
           max_power: this.batteryMaxW,
           dc_voltage: dcV,
           dc_current: p.battery / dcV,
@@ -275,6 +294,8 @@ export class DemoSite {
           sg_relay_1: this.sgRelay1,
           sg_relay_2: this.sgRelay2,
           sg_state: this.sgState(),
+          /** flow (supply water) temperature, °C */
+          temperature: this.flowTempC,
           compressor_starts: this.hpStarts,
         };
       case 'load':
@@ -502,6 +523,15 @@ export class DemoSite {
     const hpOn = p.heatpump > 0;
     if (hpOn && !this.hpWasOn) this.hpStarts++;
     this.hpWasOn = hpOn;
+    // Flow temperature approaches the state's target with a 10-minute time constant.
+    const target = !hpOn ? 28 : this.sgState() === 4 ? 55 : this.sgState() === 3 ? 45 : 35;
+    this.flowTempC = target + (this.flowTempC - target) * Math.exp(-dtMs / 600_000);
+    const q = this.phaseReactive(p).reduce((a, b) => a + b, 0);
+    if (q >= 0) this.reactiveImport += kwh(q);
+    else this.reactiveExport += kwh(-q);
+    const a = 1 - Math.exp(-dtMs / 900_000);
+    this.demandW += (Math.max(0, p.grid) - this.demandW) * a;
+    this.demandMaxW = Math.max(this.demandMaxW, this.demandW);
   }
 
   /** Active power per phase at the grid meter (+ = import); sums exactly to the total. */
@@ -545,6 +575,7 @@ export class DemoSite {
       current_l2: ii[1]!,
       current_l3: ii[2]!,
       // Neutral current of three currents 120 degrees apart (loads' phase angles taken as equal).
+      current_sum: ii[0]! + ii[1]! + ii[2]!,
       current_n: Math.sqrt(Math.max(0, ii[0]! ** 2 + ii[1]! ** 2 + ii[2]! ** 2 - ii[0]! * ii[1]! - ii[1]! * ii[2]! - ii[2]! * ii[0]!)),
       active_power_l1: pp[0],
       active_power_l2: pp[1],
@@ -563,6 +594,10 @@ export class DemoSite {
       power_factor: pf,
       frequency: this.frequency(),
       energy_total: this.gridImport + this.gridExport,
+      reactive_energy_import: this.reactiveImport,
+      reactive_energy_export: this.reactiveExport,
+      power_demand: this.demandW,
+      power_demand_max: this.demandMaxW,
     };
   }
 }

@@ -10,6 +10,7 @@
  * answer those fillers; a `strict` image answers 02 for every register that is not a point's.
  */
 import { decodeRaw, encodeRaw, fromEngineering, registerCount, toEngineering, type RawValue } from '../../drivers/modbus/codec.js';
+import { CANONICAL } from '../../drivers/profiles/canonical.js';
 import type { Profile, ProfilePoint, RegisterType } from '../../drivers/profiles/types.js';
 import type { PointValue } from '../../runtime/types.js';
 
@@ -118,7 +119,8 @@ export class RegisterImage {
         else this.owners[p.register].set(a, [p]);
       }
       if (p.scaleFactorPoint !== undefined && !this.sf.has(p.scaleFactorPoint)) {
-        this.sf.set(p.scaleFactorPoint, { exp: defaultSfExp(p.unit), fixed: false });
+        const unit = p.unit ?? (p.canonical !== undefined ? CANONICAL[p.canonical]?.unit : undefined);
+        this.sf.set(p.scaleFactorPoint, { exp: defaultSfExp(unit), fixed: false });
       }
     }
     for (const reg of ['coil', 'discrete', 'input', 'holding'] as const) {

@@ -1,0 +1,133 @@
+/**
+ * The demo site's configuration: five simulated devices on one Modbus TCP bus on loopback, with
+ * example control rules. `carbonedge demo` runs it; `carbonedge demo --print-config` prints it as
+ * commented YAML, the natural starting point for a real site's file.
+ */
+import YAML, { isMap, isPair, isScalar, isSeq, type Node } from 'yaml';
+import type { SiteConfig } from '../config/types.js';
+import type { DeviceRole } from '../types.js';
+import type { DemoDevice } from './demo-site.js';
+
+export interface DemoDeviceSpec {
+  unitId: number;
+  profile: string;
+  role: DeviceRole;
+  name: string;
+  pollIntervalMs: number;
+}
+
+/** The demo's devices: unit ids on the simulated bus and the profiles they speak. */
+export const DEMO_DEVICE_SPECS: Record<DemoDevice, DemoDeviceSpec> = {
+  grid: { unitId: 1, profile: 'eastron-sdm630', role: 'grid_meter', name: 'Grid meter at the point of connection', pollIntervalMs: 2000 },
+  pv: { unitId: 2, profile: 'sunspec-inverter-103', role: 'pv_inverter', name: 'Rooftop PV inverter (30 kWp)', pollIntervalMs: 5000 },
+  battery: { unitId: 3, profile: 'carbonedge-battery', role: 'battery', name: 'Battery (50 kWh, 10 kW)', pollIntervalMs: 5000 },
+  heatpump: { unitId: 4, profile: 'carbonedge-sg-ready-heat-pump', role: 'heat_pump', name: 'SG-Ready heat pump', pollIntervalMs: 5000 },
+  load: { unitId: 5, profile: 'carbonedge-relay-load', role: 'load', name: 'Flexible load on a relay (5 kW)', pollIntervalMs: 5000 },
+};
+
+export interface DemoConfigOptions {
+  /** Port of the simulated Modbus TCP bus. */
+  tcpPort: number;
+  /** Host of the simulated bus (loopback). */
+  host?: string;
+  /** Global read-only mode. */
+  dryRun?: boolean;
+}
+
+/** The demo site configuration (a SiteConfig, validated like any site file). */
+export function demoSiteConfig(opts: DemoConfigOptions): SiteConfig {
+  const devices = (Object.keys(DEMO_DEVICE_SPECS) as DemoDevice[]).map((id) => {
+    const s = DEMO_DEVICE_SPECS[id];
+    return { id, name: s.name, role: s.role, bus: 'demo', unitId: s.unitId, profile: s.profile, pollIntervalMs: s.pollIntervalMs };
+  });
+  return {
+    version: 1,
+    site: { id: 'demo-factory', name: 'carbonedge demo factory', timezone: 'Europe/Berlin' },
+    gateway: { id: 'demo-gateway', dryRun: opts.dryRun ?? false },
+    buses: [{ id: 'demo', type: 'tcp', host: opts.host ?? '127.0.0.1', port: opts.tcpPort, timeoutMs: 1000 }],
+    devices,
+    control: { enabled: true, tickMs: 5000 },
+    rules: [
+      {
+        id: 'flex-load-on-surplus',
+        kind: 'surplus',
+        description: 'Run the flexible load on PV surplus only',
+        surplus: 'pv_surplus',
+        reserveW: 500,
+        delayOnS: 60,
+        delayOffS: 120,
+        minOnS: 300,
+        minOffS: 300,
+        loads: [{ output: 'load', powerW: 5000, power: 'load.active_power', on: 'on', off: 'off', hysteresisW: 1000 }],
+      },
+      {
+        id: 'heat-pump-boost-on-surplus',
+        kind: 'sg-ready',
+        description: 'Recommend heat pump boost (SG-Ready state 3) while PV surplus lasts',
+        device: 'heatpump',
+        boost: { hysteresis: { input: 'pv_surplus', on: 3000, off: 500 } },
+        minOnS: 600,
+        minOffS: 600,
+        safe: 'normal',
+      },
+      {
+        id: 'battery-self-consumption',
+        kind: 'battery',
+        description: 'Self-consumption, keeping 20 % in reserve',
+        device: 'battery',
+        reserveSoc: 20,
+        default: 'self-consumption',
+        minSwitchIntervalS: 300,
+        safe: 'self-consumption',
+      },
+    ],
+  };
+}
+
+/** Comments of the printed config, by path (`*` = any list index). */
+const COMMENTS: Record<string, string> = {
+  version: ' Site configuration format version (always 1 for now).',
+  site: ' The site: its id appears in every record sent to the cloud.',
+  'site.timezone': ' IANA time zone of the site: local-time rules and daily totals use it.',
+  gateway: ' This gateway. dryRun: true = read-only, no write reaches any device (rules still log\n what they would do). The store lives in gateway.dataDir, or in the --data directory.',
+  buses:
+    ' Physical buses. Modbus TCP: type tcp, host, port. RS-485 adapters: type rtu, path\n' +
+    ' (prefer /dev/serial/by-id/...), baudRate, parity none|even|odd, stopBits. Serial-to-Ethernet\n' +
+    ' converters passing raw RTU frames: type rtu-over-tcp. One transaction at a time per bus.',
+  'buses.*.timeoutMs': ' Per-request timeout (ms); a device that does not answer in time is backed off.',
+  devices:
+    ' Devices on the buses. unitId = Modbus address (1-247); profile = a register map in\n' +
+    ' device-profiles/ (or in a directory listed under profileDirs); role tells accounting and\n' +
+    ' rules what the device is (grid_meter, pv_inverter, battery, heat_pump, load, submeter, ...).',
+  'devices.*.pollIntervalMs': ' How often to read every point of the device (ms).',
+  control: ' Rule engine: evaluated every tickMs on one snapshot of the latest values. Every write\n goes through the write gate (logged, honours dryRun).',
+  rules: ' Control rules. Outputs name a device (its profile modes: on/off, sg2-normal...) or a\n device.point; expressions read device.point values and derived inputs such as pv_surplus.',
+};
+
+function annotate(node: Node | null | undefined, path: string[]): void {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      if (!isPair(pair) || !isScalar(pair.key)) continue;
+      const key = String(pair.key.value);
+      const p = [...path, key];
+      const comment = COMMENTS[p.join('.')];
+      if (comment) pair.key.commentBefore = comment;
+      annotate(pair.value as Node, p);
+    }
+  } else if (isSeq(node)) {
+    for (const item of node.items) annotate(item as Node, [...path, '*']);
+  }
+}
+
+/** The demo configuration as YAML with a comment on each section and on the main fields. */
+export function demoSiteConfigYaml(opts: DemoConfigOptions): string {
+  const doc = new YAML.Document(demoSiteConfig(opts));
+  annotate(doc.contents, []);
+  doc.commentBefore =
+    ' carbonedge site configuration: the built-in demo site (carbonedge demo --print-config).\n' +
+    ' Copy it, replace the demo bus and devices by your own, then check it with\n' +
+    '   carbonedge check --config site.yaml\n' +
+    ' and run it with\n' +
+    '   carbonedge run --config site.yaml';
+  return doc.toString({ lineWidth: 110 });
+}
