@@ -111,14 +111,17 @@ export class Q {
     return this.n < 0n && q * this.d !== this.n ? q - 1n : q;
   }
 
-  /** Rounded to an integer, half away from zero. */
+  /** Rounded to an integer, half to even (banker's rounding: no bias when summing shown values). */
   round(): bigint {
-    const abs = this.n < 0n ? -this.n : this.n;
-    const r = (2n * abs + this.d) / (2n * this.d);
-    return this.n < 0n ? -r : r;
+    const f = this.floor();
+    const rem = this.sub(Q.of(f));
+    const c = rem.cmp(Q.of(1, 2));
+    if (c < 0) return f;
+    if (c > 0) return f + 1n;
+    return f % 2n === 0n ? f : f + 1n;
   }
 
-  /** Decimal text with `digits` decimals, rounded half away from zero: for display only. */
+  /** Decimal text with `digits` decimals, rounded half to even: for display only. */
   toFixed(digits: number): string {
     const scale = 10n ** BigInt(digits);
     const r = this.mul(Q.of(scale)).round();

@@ -8,8 +8,10 @@ describe('exact arithmetic', () => {
     expect(Q.from(0.5306).toString()).toBe('0.5306');
     expect(Q.of(44, 12).toString()).toBe('11/3');
     expect(Q.from('1.5e-3').toString()).toBe('0.0015');
-    expect(Q.from('2.5').round()).toBe(3n);
-    expect(Q.from('-2.5').round()).toBe(-3n);
+    expect(Q.from('2.5').round()).toBe(2n);
+    expect(Q.from('3.5').round()).toBe(4n);
+    expect(Q.from('-2.5').round()).toBe(-2n);
+    expect(Q.from('-2.6').round()).toBe(-3n);
     expect(Q.from('-2.4').floor()).toBe(-3n);
     expect(Q.of(2, 3).toFixed(6)).toBe('0.666667');
     expect(Q.from('-0.0000004').toFixed(6)).toBe('0.000000');
