@@ -271,12 +271,20 @@ export function fromEngineering(p: ProfilePoint, value: number | boolean, sfExp?
 /**
  * Decode the results of a plan's reads into one result per point. Scale-factor points are
  * resolved across blocks; a failed block makes its points comm-error (and points scaled by a
- * factor in a failed block too). Points with `poll: false` (read only as scale-factor sources)
- * are not returned.
+ * factor in a failed block too). Points a block lists in `helpers` (read only as scale-factor
+ * sources, e.g. `poll: false` SunSpec *_SF registers) are not returned.
  */
 export function decodeBlockResults(profile: Profile, results: BlockResult[], ts: number): PointResult[] {
   type Decoded = { point: ProfilePoint; raw?: RawValue; error?: string };
   const decoded = new Map<string, Decoded>();
+  // Points read only as scale-factor sources are not reported (unless also asked for elsewhere).
+  const helperOnly = new Set<string>();
+  const asked = new Set<string>();
+  for (const r of results) {
+    const h = new Set(r.block.helpers ?? []);
+    for (const p of r.block.points) (h.has(p.id) ? helperOnly : asked).add(p.id);
+  }
+  for (const id of asked) helperOnly.delete(id);
   for (const r of results) {
     for (const p of r.block.points) {
       let d: Decoded;
@@ -307,7 +315,7 @@ export function decodeBlockResults(profile: Profile, results: BlockResult[], ts:
   const out: PointResult[] = [];
   for (const d of decoded.values()) {
     const p = d.point;
-    if (p.poll === false) continue;
+    if (helperOnly.has(p.id)) continue;
     if (d.error !== undefined) {
       out.push({ point: p, value: null, quality: 'comm-error', error: d.error, ts });
       continue;

@@ -32,6 +32,11 @@ export interface ReadBlock {
   count: number;
   /** Points decoded from this read, in address order. */
   points: ProfilePoint[];
+  /**
+   * Ids of points in `points` that were not asked for and are read only as scale-factor
+   * sources of other points; decodeBlockResults does not report them. Absent when none.
+   */
+  helpers?: string[];
 }
 
 /** Modbus maximum bits per FC01/FC02 read. */
@@ -56,17 +61,25 @@ export function maxSpan(limits: ProfileLimits, register: RegisterType): number {
   return Math.min(limits.maxRegistersPerRequest, MAX_REGISTERS_PER_REQUEST);
 }
 
-/** The points a full read needs: polled points plus the scale-factor sources they depend on. */
+/** The points a read needs: the given points (default: every polled point) plus their scale-factor sources. */
 export function pointsToRead(profile: Profile, points?: ProfilePoint[]): ProfilePoint[] {
+  return [...withHelpers(profile, points).chosen.values()];
+}
+
+function withHelpers(profile: Profile, points?: ProfilePoint[]): { chosen: Map<string, ProfilePoint>; helpers: Set<string> } {
   const base = points ?? profile.points.filter((p) => p.poll !== false);
   const byId = new Map(profile.points.map((p) => [p.id, p]));
   const chosen = new Map<string, ProfilePoint>();
+  const helpers = new Set<string>();
   for (const p of base) chosen.set(p.id, p);
   for (const p of base) {
     const sf = p.scaleFactorPoint !== undefined ? byId.get(p.scaleFactorPoint) : undefined;
-    if (sf && !chosen.has(sf.id)) chosen.set(sf.id, sf);
+    if (sf && !chosen.has(sf.id)) {
+      chosen.set(sf.id, sf);
+      helpers.add(sf.id);
+    }
   }
-  return [...chosen.values()];
+  return { chosen, helpers };
 }
 
 function atomsOf(points: ProfilePoint[]): Atom[] {
@@ -124,7 +137,8 @@ function groupByRegister(points: ProfilePoint[]): Map<RegisterType, ProfilePoint
 export function planReads(profile: Profile, points?: ProfilePoint[]): ReadBlock[] {
   const limits = profile.limits;
   const blocks: ReadBlock[] = [];
-  const groups = groupByRegister(pointsToRead(profile, points));
+  const { chosen, helpers } = withHelpers(profile, points);
+  const groups = groupByRegister([...chosen.values()]);
   for (const register of REGISTER_ORDER) {
     const group = groups.get(register);
     if (!group?.length) continue;
@@ -143,11 +157,14 @@ export function planReads(profile: Profile, points?: ProfilePoint[]): ReadBlock[
       let j = i;
       while (j + 1 < atoms.length && feasible(atoms, i, j + 1, max, fill, prohibited)) j++;
       const start = atoms[i]!.start;
+      const blockPoints = atoms.slice(i, j + 1).flatMap((a) => a.points);
+      const blockHelpers = blockPoints.filter((p) => helpers.has(p.id)).map((p) => p.id);
       blocks.push({
         register,
         start,
         count: atoms[j]!.end - start + 1,
-        points: atoms.slice(i, j + 1).flatMap((a) => a.points),
+        points: blockPoints,
+        ...(blockHelpers.length ? { helpers: blockHelpers } : {}),
       });
       i = j + 1;
     }

@@ -303,6 +303,13 @@ describe('decodeBlockResults', () => {
     expect(byId.relay!.value).toBe(true);
     expect(byId.alarm!.value).toBe(false);
   });
+  it('a poll:false point asked for explicitly (a read-back) is reported', () => {
+    const sfPoint = profile.points.find((p) => p.id === 'w_sf')!;
+    const [block] = planReads(profile, [sfPoint]);
+    expect(block).toMatchObject({ start: 11, count: 1 });
+    const res = decodeBlockResults(profile, [{ block: block!, words: [0xfffe] }], 5);
+    expect(res.map((r) => [r.point.id, r.value, r.quality])).toEqual([['w_sf', -2, 'good']]);
+  });
   it('a failed block makes its points and the points scaled by it comm-error', () => {
     const res = decodeBlockResults(
       profile,

@@ -239,10 +239,12 @@ describe('planReads', () => {
     ];
     const profile = profileOf(points);
     const blocks = planReads(profile);
-    expect(blocks).toEqual([{ register: 'holding', start: 14, count: 2, points: [points[0], points[1]] }]);
+    expect(blocks).toEqual([{ register: 'holding', start: 14, count: 2, points: [points[0], points[1]], helpers: ['w_sf'] }]);
     // explicit points (a read-back after a write) are read even if poll:false
     expect(planReads(profile, [points[2]!])).toEqual([{ register: 'holding', start: 60, count: 1, points: [points[2]] }]);
     expect(planReads(profile, [points[0]!]).map((b) => b.points.map((p) => p.id))).toEqual([['w', 'w_sf']]);
+    // asking for the scale factor itself makes it a regular point, not a helper
+    expect(planReads(profile, [points[0]!, points[1]!])[0]!.helpers).toBeUndefined();
   });
 
   it('refuses a point that cannot be read within the limits', () => {
