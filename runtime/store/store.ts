@@ -45,6 +45,10 @@ interface Acc {
   deltaFlag?: CounterFlag;
 }
 
+function emptyAcc(): Acc {
+  return { min: Infinity, max: -Infinity, sum: 0, count: 0, samples: 0, last: null, lastTs: -Infinity };
+}
+
 /** One row of the outbox as the uplink reads it. */
 export interface OutboxRow {
   seq: number;
@@ -313,7 +317,6 @@ export class Store implements OutboxWriter {
     }
     const ok = r.quality === 'good' && num !== null && Number.isFinite(num);
     this.accumulate(this.acc1m, MINUTE, this.closed1mBefore, p.id, r, ok ? num : null, delta);
-    this.accumulate(this.acc15m, FIFTEEN, this.closed15mBefore, p.id, r, ok ? num : null, delta);
   }
 
   private accumulate(
@@ -333,7 +336,7 @@ export class Store implements OutboxWriter {
     let m = accs.get(bucket);
     if (!m) accs.set(bucket, (m = new Map()));
     let a = m.get(pointId);
-    if (!a) m.set(pointId, (a = { min: Infinity, max: -Infinity, sum: 0, count: 0, samples: 0, last: null, lastTs: -Infinity }));
+    if (!a) m.set(pointId, (a = emptyAcc()));
     a.samples++;
     if (num !== null) {
       if (num < a.min) a.min = num;
@@ -351,6 +354,32 @@ export class Store implements OutboxWriter {
       a.delta = (a.delta ?? 0) + delta.delta;
       if (delta.flag && delta.flag !== 'first') a.deltaFlag = delta.flag;
       else if (delta.flag === 'first' && !a.deltaFlag) a.deltaFlag = 'first';
+    }
+  }
+
+  /** Fold a closed 1-minute aggregate into its 15-minute bucket. */
+  private fold(bucket1m: number, pointId: number, a: Acc): void {
+    const b = Math.floor(bucket1m / FIFTEEN) * FIFTEEN;
+    if (b < this.closed15mBefore) return;
+    let m = this.acc15m.get(b);
+    if (!m) this.acc15m.set(b, (m = new Map()));
+    let t = m.get(pointId);
+    if (!t) m.set(pointId, (t = emptyAcc()));
+    t.samples += a.samples;
+    if (a.count > 0) {
+      t.min = Math.min(t.min, a.min);
+      t.max = Math.max(t.max, a.max);
+      t.sum += a.sum;
+      t.count += a.count;
+      if (a.lastTs >= t.lastTs) {
+        t.last = a.last;
+        t.lastTs = a.lastTs;
+      }
+    }
+    if (a.badQuality) t.badQuality = a.badQuality;
+    if (a.delta !== undefined) {
+      t.delta = (t.delta ?? 0) + a.delta;
+      if (a.deltaFlag && (a.deltaFlag !== 'first' || !t.deltaFlag)) t.deltaFlag = a.deltaFlag;
     }
   }
 
@@ -397,6 +426,7 @@ export class Store implements OutboxWriter {
           this.enqueueInTx(stream, rec);
         }
       }
+      if (is1m) for (const [pointId, a] of m) this.fold(bucket, pointId, a);
       accs.delete(bucket);
       if (is1m) this.closed1mBefore = Math.max(this.closed1mBefore, bucket + size);
       else this.closed15mBefore = Math.max(this.closed15mBefore, bucket + size);
@@ -440,37 +470,59 @@ export class Store implements OutboxWriter {
     }
     this.closed1mBefore = Number(this.st.getMeta.get('closed1mBefore') ?? 0);
     this.closed15mBefore = Number(this.st.getMeta.get('closed15mBefore') ?? 0);
-    // Rebuild the open buckets from raw readings (written before the last flush/crash).
-    const from = Math.min(this.closed1mBefore, this.closed15mBefore);
-    {
-      const rows = db
-        .prepare('SELECT ts, point_id, value, quality FROM readings_raw WHERE ts >= ? ORDER BY ts')
-        .iterate(from) as IterableIterator<{ ts: number; point_id: number; value: number | null; quality: number }>;
-      const qualities: Quality[] = ['good', 'stale', 'comm-error', 'out-of-range'];
-      for (const r of rows) {
-        const q = qualities[r.quality] ?? 'comm-error';
-        const num = q === 'good' && r.value !== null ? r.value : null;
-        if (r.ts >= this.closed1mBefore) this.accumulate(this.acc1m, MINUTE, this.closed1mBefore, r.point_id, { ts: r.ts, quality: q }, num, undefined);
-        if (r.ts >= this.closed15mBefore) this.accumulate(this.acc15m, FIFTEEN, this.closed15mBefore, r.point_id, { ts: r.ts, quality: q }, num, undefined);
-      }
-      const energy = db
-        .prepare('SELECT bucket, point_id, delta, flag FROM energy_deltas WHERE bucket >= ?')
-        .all(from) as { bucket: number; point_id: number; delta: number; flag: CounterFlag | null }[];
-      for (const e of energy) {
-        for (const [accs, size, before] of [
-          [this.acc1m, MINUTE, this.closed1mBefore],
-          [this.acc15m, FIFTEEN, this.closed15mBefore],
-        ] as const) {
-          const b = Math.floor(e.bucket / size) * size;
-          if (b < before) continue;
-          let m = accs.get(b);
-          if (!m) accs.set(b, (m = new Map()));
-          let a = m.get(e.point_id);
-          if (!a) m.set(e.point_id, (a = { min: Infinity, max: -Infinity, sum: 0, count: 0, samples: 0, last: null, lastTs: -Infinity }));
-          a.delta = (a.delta ?? 0) + e.delta;
-          if (e.flag && (e.flag !== 'first' || !a.deltaFlag)) a.deltaFlag = e.flag;
-        }
-      }
+    // Rebuild the open buckets: 1-minute from raw readings (and energy deltas) written before the
+    // last flush or crash, 15-minute from the closed 1-minute aggregates of the open quarter hour.
+    const qualities: Quality[] = ['good', 'stale', 'comm-error', 'out-of-range'];
+    const rows = db
+      .prepare('SELECT ts, point_id, value, quality FROM readings_raw WHERE ts >= ? ORDER BY ts')
+      .iterate(this.closed1mBefore) as IterableIterator<{ ts: number; point_id: number; value: number | null; quality: number }>;
+    for (const r of rows) {
+      const q = qualities[r.quality] ?? 'comm-error';
+      this.accumulate(this.acc1m, MINUTE, this.closed1mBefore, r.point_id, { ts: r.ts, quality: q }, q === 'good' ? r.value : null, undefined);
+    }
+    const energy = db.prepare('SELECT bucket, point_id, delta, flag FROM energy_deltas WHERE bucket >= ?').all(this.closed1mBefore) as {
+      bucket: number;
+      point_id: number;
+      delta: number;
+      flag: CounterFlag | null;
+    }[];
+    for (const e of energy) {
+      let m = this.acc1m.get(e.bucket);
+      if (!m) this.acc1m.set(e.bucket, (m = new Map()));
+      let a = m.get(e.point_id);
+      if (!a) m.set(e.point_id, (a = emptyAcc()));
+      a.delta = (a.delta ?? 0) + e.delta;
+      if (e.flag && (e.flag !== 'first' || !a.deltaFlag)) a.deltaFlag = e.flag;
+    }
+    const ones = db
+      .prepare('SELECT bucket, point_id, min, max, mean, last, count, samples, quality, delta, delta_flag FROM readings_1m WHERE bucket >= ? AND bucket < ? ORDER BY bucket')
+      .all(this.closed15mBefore, this.closed1mBefore) as {
+      bucket: number;
+      point_id: number;
+      min: number | null;
+      max: number | null;
+      mean: number | null;
+      last: number | null;
+      count: number;
+      samples: number;
+      quality: string;
+      delta: number | null;
+      delta_flag: CounterFlag | null;
+    }[];
+    for (const o of ones) {
+      const a: Acc = {
+        min: o.min ?? Infinity,
+        max: o.max ?? -Infinity,
+        sum: (o.mean ?? 0) * o.count,
+        count: o.count,
+        samples: o.samples,
+        last: o.last,
+        lastTs: o.bucket,
+        badQuality: o.quality === 'good' || o.quality === 'partial' ? undefined : (o.quality as Quality),
+        delta: o.delta ?? undefined,
+        deltaFlag: o.delta_flag ?? undefined,
+      };
+      this.fold(o.bucket, o.point_id, a);
     }
   }
 
@@ -630,11 +682,11 @@ export class Store implements OutboxWriter {
     if (this.closed) return;
     try {
       const r = this.config.retention;
-      const protect = Math.min(this.closed15mBefore || now, now - FIFTEEN);
+      const protect = this.closed1mBefore || now;
       this.withSync('NORMAL', () =>
         this.db.transaction(() => {
           this.db.prepare('DELETE FROM readings_raw WHERE ts < ?').run(Math.min(now - r.rawMs, protect));
-          this.db.prepare('DELETE FROM readings_1m WHERE bucket < ?').run(now - r.oneMinuteMs);
+          this.db.prepare('DELETE FROM readings_1m WHERE bucket < ?').run(Math.min(now - r.oneMinuteMs, this.closed15mBefore || now));
           this.db.prepare('DELETE FROM readings_15m WHERE bucket < ?').run(now - r.fifteenMinuteMs);
           this.db.prepare('DELETE FROM energy_deltas WHERE bucket < ?').run(Math.min(now - r.energyMs, protect));
         })(),
@@ -672,14 +724,17 @@ export class Store implements OutboxWriter {
     }
     const target = Math.floor(max * 0.9);
     const chunk = 2000;
-    const protect = Math.min(this.closed15mBefore || now, now - FIFTEEN);
+    // Never dropped: raw readings of the open minute, 1-minute rows of the open quarter hour
+    // (they rebuild open buckets after a restart).
+    const protect = this.closed1mBefore || now;
+    const protect15 = this.closed15mBefore || now;
     const before = { ...this.dropped, outboxByCap: { ...this.dropped.outboxByCap } };
     const steps: (() => number)[] = [
       () => this.dropRows('DELETE FROM readings_raw WHERE rowid IN (SELECT rowid FROM readings_raw WHERE ts < ? ORDER BY ts LIMIT ?)', [protect, chunk], 'rawByCap'),
       () =>
         this.dropRows(
-          'DELETE FROM readings_1m WHERE (bucket, point_id) IN (SELECT bucket, point_id FROM readings_1m ORDER BY bucket LIMIT ?)',
-          [chunk],
+          'DELETE FROM readings_1m WHERE (bucket, point_id) IN (SELECT bucket, point_id FROM readings_1m WHERE bucket < ? ORDER BY bucket LIMIT ?)',
+          [protect15, chunk],
           'oneMinuteByCap',
         ),
       () =>

@@ -192,4 +192,70 @@ describe('Store', () => {
     const db = new Database(store.corruption!.movedTo, { readonly: true, fileMustExist: true });
     db.close();
   });
+
+  it('a 15-minute aggregate spans a restart in the middle of the quarter hour', () => {
+    const dir = tmpDir();
+    dirs.push(dir);
+    const clock = clockAt(T0);
+    let store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw', clock, config: { statsIntervalMs: 0 } });
+    for (let m = 0; m < 5; m++) store.ingest([reading('hp', 'active_power', 100 + m, T0 + m * MIN + 1000)]);
+    clock.t = T0 + 5 * MIN + 3000;
+    store.flush();
+    store.close();
+    store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw', clock, config: { statsIntervalMs: 0 } });
+    for (let m = 5; m < 15; m++) store.ingest([reading('hp', 'active_power', 100 + m, T0 + m * MIN + 1000)]);
+    clock.t = T0 + 15 * MIN + 3000;
+    store.flush();
+    const r15 = outboxRecords(store, 'readings-15m');
+    expect(r15).toHaveLength(1);
+    expect(r15[0]).toMatchObject({ ts: T0, min: 100, max: 114, last: 114, count: 15, samples: 15, quality: 'good' });
+    expect(r15[0]!.mean as number).toBeCloseTo(107, 9);
+    store.close();
+  });
+
+  it('byte cap: drops oldest raw first, then unsent 1-minute summaries; counts drops; keeps store-stats', () => {
+    const dir = tmpDir();
+    dirs.push(dir);
+    const clock = clockAt(T0);
+    const cap = 2 * 1024 * 1024;
+    const store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw', clock, config: { statsIntervalMs: 0, maxBytes: cap } });
+    // 400 points, a reading every 10 s, for 60 minutes (144k readings, 24000 summaries: more than the cap).
+    for (let m = 0; m < 60; m++) {
+      for (let sec = 0; sec < 60; sec += 10) {
+        const ts = T0 + m * MIN + sec * 1000;
+        const batch: Reading[] = [];
+        for (let p = 0; p < 400; p++) batch.push(reading('d', `p${p}`, p * 1000 + sec, ts));
+        store.ingest(batch);
+      }
+      clock.t = T0 + (m + 1) * MIN + 3000;
+      store.flush();
+    }
+    const st = store.stats();
+    expect(st.usedBytes).toBeLessThanOrEqual(cap);
+    expect(st.dropped.rawByCap).toBeGreaterThan(0);
+    expect(st.dropped.oneMinuteByCap).toBeGreaterThan(0);
+    const lost = st.dropped.outboxByCap['readings-1m'] ?? 0;
+    expect(lost).toBeGreaterThan(0);
+    // What remains of readings-1m is the newest, contiguous up to the last seq.
+    const seqs = store.readOutbox('readings-1m', 0, 1e6).map((r) => r.seq);
+    const last = store.lastSeq('readings-1m');
+    expect(last).toBe(60 * 400);
+    expect(seqs[seqs.length - 1]).toBe(last);
+    expect(seqs.length + lost).toBe(last);
+    expect(seqs[0]).toBe(lost + 1);
+    // Raw readings of the newest minutes are still there; the oldest are gone.
+    const minRaw = store.db.prepare('SELECT min(ts) FROM readings_raw').pluck().get() as number;
+    expect(minRaw).toBeGreaterThan(T0);
+    // The drops were reported upstream (store-stats records), and none of those was dropped.
+    const stats = outboxRecords(store, 'store-stats');
+    expect(stats.length).toBeGreaterThan(0);
+    expect(stats.map((r) => r.seq)).toEqual(stats.map((_, i) => i + 1));
+    const lastStats = stats[stats.length - 1]!;
+    expect((lastStats.dropped as { outboxByCap: Record<string, number> }).outboxByCap['readings-1m']).toBeLessThanOrEqual(lost);
+    store.close();
+    // Counters persist.
+    const again = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw', clock, config: { statsIntervalMs: 0, maxBytes: cap } });
+    expect(again.stats().dropped.outboxByCap['readings-1m']).toBe(lost);
+    again.close();
+  });
 });

@@ -113,3 +113,11 @@ describe('uplink against aedes (fast tier)', () => {
     expect(t.store.db.prepare('SELECT count(*) FROM readings_raw').pluck().get()).toBeGreaterThan(0);
   });
 });
+
+describe('uplink against aedes: gateway process killed', () => {
+  it('SIGKILL mid-publish and restart: every record delivered, no gap', async () => {
+    const { sigkillScenario } = await import('./scenarios.js');
+    const rx = await receiver(broker.url);
+    await sigkillScenario(broker.url, rx, tmp());
+  });
+});

@@ -75,3 +75,37 @@ export async function startReceiver(url: string, db?: string, extra: Partial<Con
   await r.start();
   return r;
 }
+
+/**
+ * Gateway in a child process killed with SIGKILL while it publishes, then restarted on the same
+ * data directory: the receiver ends with every record, no gap (duplicates dropped by id).
+ */
+export async function sigkillScenario(url: string, rx: Receiver, dataDir: string): Promise<{ duplicates: number }> {
+  const { ChildGateway, readChildStore, assertBuilt } = await import('./child-gateway.js');
+  assertBuilt();
+  const t0 = Date.now();
+  let child = await ChildGateway.start(dataDir, url, t0);
+  try {
+    await waitFor(() => rx.count('gw1', 'readings-1m') >= 80, 30_000, 'records flowing before the kill');
+    await child.kill9();
+    expect(readChildStore(dataDir).lastSeqs['readings-1m']).toBeGreaterThan(0);
+    const atKill = rx.count('gw1', 'readings-1m');
+    // The restarted gateway's clock continues 10 h later (the downtime).
+    child = await ChildGateway.start(dataDir, url, t0 + 10 * 3_600_000);
+    await waitFor(() => rx.count('gw1', 'readings-1m') >= atKill + 80, 30_000, 'records flowing after the restart');
+    await child.signal('SIGUSR2');
+    await child.waitOutput('paused');
+    await waitFor(() => readChildStore(dataDir).outbox === 0, 60_000, 'child outbox drained');
+    const { lastSeqs } = readChildStore(dataDir);
+    await expectComplete(rx, lastSeqs);
+    // The first energy delta after the restart covers the downtime (about 10 h of counter increase).
+    const recs = rx.records('gw1', 'readings-1m').filter((r) => r.device === 'dev0' && r.point === 'energy_import');
+    const big = recs.filter((r) => (r.delta as number) > 5);
+    expect(big.length).toBe(1);
+    expect(big[0]!.delta as number).toBeGreaterThan(9);
+    expect(big[0]!.delta as number).toBeLessThan(11);
+  } finally {
+    await child.signal('SIGTERM');
+  }
+  return { duplicates: rx.stats().duplicates };
+}
