@@ -1,13 +1,310 @@
+import path from 'node:path';
+import type { ValidateFunction } from 'ajv';
+import { createAjv, validateWith } from '../runtime/config/ajv-issues.js';
 import type { ConfigIssue } from '../runtime/config/errors.js';
 import type { SiteConfig } from '../runtime/config/types.js';
 import type { Profile } from '../drivers/profiles/types.js';
+import { compileRules, gatherRules } from './compile-rules.js';
+import type { ControlConfig } from './types.js';
+
+const id = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$', description: 'identifier: letters, digits, _ . : -' };
+const expr = { type: 'string', minLength: 1, maxLength: 1000, description: 'rule expression (rules/README.md)' };
+const secs = (description: string) => ({ type: 'number', minimum: 0, maximum: 86_400 * 7, description });
+const literal = { type: ['number', 'boolean', 'string'], description: 'value for the output: true/false, a number, or a mode name' };
+const output = { type: 'string', minLength: 1, description: 'device.point, or a device with profile modes' };
+const watts = (description: string) => ({ type: 'number', minimum: 0, maximum: 1e9, description });
+
+const timing = {
+  delayOnS: secs('the on-condition must hold this long before switching on'),
+  delayOffS: secs('the off-condition must hold this long before switching off'),
+  minOnS: secs('minimum on time'),
+  minOffS: secs('minimum off time'),
+  minSwitchIntervalS: secs('minimum time between two changes of the output'),
+};
+const hysteresis = {
+  type: 'object',
+  required: ['input', 'on', 'off'],
+  additionalProperties: false,
+  properties: { input: expr, on: { type: 'number' }, off: { type: 'number' } },
+};
+const cond = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { when: expr, until: expr, hysteresis },
+};
+const common = {
+  id,
+  description: { type: 'string' },
+  kind: { enum: ['switch', 'setpoint', 'surplus', 'battery', 'sg-ready', 'export-limit', 'peak-shave'] },
+  priority: { type: 'integer', minimum: -1_000_000, maximum: 1_000_000, description: 'higher wins on a shared output' },
+  enabled: { type: 'boolean' },
+};
+
+const kinds: Record<string, { required: string[]; properties: Record<string, unknown> }> = {
+  switch: {
+    required: ['output'],
+    properties: { ...timing, output, on: literal, off: literal, when: expr, until: expr, hysteresis, safe: { enum: ['on', 'off', 'hold'] } },
+  },
+  setpoint: {
+    required: ['output', 'value'],
+    properties: {
+      output,
+      value: expr,
+      when: expr,
+      idle: { type: 'number' },
+      min: { type: 'number' },
+      max: { type: 'number' },
+      rampPerS: { type: 'number', exclusiveMinimum: 0 },
+      deadband: { type: 'number', minimum: 0 },
+      minWriteIntervalS: secs('minimum time between two writes'),
+      safe: { anyOf: [{ type: 'number' }, { const: 'hold' }] },
+    },
+  },
+  surplus: {
+    required: ['loads'],
+    properties: {
+      ...timing,
+      surplus: expr,
+      reserveW: watts('surplus kept unallocated (W)'),
+      safe: { enum: ['off', 'hold'] },
+      loads: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 64,
+        items: {
+          type: 'object',
+          required: ['output'],
+          additionalProperties: false,
+          properties: {
+            ...timing,
+            output,
+            type: { enum: ['step', 'continuous'] },
+            powerW: watts('nominal power of a step load (W)'),
+            power: expr,
+            on: literal,
+            off: literal,
+            hysteresisW: watts('a running step load stays on down to powerW - hysteresisW of surplus'),
+            minW: watts('continuous load: minimum power (W)'),
+            maxW: watts('continuous load: maximum power (W)'),
+            scale: { type: 'number', exclusiveMinimum: 0 },
+            rampPerS: { type: 'number', exclusiveMinimum: 0 },
+          },
+        },
+      },
+    },
+  },
+  battery: {
+    required: ['device'],
+    properties: {
+      device: id,
+      reserveSoc: { type: 'number', minimum: 0, maximum: 100 },
+      default: { enum: ['self-consumption', 'charge-from-surplus', 'hold'] },
+      hold: expr,
+      gridCharge: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          co2Below: { type: 'number', minimum: 0, description: 'g CO2/kWh' },
+          priceBelow: { type: 'number' },
+          when: expr,
+          untilSoc: { type: 'number', minimum: 0, maximum: 100 },
+          powerW: watts('charge power (W)'),
+        },
+      },
+      socHysteresis: { type: 'number', minimum: 0, maximum: 50 },
+      minSwitchIntervalS: timing.minSwitchIntervalS,
+      minOnS: timing.minOnS,
+      safe: { enum: ['self-consumption', 'hold', 'charge-from-surplus', 'grid-charge', 'discharge', 'hold-last'] },
+    },
+  },
+  'sg-ready': {
+    required: ['device'],
+    properties: {
+      ...timing,
+      device: id,
+      boost: cond,
+      forced: cond,
+      blocked: cond,
+      states: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { blocked: { type: 'string' }, normal: { type: 'string' }, boost: { type: 'string' }, forced: { type: 'string' } },
+      },
+      safe: { enum: ['blocked', 'normal', 'hold'] },
+    },
+  },
+  'export-limit': {
+    required: ['output', 'limitW', 'maxW'],
+    properties: {
+      output,
+      limitW: watts('maximum export (W); 0 = zero feed-in'),
+      meter: id,
+      generation: expr,
+      maxW: watts('generator rating (W)'),
+      scale: { type: 'number', exclusiveMinimum: 0 },
+      rampPerS: { type: 'number', exclusiveMinimum: 0 },
+      deadband: { type: 'number', minimum: 0 },
+      safe: { anyOf: [{ type: 'number' }, { const: 'hold' }] },
+    },
+  },
+  'peak-shave': {
+    required: ['limitW', 'shed'],
+    properties: {
+      ...timing,
+      limitW: watts('import limit (W)'),
+      restoreBelowW: watts('release shed loads below this import (W)'),
+      meter: id,
+      stepS: secs('time between shedding or restoring two loads'),
+      shed: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 64,
+        items: { type: 'object', required: ['output'], additionalProperties: false, properties: { output, off: literal } },
+      },
+    },
+  },
+};
+
+/** JSON Schema of one rule (any kind). */
+export const ruleSchema: Record<string, unknown> = {
+  type: 'object',
+  required: ['id', 'kind'],
+  properties: { ...common },
+  allOf: Object.entries(kinds).map(([kind, k]) => ({
+    if: { properties: { kind: { const: kind } }, required: ['kind'] },
+    then: { required: k.required, additionalProperties: false, properties: { ...common, ...k.properties } },
+  })),
+};
 
 /** JSON Schema of the `rules` section (an array) of the site config. */
-export const rulesConfigSchema: Record<string, unknown> = { type: 'array' };
+export const rulesConfigSchema: Record<string, unknown> = { type: 'array', maxItems: 2000, items: ruleSchema };
+
+const hhmm = { type: 'string', pattern: '^([01]?[0-9]|2[0-3]):[0-5][0-9]$', description: 'local time HH:MM' };
+const hourly = (description: string) => ({ type: 'array', minItems: 24, maxItems: 24, items: { type: 'number' }, description });
+const external = (what: string) => ({
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    hourly: hourly(`${what} for each local hour 0..23`),
+    value: { type: 'number', description: `constant ${what}` },
+    pushedMaxAgeS: secs(`a value pushed over the uplink is trusted this long (default 3600)`),
+  },
+});
+
 /** JSON Schema of the `control` section of the site config. */
-export const controlConfigSchema: Record<string, unknown> = { type: 'object' };
+export const controlConfigSchema: Record<string, unknown> = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    enabled: { type: 'boolean', description: 'run the rule engine (default true when rules exist)' },
+    tickMs: { type: 'integer', minimum: 100, maximum: 3_600_000, description: 'control period (ms, default 5000)' },
+    maxInputAgeMs: { type: 'integer', minimum: 100, maximum: 86_400_000, description: 'inputs older than this are treated as stale' },
+    onExit: { enum: ['safe', 'hold'], description: 'on a clean stop: drive outputs to their safe states, or leave them' },
+    ruleFiles: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'rule files relative to the config file' },
+    carbonIntensity: external('grid carbon intensity, g CO2/kWh'),
+    price: external('energy price per kWh'),
+    windows: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'from', 'to'],
+        additionalProperties: false,
+        properties: { id, from: hhmm, to: hhmm, days: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 7 }, description: 'ISO weekdays, 1 = Monday' } },
+      },
+    },
+    schedules: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'initial', 'at'],
+        additionalProperties: false,
+        properties: {
+          id: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' },
+          initial: { type: ['number', 'boolean', 'string'] },
+          at: {
+            type: 'array',
+            minItems: 1,
+            items: {
+              type: 'object',
+              required: ['cron', 'value'],
+              additionalProperties: false,
+              properties: { cron: { type: 'string', minLength: 9, maxLength: 100, description: 'node-cron expression' }, value: { type: ['number', 'boolean', 'string'] } },
+            },
+          },
+        },
+      },
+    },
+    gpio: {
+      type: 'object',
+      required: ['outputs'],
+      additionalProperties: false,
+      properties: {
+        device: id,
+        chipLabel: { type: 'string', description: 'label of the GPIO chip (e.g. pinctrl-bcm2711, pinctrl-rp1); default: the first chip that has the line' },
+        outputs: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['id', 'line'],
+            additionalProperties: false,
+            properties: { id, line: { type: 'integer', minimum: 0, maximum: 1023 }, activeLow: { type: 'boolean' } },
+          },
+        },
+      },
+    },
+  },
+};
+
+let ruleValidator: ValidateFunction | undefined;
+/** Schema-check one rule from a rule file (the config's own `rules:` are checked by the config loader). */
+export function validateRuleShape(rule: unknown, file: string, at: string): ConfigIssue[] {
+  ruleValidator ??= createAjv().compile(ruleSchema);
+  return validateWith(ruleValidator, rule, file).map((i) => ({ ...i, path: `${at}${i.path}` }));
+}
 
 /** Cross-reference checks (points exist, types, conflicting writers); `file` for messages. */
-export function validateRulesConfig(_config: SiteConfig, _profiles: Map<string, Profile>, _file: string): ConfigIssue[] {
-  return [];
+export function validateRulesConfig(config: SiteConfig, profiles: Map<string, Profile>, file: string): ConfigIssue[] {
+  const control = (config.control ?? {}) as ControlConfig;
+  const issues: ConfigIssue[] = [];
+  const baseDir = file.startsWith('<') ? process.cwd() : path.dirname(path.resolve(file));
+  const gathered = gatherRules(config, file, baseDir, validateRuleShape);
+  issues.push(...gathered.issues);
+  const { issues: ruleIssues } = compileRules(config, profiles, gathered.rules);
+  issues.push(...ruleIssues);
+  const gpioDev = control.gpio?.device ?? 'gpio';
+  if (control.gpio && config.devices.some((d) => d.id === gpioDev)) {
+    issues.push({ file, path: '/control/gpio/device', message: `'${gpioDev}' is also a device id; name the GPIO pseudo-device differently (control.gpio.device)` });
+  }
+  const seenGpio = new Map<number, string>();
+  (control.gpio?.outputs ?? []).forEach((o, i) => {
+    const other = seenGpio.get(o.line);
+    if (other) issues.push({ file, path: `/control/gpio/outputs/${i}/line`, message: `line ${o.line} is already used by GPIO output '${other}'` });
+    seenGpio.set(o.line, o.id);
+  });
+  (control.schedules ?? []).forEach((s, i) => {
+    s.at.forEach((a, j) => {
+      if (typeof a.value !== typeof s.initial) issues.push({ file, path: `/control/schedules/${i}/at/${j}/value`, message: `value must have the type of 'initial' (${typeof s.initial})` });
+    });
+  });
+  issues.push(...validateCron(control, file));
+  return issues;
+}
+
+function validateCron(control: ControlConfig, file: string): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  (control.schedules ?? []).forEach((s, i) =>
+    s.at.forEach((a, j) => {
+      const err = cronError(a.cron);
+      if (err) issues.push({ file, path: `/control/schedules/${i}/at/${j}/cron`, message: err });
+    }),
+  );
+  return issues;
+}
+
+/** A node-cron pattern check without importing node-cron at config-check time: 5 or 6 fields. */
+function cronError(pattern: string): string | undefined {
+  const fields = pattern.trim().split(/\s+/);
+  if (fields.length < 5 || fields.length > 6) return `cron expression '${pattern}' must have 5 fields (minute hour day month weekday) or 6 (with seconds first)`;
+  if (!fields.every((f) => /^[0-9A-Za-z*,/-]+$/.test(f))) return `cron expression '${pattern}' has characters node-cron does not accept`;
+  return undefined;
 }

@@ -1,0 +1,83 @@
+/**
+ * Decision log: every write decision (rule, inputs, reason, outcome) in SQLite table
+ * `rules_decisions` of the store and, for the cloud, on the outbox stream `decision`
+ * (schema runtime/uplink/contract/decision.v1.schema.json).
+ */
+import type { Database } from 'better-sqlite3';
+import type { OutboxWriter } from '../services.js';
+import type { Decision, DecisionSink } from './write-gate.js';
+
+export const DECISION_STREAM = 'decision';
+
+export function ensureDecisionTable(db: Database): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS rules_decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts INTEGER NOT NULL,
+    device TEXT NOT NULL,
+    point TEXT NOT NULL,
+    value TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    inputs TEXT NOT NULL,
+    status TEXT NOT NULL,
+    dry_run INTEGER NOT NULL,
+    error TEXT
+  );
+  CREATE INDEX IF NOT EXISTS rules_decisions_ts ON rules_decisions(ts);`);
+}
+
+/** The `decision` record sent upstream (decision.v1). */
+export function decisionRecord(d: Decision): Record<string, unknown> {
+  return {
+    ts: new Date(d.ts).toISOString(),
+    device: d.device,
+    point: d.point,
+    value: d.value,
+    rule: d.rule,
+    reason: d.reason,
+    inputs: d.inputs,
+    status: d.status,
+    dryRun: d.dryRun,
+    ...(d.error ? { error: d.error } : {}),
+  };
+}
+
+export class DecisionLog implements DecisionSink {
+  private readonly insert;
+  constructor(
+    private readonly db: Database | undefined,
+    private readonly outbox: OutboxWriter | undefined,
+  ) {
+    if (db) {
+      ensureDecisionTable(db);
+      this.insert = db.prepare(
+        'INSERT INTO rules_decisions (ts, device, point, value, rule, reason, inputs, status, dry_run, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+    }
+  }
+
+  record(d: Decision): void {
+    this.insert?.run(d.ts, d.device, d.point, JSON.stringify(d.value), d.rule, d.reason, JSON.stringify(d.inputs), d.status, d.dryRun ? 1 : 0, d.error ?? null);
+    this.outbox?.enqueue(DECISION_STREAM, decisionRecord(d));
+  }
+}
+
+/** Read recorded decisions back (CLI, tests). */
+export function readDecisions(db: Database, opts: { since?: number; limit?: number } = {}): Decision[] {
+  ensureDecisionTable(db);
+  const rows = db
+    .prepare('SELECT * FROM rules_decisions WHERE ts >= ? ORDER BY id LIMIT ?')
+    .all(opts.since ?? 0, opts.limit ?? 10_000) as { ts: number; device: string; point: string; value: string; rule: string; reason: string; inputs: string; status: Decision['status']; dry_run: number; error: string | null }[];
+  return rows.map((r) => ({
+    ts: r.ts,
+    device: r.device,
+    point: r.point,
+    value: JSON.parse(r.value) as number | boolean,
+    rule: r.rule,
+    reason: r.reason,
+    inputs: JSON.parse(r.inputs) as Record<string, unknown>,
+    status: r.status,
+    dryRun: r.dry_run === 1,
+    ...(r.error ? { error: r.error } : {}),
+  }));
+}
