@@ -115,7 +115,8 @@ function annotate(node: Node | null | undefined, path: string[]): void {
       annotate(pair.value as Node, p);
     }
   } else if (isSeq(node)) {
-    for (const item of node.items) annotate(item as Node, [...path, '*']);
+    // Comment the first item of a list only; the others have the same fields.
+    node.items.forEach((item, i) => annotate(item as Node, [...path, i === 0 ? '*' : '-']));
   }
 }
 

@@ -469,7 +469,8 @@ export class DemoSite {
     let want: number;
     switch (this.controlMode) {
       case BATTERY_MODES.selfConsumption:
-        want = deficit;
+        // Real controllers leave a small residual at the meter (aim slightly on the import side).
+        want = deficit - (10 + 40 * smoothNoise(this.seed, 14, this.t + dtMs, 10_000));
         break;
       case BATTERY_MODES.forcedCharge:
         want = -sp;

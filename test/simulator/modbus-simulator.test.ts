@@ -78,9 +78,16 @@ describe('Modbus simulator over TCP', () => {
     await server?.close();
   });
 
-  it('binds loopback on a random port', () => {
+  it('binds loopback on a random port (port 0), never the default 502', async () => {
     expect(server.host).toBe('127.0.0.1');
-    expect(server.tcpPort).toBeGreaterThan(0);
+    expect(server.tcpPort).toBeGreaterThan(1024);
+    const other = await SimulatorServer.start({ tcp: { port: 0 }, devices: [{ unitId: 1, name: 'other', image: new RegisterImage(profile) }] });
+    try {
+      expect(other.tcpPort).toBeGreaterThan(1024);
+      expect(other.tcpPort).not.toBe(server.tcpPort);
+    } finally {
+      await other.close();
+    }
   });
 
   it('serves every data type and word order at its address (raw client, codec-independent vectors)', async () => {

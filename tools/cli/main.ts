@@ -10,9 +10,11 @@ export interface Command {
 /** Commands load lazily so `carbonedge read` does not pay for SQLite or MQTT start-up. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   check: () => import('./commands/check.js'),
+  demo: () => import('./commands/demo.js'),
   inventory: () => import('./commands/inventory.js'),
   read: () => import('./commands/read.js'),
   run: () => import('./commands/run.js'),
+  simulate: () => import('./commands/simulate.js'),
 };
 
 function help(): string {

@@ -5,7 +5,7 @@
  * at all over RTU (what a bus does). Loopback only unless a host is given.
  */
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { Logger } from '../../runtime/logger.js';
 import { silentLogger } from '../../runtime/logger.js';
 import type { PointValue } from '../../runtime/types.js';
@@ -45,6 +45,18 @@ export interface SimulatorServerOptions {
   /** Modbus RTU on a serial device (a real port or one end of a pty pair). */
   rtu?: { path: string; baudRate?: number; parity?: 'none' | 'even' | 'odd'; stopBits?: 1 | 2 };
   logger?: Logger;
+}
+
+/** A TCP port that is free on `host` right now. */
+function freeTcpPort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 type Cb<T> = (err: Error | null, value?: T) => void;
@@ -93,16 +105,28 @@ export class SimulatorServer {
   }
 
   private async startTcp(port: number): Promise<void> {
-    const server = new ModbusRTU.ServerTCP(this.vector('tcp'), { host: this.host, port, unitID: 255 });
-    this.tcp = server;
-    await new Promise<void>((resolve, reject) => {
-      server.on('initialized', () => resolve());
-      server.on('serverError', (err) => reject(err as Error));
-    });
-    server.on('socketError', (err) => this.log.debug({ err }, 'simulator: client socket error'));
-    server.on('error', (err) => this.log.warn({ err }, 'simulator: error'));
-    const addr = server._server?.address();
-    this.tcpPort = typeof addr === 'object' && addr ? addr.port : port;
+    // ServerTCP treats port 0 as "default" (502): pick a free port ourselves, retrying if another
+    // process takes it between the probe and the listen.
+    for (let attempt = 0; ; attempt++) {
+      const p = port === 0 ? await freeTcpPort(this.host) : port;
+      const server = new ModbusRTU.ServerTCP(this.vector('tcp'), { host: this.host, port: p, unitID: 255 });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.on('initialized', () => resolve());
+          server.on('serverError', (err) => reject(err as Error));
+        });
+      } catch (err) {
+        await new Promise<void>((r) => server.close(() => r()));
+        if (port === 0 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 5) continue;
+        throw err;
+      }
+      this.tcp = server;
+      server.on('socketError', (err) => this.log.debug({ err }, 'simulator: client socket error'));
+      server.on('error', (err) => this.log.warn({ err }, 'simulator: error'));
+      const addr = server._server?.address();
+      this.tcpPort = typeof addr === 'object' && addr ? addr.port : p;
+      return;
+    }
   }
 
   private async startRtu(rtu: NonNullable<SimulatorServerOptions['rtu']>): Promise<void> {
