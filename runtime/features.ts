@@ -2,6 +2,7 @@ import type { FeatureFactory } from './gateway.js';
 import { acquisitionFeature } from '../drivers/acquisition.js';
 import { storeFeature } from './store/feature.js';
 import { uplinkFeature } from './uplink/feature.js';
+import { accountingFeature } from './accounting/feature.js';
 
 /**
  * The gateway's features in start order (stopped in reverse). Consumers of readings (store,
@@ -11,5 +12,6 @@ import { uplinkFeature } from './uplink/feature.js';
 export const FEATURES: FeatureFactory[] = [
   storeFeature,
   uplinkFeature,
+  accountingFeature,
   acquisitionFeature,
 ];

@@ -288,7 +288,10 @@ export class AccountingEngine {
     };
     const saved = this.st.getState.get() as string | undefined;
     this.state = saved ? (JSON.parse(saved) as EngineState) : { v: 1, closedBefore: 0, counters: {}, power: {}, lastGood: {}, open: [], pools: { ren: 0, other: 0 } };
-    for (const ins of settings.instruments) this.addInstrument(ins, 0);
+    for (const ins of settings.instruments) {
+      const r = this.addInstrument(ins, 0);
+      if (r.issues.length) this.log.error({ instrument: ins, issues: r.issues.map((i) => i.message) }, 'instrument NOT recorded: its MWh are not claimed');
+    }
     this.resendUnsent();
   }
 
@@ -361,7 +364,7 @@ export class AccountingEngine {
     if (ts - prev.ts > dev.gapAfterMs) {
       // After a gap (device or gateway down) the counter still knows the energy: book it when it
       // is observed, flagged, and leave the gap's windows marked as gaps (never filled with zeros).
-      const w = this.windowFor(ts);
+      const w = this.windowFor(ts - 1);
       w.flags.push({ device: dev.id, point, flag: 'catchup', ts, amount: delta });
       this.gapBetween(dev.id, prev.ts, ts);
       w.q[key] = (w.q[key] ?? 0) + delta;
@@ -386,7 +389,8 @@ export class AccountingEngine {
       booked = cum;
       s = end;
     }
-    const w = this.windowFor(t1);
+    // The sample at t1 closes (t1 - 1 ms]: a sample exactly on a boundary belongs to the window before it.
+    const w = this.windowFor(t1 - 1);
     w.q[key] = (w.q[key] ?? 0) + (amount - booked);
   }
 
