@@ -163,7 +163,14 @@ export class ModbusTransport {
    */
   async afterFailedTransaction(kind: 'timeout' | 'frame', unit: number, timeoutMs: number): Promise<void> {
     if (this.cfg.type === 'tcp') {
-      if (kind === 'timeout' && this.timedOutAtTx === undefined) this.timedOutAtTx = this.txOnConnection;
+      // A bad frame, or a timeout with unparsed bytes pending, means the byte stream may be out
+      // of step with the MBAP headers: start over on a fresh connection.
+      const pending = (this.client as unknown as { _port?: { _clientRcvData?: Buffer } } | undefined)?._port?._clientRcvData;
+      if (kind === 'frame' || (pending && pending.length > 0)) {
+        await this.close();
+        return;
+      }
+      if (this.timedOutAtTx === undefined) this.timedOutAtTx = this.txOnConnection;
       return;
     }
     this.quietUntil.set(unit, Date.now() + timeoutMs);
