@@ -43,6 +43,11 @@ export const acquisitionFeature: FeatureFactory = (ctx: GatewayContext): Feature
   const service: AcquisitionService = {
     async writePoint(device, point, value) {
       const p = pollerOf(device);
+      // Read-only / dry-run is enforced here, where writes are issued, not only by convention upstream.
+      if (config.gateway.dryRun) {
+        log.warn({ device, point, value }, 'write refused: gateway is in dry-run (read-only) mode');
+        throw new Error(`acquisition: write of ${device}/${point} refused: the gateway is in dry-run (read-only) mode`);
+      }
       const { readBack } = await p.writePoint(point, value);
       log.info({ device, point, value, readBack }, 'point written');
       return { readBack };

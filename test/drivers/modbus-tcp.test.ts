@@ -86,6 +86,26 @@ describe.runIf(ok)('Modbus TCP against an independent pymodbus server', () => {
     }
   });
 
+  it('refuses writes at the driver when the gateway is in dry-run (read-only) mode', async () => {
+    const config = siteConfig({ id: 'plant', type: 'tcp', host: '127.0.0.1', port }, [{ id: 'meter3', unitId: 3, pollIntervalMs: 60000 }]);
+    const gw = new Gateway({
+      config,
+      profiles: new Map([['test-meter', testMeter]]),
+      logger: silentLogger(),
+      features: [acquisitionFeature],
+      options: { dryRun: true },
+    });
+    await gw.start();
+    try {
+      const acq = gw.ctx.services.get('acquisition') as AcquisitionService;
+      await expect(acq.writePoint('meter3', 'setpoint', 42)).rejects.toThrow(/refused: the gateway is in dry-run/);
+      const all = byPoint(await acq.readDevice('meter3'));
+      expect(all.setpoint!.value).toBeCloseTo(1500.25, 3); // unchanged on the device
+    } finally {
+      await gw.stop();
+    }
+  });
+
   it('maps exception codes and timeouts to typed errors naming device, unit and register', async () => {
     const bus = new ModbusBus({ id: 'b', type: 'tcp', host: '127.0.0.1', port });
     try {
