@@ -3,6 +3,7 @@ import { acquisitionFeature } from '../drivers/acquisition.js';
 import { storeFeature } from './store/feature.js';
 import { uplinkFeature } from './uplink/feature.js';
 import { accountingFeature } from './accounting/feature.js';
+import { rulesFeature } from '../rules/feature.js';
 
 /**
  * The gateway's features in start order (stopped in reverse). Consumers of readings (store,
@@ -14,4 +15,5 @@ export const FEATURES: FeatureFactory[] = [
   uplinkFeature,
   accountingFeature,
   acquisitionFeature,
+  rulesFeature,
 ];
