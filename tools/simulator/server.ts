@@ -45,6 +45,8 @@ export interface SimulatorServerOptions {
   /** Modbus RTU on a serial device (a real port or one end of a pty pair). */
   rtu?: { path: string; baudRate?: number; parity?: 'none' | 'even' | 'odd'; stopBits?: 1 | 2 };
   logger?: Logger;
+  /** Level of the log line of each accepted write (default info; the demo's gateway logs writes itself). */
+  writeLogLevel?: 'info' | 'debug';
 }
 
 /** A TCP port that is free on `host` right now. */
@@ -189,7 +191,7 @@ export class SimulatorServer {
         }
       }
       commit();
-      this.log.info({ unit: d.unitId, device: d.name, writes: writes.map((w) => `${w.point.id}=${String(w.value)}`) }, 'simulator: write');
+      this.log[this.opts.writeLogLevel ?? 'info']({ unit: d.unitId, device: d.name, writes: writes.map((w) => `${w.point.id}=${String(w.value)}`) }, 'simulator: write');
     };
     return {
       // FC01/FC02 ask for every bit separately: bit reads are not counted as requests.

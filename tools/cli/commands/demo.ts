@@ -121,7 +121,12 @@ export const command: Command = {
       const sim = new SimulatedSite({ profiles, site: { seed }, speed, logger: logger.child({ part: 'simulator' }) });
       let server: SimulatorServer;
       try {
-        server = await SimulatorServer.start({ tcp: { port: port ?? 0, host: '127.0.0.1' }, devices: sim.devices, logger: logger.child({ part: 'simulator' }) });
+        server = await SimulatorServer.start({
+          tcp: { port: port ?? 0, host: '127.0.0.1' },
+          devices: sim.devices,
+          logger: logger.child({ part: 'simulator' }),
+          writeLogLevel: 'debug', // the gateway's write gate logs every write with its reason
+        });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`port ${port} on 127.0.0.1 is in use (choose another with --port N, or 0 for any free port)`);
         throw err;
@@ -144,6 +149,7 @@ export const command: Command = {
             stopLive?.();
             sim.stop();
             await server.close();
+            logger.info({ writesReceived: { ...sim.site.writeCount } }, 'demo site simulators stopped');
           },
         },
       );
