@@ -123,7 +123,21 @@ describe('carbonedge demo', () => {
     expect(existsSync(path.join(data, 'carbonedge.db'))).toBe(true);
     p.child.kill('SIGTERM');
     expect(await p.exit).toBe(0);
-    expect(lines.filter((l) => typeof l.level === 'number' && (l.level as number) >= 50)).toEqual([]);
+    expect(logLines(p.stderr).filter((l) => typeof l.level === 'number' && (l.level as number) >= 50)).toEqual([]);
+    const stopped = logLines(p.stderr).find((l) => l.writesReceived);
+    expect(stopped, 'the simulators report the writes they received on stop').toBeDefined();
+  });
+
+  it('--dry-run: the rules decide, and not one write reaches a simulated device', async () => {
+    const p = start(['demo', '--data', path.join(tmp, 'dry'), '--dry-run']);
+    // wait for the rule engine's first decisions (logged by the write gate as dry-run)
+    await waitFor(() => logLines(p.stderr).some((l) => l.component === 'write-gate' && l.status === 'dry-run'), 30_000, 'a dry-run decision');
+    expect(logLines(p.stderr).find((l) => l.msg === 'gateway started')!.dryRun).toBe(true);
+    p.child.kill('SIGTERM');
+    expect(await p.exit).toBe(0);
+    const stopped = logLines(p.stderr).find((l) => l.writesReceived)!;
+    expect(stopped.writesReceived).toEqual({ grid: 0, pv: 0, battery: 0, heatpump: 0, load: 0 });
+    expect(logLines(p.stderr).filter((l) => l.component === 'write-gate' && l.status !== 'dry-run')).toEqual([]);
   });
 });
 
