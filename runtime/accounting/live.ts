@@ -695,6 +695,7 @@ export class AccountingEngine {
       matchedWh: 0,
     };
     const record = {
+      ts: w.start,
       schemaVersion: 1,
       site: s.siteId,
       gateway: s.gatewayId,
@@ -811,6 +812,7 @@ export function greenShares(wh: Record<string, number>, onsiteAttributes: string
 export function dayRecord(s: AcctSettings, method: Record<string, unknown>, day: string, start: number, end: number, t: Totals): Record<string, unknown> {
   const expected = Math.round((end - start) / QUARTER_MS);
   return {
+    ts: start,
     schemaVersion: 1,
     site: s.siteId,
     gateway: s.gatewayId,
