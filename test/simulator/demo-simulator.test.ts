@@ -8,7 +8,7 @@ import { DEMO_DEVICES, type DemoDevice } from '../../runtime/simulation/demo-sit
 import type { PointValue } from '../../runtime/types.js';
 import { SimulatorServer } from '../../tools/simulator/server.js';
 import { SimulatedSite, SingleSimulatedDevice } from '../../tools/simulator/site.js';
-import { havePeer } from '../helpers/peers.js';
+import { havePeer, waitFor } from '../helpers/peers.js';
 import { ModbusClient, type ModbusClientInstance, runPython } from './helpers.js';
 
 const NOON = Date.UTC(2025, 5, 17, 11, 0, 0); // 12:00 CET on a Tuesday in June
@@ -193,6 +193,29 @@ c.close()
       expect(Math.abs(out.pv_energy_kwh! - (pv.energy_export as number))).toBeLessThan(0.001);
       expect(Math.abs(out.soc! - sim.site.soc())).toBeLessThanOrEqual(0.05);
     });
+  });
+});
+
+describe('simulated clock', () => {
+  const { profiles } = loadBuiltinProfiles();
+
+  it('--speed accelerates simulated time and the images follow it', async () => {
+    const sim = new SimulatedSite({ profiles, site: { seed: 1, startMs: NOON }, speed: 3600, tickMs: 20 });
+    const energy0 = sim.site.values('pv').energy_export as number;
+    const image = sim.devices.find((d) => d.name === 'pv')!.image;
+    sim.start();
+    try {
+      // an hour of simulated time (one wall second at 3600x; generous bound only to avoid hangs)
+      await waitFor(() => sim.site.nowMs >= NOON + 3_600_000, 30_000, 'an hour of simulated time');
+    } finally {
+      sim.stop();
+    }
+    const produced = (sim.site.values('pv').energy_export as number) - energy0;
+    expect(produced).toBeGreaterThan(5); // kWh around noon in June
+    expect(image.snapshot().energy_export as number).toBeCloseTo(sim.site.values('pv').energy_export as number, 2);
+    const t = sim.site.nowMs;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sim.site.nowMs).toBe(t); // stopped
   });
 });
 
