@@ -44,6 +44,8 @@ export class Mosquitto {
     const lines = [
       `listener ${this.port} 127.0.0.1`,
       'allow_anonymous true',
+      // Started as root, mosquitto would switch to user 'mosquitto' and could not read our temp files.
+      `user ${os.userInfo().username}`,
       'persistence true',
       `persistence_location ${this.dir}/`,
       'autosave_interval 1',
