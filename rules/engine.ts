@@ -121,6 +121,7 @@ export class RuleEngine {
         if (scope.isGood(r)) {
           const v = r.value;
           s.value = out.type === 'boolean' ? v === true || v === 1 : typeof v === 'number' ? v : undefined;
+          if (s.value !== undefined && !this.points.has(out.key)) this.points.set(out.key, s.value as number | boolean);
         }
       }
       this.outputs.set(out.key, s);
@@ -210,13 +211,11 @@ export class RuleEngine {
     for (const w of winners) {
       const state = this.outputs.get(w.output.key) ?? unknownOutput();
       this.outputs.set(w.output.key, state);
-      if (state.value === w.value) continue;
-      const writes = this.model.expand(w.output, w.value);
+      const writes = this.model.expand(w.output, w.value).filter((pw) => this.points.get(`${pw.device}/${pw.point}`) !== pw.value);
+      if (state.value === w.value && !writes.length) continue;
       let status: WriteResult['status'] = 'written';
       let inputs: Record<string, Value | null> | undefined;
       for (const pw of writes) {
-        const pk = `${pw.device}/${pw.point}`;
-        if (this.points.get(pk) === pw.value && state.value !== undefined) continue;
         inputs ??= w.inputs?.() ?? {};
         const req: WriteRequest = {
           device: pw.device,
@@ -239,13 +238,14 @@ export class RuleEngine {
         }
         if (res.status === 'dry-run') status = 'dry-run';
         else if (res.status === 'verified' && status !== 'dry-run') status = 'verified';
-        this.points.set(pk, pw.value);
+        this.points.set(`${pw.device}/${pw.point}`, pw.value);
       }
       if (status === 'failed') {
         applied.push({ ts: now, output: w.output.key, value: w.value, previous: state.value, rule: w.rule, reason: w.reason, status });
         continue;
       }
       const previous = state.value;
+      if (previous === w.value) continue;
       state.value = w.value;
       state.changedAt = now;
       if (previous !== undefined) state.switches++;

@@ -139,6 +139,10 @@ class Parser {
           checkName(member);
           name = `${name}.${member.text}`;
           const more = this.peek();
+          if (more.type === 'op' && more.text === '.') {
+            const after = this.tokens[this.i + 1];
+            if (after?.type === 'ident') checkName(after);
+          }
           if (more.type === 'op' && (more.text === '.' || more.text === '(')) {
             throw new ExpressionError(`'${name}${more.text}': only 'device.point' references exist; no member access or method calls`, more.pos);
           }
