@@ -82,8 +82,11 @@ export const acquisitionFeature: FeatureFactory = (ctx: GatewayContext): Feature
       for (const p of pollers.values()) p.start();
     },
     async stop() {
-      await Promise.all([...pollers.values()].map((p) => p.stop()));
+      // Stop scheduling first, then close the buses so queued requests fail at once, then wait
+      // for the cycles in flight (bounded by the request timeouts).
+      const stopping = [...pollers.values()].map((p) => p.stop());
       await Promise.all([...buses.values()].map((b) => b.close()));
+      await Promise.all(stopping);
     },
   };
 };

@@ -160,7 +160,9 @@ export class DevicePoller {
         const msg = err instanceof Error ? err.message : String(err);
         firstError ??= msg;
         results.push({ block, error: msg });
-        if (err instanceof ModbusError && !err.deviceAnswered && err.kind !== 'frame') unreachable = err;
+        // No answer (timeout, link down, gateway 0A/0B) or garbage: abandon the cycle and back off,
+        // so such a device costs its bus at most one failed request per backoff period.
+        if (err instanceof ModbusError && !err.deviceAnswered) unreachable = err;
       }
     }
     const ts = this.clock.now();
@@ -178,7 +180,7 @@ export class DevicePoller {
       const wait = unreachable instanceof ModbusUnavailableError && !this.backoff.failures ? this.backoff.baseMs : this.backoff.fail();
       this.backedOffUntil = this.clock.now() + wait;
       this.stats.failed++;
-      this.report(`device not answering, backing off ${wait} ms: ${unreachable.message}`, 'warn');
+      this.report(`device not answering properly, backing off ${wait} ms: ${unreachable.message}`, 'warn');
     } else {
       if (this.backoff.failures) this.log.info({ afterFailures: this.backoff.failures }, 'device answering again');
       this.backoff.reset();
