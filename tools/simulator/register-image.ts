@@ -157,7 +157,8 @@ export class RegisterImage {
 
   /**
    * Encode engineering values into the image. Points without a value keep their current value
-   * (initially: min when min === max, the first sentinel, or 0). A value given for a
+   * (initially: min when min === max, the first sentinel, or 0 - or the bound nearest to 0
+   * when 0 is out of range). A value given for a
    * scale-factor point fixes that exponent; otherwise the exponent is chosen from the unit and
    * raised when a value would not fit. Values the profile cannot represent are clamped to
    * min/max, or left unchanged and reported in `problems`.
@@ -194,7 +195,14 @@ export class RegisterImage {
         /* fall through */
       }
     }
-    return p.type === 'string' ? encodeRaw(p, '') : encodeRaw(p, p.type === 'u64' || p.type === 'i64' ? 0n : 0);
+    if (p.type === 'string') return encodeRaw(p, '');
+    // Zero, or the nearest bound when zero is outside the point's range (e.g. a CT ratio >= 1).
+    const v = p.min !== undefined && p.min > 0 ? p.min : p.max !== undefined && p.max < 0 ? p.max : 0;
+    if (v !== 0) {
+      const w = this.tryEncode(p, v);
+      if (w) return w;
+    }
+    return encodeRaw(p, p.type === 'u64' || p.type === 'i64' ? 0n : 0);
   }
 
   private tryEncode(p: ProfilePoint, v: number | boolean): number[] | undefined {

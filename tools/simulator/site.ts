@@ -15,6 +15,8 @@ import type { SimulatedDevice } from './server.js';
 
 /** Constant values the demo devices' register maps need beyond the physics (SunSpec header, names). */
 const FIXED: Partial<Record<DemoDevice, ImageValues>> = {
+  // meters with instrument-transformer settings (e.g. CHINT DTSU666): direct connection
+  grid: { ct_ratio: 1, pt_ratio: 1 },
   pv: {
     // SunSpec model chain: "SunS", common model 1 (length 66), inverter model 103 (length 50), end.
     sunspec_id: 'SunS',
