@@ -1,0 +1,77 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadContract } from '../../runtime/uplink/contract.js';
+import { Receiver } from '../../tools/receiver/receiver.js';
+import zlib from 'node:zlib';
+
+const contract = loadContract();
+
+describe('MQTT contract', () => {
+  it('has the envelope, status and the store streams, each versioned', () => {
+    for (const s of ['readings-1m', 'readings-15m', 'store-stats']) expect(contract.streams.get(s)).toContain(1);
+    const files = fs.readdirSync(contract.dir).filter((f) => f.endsWith('.json'));
+    for (const f of files) expect(f).toMatch(/^[a-z0-9-]+\.v\d+\.schema\.json$/);
+  });
+
+  it('every example validates (envelope examples: envelope + each record; record examples: the record)', () => {
+    const dir = path.join(contract.dir, 'examples');
+    const examples = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+    expect(examples.length).toBeGreaterThanOrEqual(4);
+    for (const f of examples) {
+      const name = f.replace(/\.json$/, '');
+      const ex = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Record<string, unknown>;
+      if (name === 'status') {
+        expect(contract.status(ex), `${f}: ${JSON.stringify(contract.status.errors)}`).toBe(true);
+        continue;
+      }
+      const validate = contract.record(name, 1);
+      expect(validate, `schema for example ${f}`).toBeDefined();
+      const records = Array.isArray(ex.records) ? (ex.records as unknown[]) : [ex];
+      if (Array.isArray(ex.records)) expect(contract.envelope(ex), `${f}: ${JSON.stringify(contract.envelope.errors)}`).toBe(true);
+      for (const r of records) expect(validate!(r), `${f}: ${JSON.stringify(validate!.errors)}`).toBe(true);
+    }
+  });
+
+  it('every stream schema has an example', () => {
+    const dir = path.join(contract.dir, 'examples');
+    for (const s of contract.streams.keys()) expect(fs.existsSync(path.join(dir, `${s}.json`)), `examples/${s}.json`).toBe(true);
+  });
+
+  it('the topic table in the contract README lists every stream', () => {
+    const readme = fs.readFileSync(path.join(contract.dir, 'README.md'), 'utf8');
+    for (const s of contract.streams.keys()) expect(readme).toContain(`\`${s}\``);
+  });
+});
+
+describe('Receiver validation and deduplication (fed directly)', () => {
+  const example = JSON.parse(fs.readFileSync(path.join(contract.dir, 'examples', 'readings-1m.json'), 'utf8')) as {
+    records: Record<string, unknown>[];
+  };
+  const topic = 'carbonedge/demo/gw1/data/readings-1m';
+
+  it('accepts a valid message, drops duplicates by id, reads gzip, reports gaps', () => {
+    const rx = new Receiver({ url: 'mqtt://unused', contract });
+    const ev = rx.handle(topic, Buffer.from(JSON.stringify(example)));
+    expect(ev).toMatchObject({ kind: 'data', accepted: 2, duplicates: 0, invalid: 0 });
+    const again = rx.handle(`${topic}/gzip`, zlib.gzipSync(JSON.stringify(example)));
+    expect(again).toMatchObject({ accepted: 0, duplicates: 2 });
+    const later = { ...example, records: [{ ...example.records[0], id: 'gw1/readings-1m/45', seq: 45 }] };
+    rx.handle(topic, Buffer.from(JSON.stringify(later)));
+    expect(rx.gaps()).toEqual([{ gateway: 'gw1', stream: 'readings-1m', firstSeq: 41, lastSeq: 45, records: 3, missing: [[43, 44]] }]);
+    rx.close();
+  });
+
+  it('rejects a bad envelope, a record whose id does not match, and a record that breaks its schema', () => {
+    const rx = new Receiver({ url: 'mqtt://unused', contract });
+    expect(rx.handle(topic, Buffer.from('{not json')).error).toMatch(/not JSON/);
+    expect(rx.handle(topic, Buffer.from(JSON.stringify({ ...example, schemaVersion: 99 }))).error).toMatch(/envelope/);
+    const badId = { ...example, records: [{ ...example.records[0], id: 'gw9/readings-1m/41' }] };
+    expect(rx.handle(topic, Buffer.from(JSON.stringify(badId)))).toMatchObject({ invalid: 1, accepted: 0 });
+    const badRec = { ...example, records: [{ ...example.records[0], quality: 'excellent' }] };
+    expect(rx.handle(topic, Buffer.from(JSON.stringify(badRec)))).toMatchObject({ invalid: 1, accepted: 0 });
+    expect(rx.stats()).toMatchObject({ invalidMessages: 2, invalidRecords: 2, records: 0 });
+    expect(rx.db.prepare('SELECT count(*) FROM invalid').pluck().get()).toBe(4);
+    rx.close();
+  });
+});
