@@ -26,6 +26,8 @@ export interface TransportOptions {
 const ModbusRTU = modbusSerial.default;
 type Client = InstanceType<typeof ModbusRTU>;
 
+const TCP_TIMEOUTS_BEFORE_RECONNECT = 3;
+
 /** modbus-serial's callback API (the promise API keeps a mutable unit id; we pass it per call). */
 interface CallbackClient {
   writeFC1(unit: number, addr: number, len: number, cb: (err: unknown, res?: { data: boolean[] }) => void): void;
@@ -60,6 +62,8 @@ export class ModbusTransport {
   private readonly connectTimeoutMs: number;
   /** Transactions sent on the current TCP connection, and when the oldest unanswered one was. */
   private txOnConnection = 0;
+  /** Timeouts in a row on this connection, with no reply in between (any unit). */
+  private consecutiveTimeouts = 0;
   private timedOutAtTx: number | undefined;
   /**
    * RTU: per unit, until when its replies are not trusted after a timeout or bad frame. A late
@@ -131,6 +135,7 @@ export class ModbusTransport {
     this.open_ = true;
     this.txOnConnection = 0;
     this.timedOutAtTx = undefined;
+    this.consecutiveTimeouts = 0;
   }
 
   private markClosed(client: Client, reason: string): void {
@@ -171,6 +176,9 @@ export class ModbusTransport {
         return;
       }
       if (this.timedOutAtTx === undefined) this.timedOutAtTx = this.txOnConnection;
+      // Nothing at all answered for a while on this connection: it may be half-open (cable
+      // pulled, NAT or converter state lost). Replace it rather than time out on it forever.
+      if (++this.consecutiveTimeouts >= TCP_TIMEOUTS_BEFORE_RECONNECT) await this.close();
       return;
     }
     this.quietUntil.set(unit, Date.now() + timeoutMs);
@@ -239,6 +247,8 @@ export class ModbusTransport {
       const done = (err: unknown, v?: T) => {
         if (settled) return;
         settled = true;
+        // Any reply (data or exception) shows the link is alive.
+        if (!err || (err as { modbusCode?: number }).modbusCode !== undefined) this.consecutiveTimeouts = 0;
         if (guard) clearTimeout(guard);
         this.inflight = undefined;
         if (err) reject(err);

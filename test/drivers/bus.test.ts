@@ -118,6 +118,26 @@ describe('ModbusBus queue', () => {
   });
 });
 
+describe('ModbusBus on a half-open TCP connection', () => {
+  it('replaces a connection on which nothing answers any more', async () => {
+    let silent = false;
+    const peer = await mbapPeer({ script: () => (silent ? 'silent' : undefined) });
+    const bus = new ModbusBus({ id: 'b', type: 'tcp', host: '127.0.0.1', port: peer.port });
+    try {
+      expect(await bus.read(1, 'holding', 0, 1, { timeoutMs: 500 })).toEqual([1000]);
+      silent = true;
+      for (let i = 0; i < 3; i++) await expect(bus.read(1, 'holding', 0, 1, { timeoutMs: 80 })).rejects.toBeInstanceOf(ModbusTimeoutError);
+      expect(peer.stats.connections).toBe(1);
+      silent = false;
+      expect(await bus.read(2, 'holding', 3, 1, { timeoutMs: 500 })).toEqual([2003]);
+      expect(peer.stats.connections).toBe(2);
+    } finally {
+      await bus.close();
+      await peer.close();
+    }
+  });
+});
+
 describe('Backoff', () => {
   it('doubles per failure, is capped, jittered within bounds, and resets', () => {
     const seq = [0, 1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5];
