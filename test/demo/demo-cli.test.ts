@@ -189,6 +189,14 @@ describe('carbonedge simulate', () => {
     expect(existsSync(m![1]!)).toBe(false); // the pty pair is gone with socat
   });
 
+  it('says clearly that socat is needed for --rtu without a path', async () => {
+    const p = start(['simulate', '--site', 'demo', '--rtu'], { CARBONEDGE_SOCAT: path.join(tmp, 'no-socat-here') });
+    expect(await p.exit).toBe(1);
+    expect(p.stderr).toContain('carbonedge simulate: Modbus RTU simulation needs socat');
+    expect(p.stderr).toContain('apt-get install socat');
+    expect(p.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+  });
+
   it('reports usage and value-file errors clearly', async () => {
     const none = await run(['simulate']);
     expect(none.code).toBe(2);

@@ -16,8 +16,10 @@ export interface PtyPair {
 
 const SOCAT_CANDIDATES = ['/usr/bin/socat', '/usr/local/bin/socat', '/bin/socat', '/opt/homebrew/bin/socat'];
 
-/** Path of socat, or undefined when it is not installed. */
+/** Path of socat (CARBONEDGE_SOCAT overrides the search), or undefined when it is not installed. */
 export function findSocat(): string | undefined {
+  const override = process.env.CARBONEDGE_SOCAT;
+  if (override) return existsSync(override) ? override : undefined;
   for (const c of SOCAT_CANDIDATES) if (existsSync(c)) return c;
   for (const dir of (process.env.PATH ?? '').split(':')) {
     if (dir && existsSync(`${dir}/socat`)) return `${dir}/socat`;

@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '../../../runtime/logger.js';
 import { DEMO_DEVICE_SPECS } from '../../../runtime/simulation/demo-config.js';
 import { DEMO_DEVICES } from '../../../runtime/simulation/demo-site.js';
 import type { ImageValues } from '../../simulator/register-image.js';
-import { createPtyPair, type PtyPair } from '../../simulator/pty.js';
+import { createPtyPair, SocatMissingError, type PtyPair } from '../../simulator/pty.js';
 import { SimulatorServer, type SimulatedDevice } from '../../simulator/server.js';
 import { SimulatedSite, SingleSimulatedDevice } from '../../simulator/site.js';
 import type { Command } from '../main.js';
@@ -190,25 +190,34 @@ export const command: Command = {
       if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
         logger.warn({ host }, 'the simulator is reachable from other machines on this address; anyone there can read and write its registers');
       }
-      const sim = await startSimulation(
-        {
-          site: values.site as 'demo' | undefined,
-          profile: values.profile,
-          unit,
-          values: values.values,
-          generate: !values.static,
-          tcpPort,
-          host,
-          rtu: values.rtu,
-          baudRate: positiveNumber('baud', values.baud, true),
-          parity: values.parity as 'none' | 'even' | 'odd' | undefined,
-          speed: positiveNumber('speed', values.speed),
-          seed,
-          strict: values.strict,
-          profileDirs: values['profile-dir'],
-        },
-        logger,
-      );
+      let sim: RunningSimulation;
+      try {
+        sim = await startSimulation(
+          {
+            site: values.site as 'demo' | undefined,
+            profile: values.profile,
+            unit,
+            values: values.values,
+            generate: !values.static,
+            tcpPort,
+            host,
+            rtu: values.rtu,
+            baudRate: positiveNumber('baud', values.baud, true),
+            parity: values.parity as 'none' | 'even' | 'odd' | undefined,
+            speed: positiveNumber('speed', values.speed),
+            seed,
+            strict: values.strict,
+            profileDirs: values['profile-dir'],
+          },
+          logger,
+        );
+      } catch (err) {
+        if (err instanceof SocatMissingError) {
+          process.stderr.write(`carbonedge simulate: ${err.message}\n`);
+          return 1;
+        }
+        throw err;
+      }
       process.stdout.write(`carbonedge simulate: serving ${values.site ? 'the demo site' : `profile ${values.profile}`}\n${sim.description.join('\n')}\nCtrl-C to stop.\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());
