@@ -125,7 +125,7 @@ export class ModbusTransport {
         }),
       ]);
     } catch (err) {
-      destroyClient(client);
+      void destroyClient(client);
       throw err;
     } finally {
       if (timer) clearTimeout(timer);

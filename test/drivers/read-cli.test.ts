@@ -90,19 +90,24 @@ describe.runIf(ok)('carbonedge read against pymodbus-simulated meters', () => {
       const { image, expected } = imageOf(profile);
       let tcp: PymodbusServer;
       let rtu: PymodbusServer;
+      let rtuTcp: PymodbusServer;
       let pty: PtyPair;
       let port: number;
+      let rtuTcpPort: number;
       beforeAll(async () => {
         port = await freePort();
+        rtuTcpPort = await freePort();
         pty = await new PtyPair().start();
-        [tcp, rtu] = await Promise.all([
+        [tcp, rtu, rtuTcp] = await Promise.all([
           new PymodbusServer({ mode: 'tcp', port, units: { 1: image } }).start(),
           new PymodbusServer({ mode: 'rtu', device: pty.b, units: { 3: image } }).start(),
+          new PymodbusServer({ mode: 'rtu-over-tcp', port: rtuTcpPort, units: { 4: image } }).start(),
         ]);
       });
       afterAll(async () => {
         await tcp?.stop();
         await rtu?.stop();
+        await rtuTcp?.stop();
         await pty?.dispose();
       });
 
@@ -116,6 +121,12 @@ describe.runIf(ok)('carbonedge read against pymodbus-simulated meters', () => {
         const { stdout } = await run('node', [CLI, 'read', '--profile', id, '--rtu', pty.a, '--baud', '9600', '--parity', 'none', '--unit', '3', '--json']);
         checkJson(profile, stdout, expected);
         expect(stdout).toContain(`modbus-rtu://${pty.a}#3/`);
+      });
+
+      it('--json over RTU-over-TCP returns the same values', async () => {
+        const { stdout } = await run('node', [CLI, 'read', '--profile', id, '--rtu-over-tcp', `127.0.0.1:${rtuTcpPort}`, '--unit', '4', '--json']);
+        checkJson(profile, stdout, expected);
+        expect(stdout).toContain(`modbus-rtu-over-tcp://127.0.0.1:${rtuTcpPort}#4/`);
       });
     });
   }
