@@ -282,9 +282,9 @@ export class DemoSite {
           max_power: this.batteryMaxW,
           dc_voltage: dcV,
           dc_current: p.battery / dcV,
-          current_l1: p.battery / 3 / v[0],
-          current_l2: p.battery / 3 / v[1],
-          current_l3: p.battery / 3 / v[2],
+          current_l1: Math.abs(p.battery) / 3 / v[0],
+          current_l2: Math.abs(p.battery) / 3 / v[1],
+          current_l3: Math.abs(p.battery) / 3 / v[2],
         };
       }
       case 'heatpump':
