@@ -38,7 +38,8 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
         text TEXT,
         quality INTEGER NOT NULL
       );
-      CREATE INDEX readings_raw_ts ON readings_raw (ts);
+      -- No index on ts (it would double the insert cost): rows are appended in time order, so
+      -- retention finds the cut-off rowid by binary search (Store.rawRowidAt).
       -- Aggregates per point and bucket: min/max/mean/last over good numeric samples.
       CREATE TABLE readings_1m (
         bucket INTEGER NOT NULL,

@@ -12,6 +12,8 @@ import { resolveStoreConfig, type ResolvedStoreConfig, type StoreConfig } from '
 export const DB_FILE_NAME = 'carbonedge.db';
 
 const MINUTE = 60_000;
+/** Raw readings per multi-row INSERT (fewer native calls per reading). */
+const RAW_CHUNK = 64;
 const FIFTEEN = 15 * MINUTE;
 const QUALITY_CODE: Record<Quality, number> = { good: 0, stale: 1, 'comm-error': 2, 'out-of-range': 3 };
 
@@ -137,6 +139,8 @@ export class Store implements OutboxWriter {
   private closed1mBefore = 0;
   private closed15mBefore = 0;
   private readonly seqs = new Map<string, number>();
+  private readonly dirtySeqs = new Set<string>();
+  private readonly rawParams: unknown[] = [];
   private readonly outboxCounts = new Map<string, { records: number; bytes: number }>();
   private readonly dropped: DropCounters;
   private readingsPersisted = 0;
@@ -172,6 +176,9 @@ export class Store implements OutboxWriter {
       insertPoint: db.prepare('INSERT INTO points (device, point, canonical, unit) VALUES (?, ?, ?, ?)'),
       updatePoint: db.prepare('UPDATE points SET canonical = ?, unit = ? WHERE id = ?'),
       insertRaw: db.prepare('INSERT INTO readings_raw (ts, point_id, value, text, quality) VALUES (?, ?, ?, ?, ?)'),
+      insertRawMany: db.prepare(
+        `INSERT INTO readings_raw (ts, point_id, value, text, quality) VALUES ${Array.from({ length: RAW_CHUNK }, () => '(?, ?, ?, ?, ?)').join(', ')}`,
+      ),
       insert1m: db.prepare(
         'INSERT OR REPLACE INTO readings_1m (bucket, point_id, min, max, mean, last, count, samples, quality, delta, delta_flag) VALUES (?,?,?,?,?,?,?,?,?,?,?)',
       ),
@@ -260,15 +267,18 @@ export class Store implements OutboxWriter {
       this.withSync(touchesOutbox ? 'FULL' : 'NORMAL', () => {
         this.db.transaction(() => {
           for (const r of batch) this.writeReading(r);
+          this.flushRaw();
           const closing1m = this.closeableBuckets(this.acc1m, MINUTE, now);
           const closing15m = this.closeableBuckets(this.acc15m, FIFTEEN, now);
           if (closing1m.length) this.closeBuckets(this.acc1m, closing1m, MINUTE, now);
           if (closing15m.length) this.closeBuckets(this.acc15m, closing15m, FIFTEEN, now);
+          this.writeSeqs();
         })();
       });
       this.readingsPersisted += batch.length;
       if (touchesOutbox) this.notifyEnqueued(STREAM_READINGS_1M);
     } catch (err) {
+      this.rawParams.length = 0;
       this.dropped.readingsOnError += batch.length;
       this.dropsSinceStats = true;
       this.log.error({ err, readings: batch.length }, 'store flush failed; these readings are dropped (counted), the gateway keeps running');
@@ -301,7 +311,9 @@ export class Store implements OutboxWriter {
     const v = r.value;
     const num = typeof v === 'number' ? v : typeof v === 'boolean' ? (v ? 1 : 0) : null;
     const text = typeof v === 'string' ? v : null;
-    this.st.insertRaw.run(r.ts, p.id, num !== null && Number.isFinite(num) ? num : null, text, QUALITY_CODE[r.quality] ?? 2);
+    const raw = this.rawParams;
+    raw.push(r.ts, p.id, num !== null && Number.isFinite(num) ? num : null, text, QUALITY_CODE[r.quality] ?? 2);
+    if (raw.length === RAW_CHUNK * 5) this.flushRaw();
     let delta: { delta: number; flag?: CounterFlag } | undefined;
     if (p.counter && r.quality === 'good' && num !== null && Number.isFinite(num)) {
       const prev = this.counterLast.get(p.id);
@@ -317,6 +329,13 @@ export class Store implements OutboxWriter {
     }
     const ok = r.quality === 'good' && num !== null && Number.isFinite(num);
     this.accumulate(this.acc1m, MINUTE, this.closed1mBefore, p.id, r, ok ? num : null, delta);
+  }
+
+  private flushRaw(): void {
+    const raw = this.rawParams;
+    if (raw.length === RAW_CHUNK * 5) this.st.insertRawMany.run(raw);
+    else for (let i = 0; i < raw.length; i += 5) this.st.insertRaw.run(raw[i], raw[i + 1], raw[i + 2], raw[i + 3], raw[i + 4]);
+    raw.length = 0;
   }
 
   private accumulate(
@@ -406,7 +425,6 @@ export class Store implements OutboxWriter {
         if (publish) {
           const p = byId.get(pointId)!;
           const rec: Record<string, unknown> = {
-            ts: bucket,
             device: p.device,
             point: p.point,
             ...(p.canonical ? { canonical: p.canonical } : {}),
@@ -423,7 +441,7 @@ export class Store implements OutboxWriter {
             rec.delta = a.delta;
             if (a.deltaFlag) rec.deltaFlag = a.deltaFlag;
           }
-          this.enqueueInTx(stream, rec);
+          this.enqueueInTx(stream, rec, bucket);
         }
       }
       if (is1m) for (const [pointId, a] of m) this.fold(bucket, pointId, a);
@@ -474,8 +492,8 @@ export class Store implements OutboxWriter {
     // last flush or crash, 15-minute from the closed 1-minute aggregates of the open quarter hour.
     const qualities: Quality[] = ['good', 'stale', 'comm-error', 'out-of-range'];
     const rows = db
-      .prepare('SELECT ts, point_id, value, quality FROM readings_raw WHERE ts >= ? ORDER BY ts')
-      .iterate(this.closed1mBefore) as IterableIterator<{ ts: number; point_id: number; value: number | null; quality: number }>;
+      .prepare('SELECT ts, point_id, value, quality FROM readings_raw WHERE rowid >= ? AND ts >= ? ORDER BY rowid')
+      .iterate(this.rawRowidAt(this.closed1mBefore), this.closed1mBefore) as IterableIterator<{ ts: number; point_id: number; value: number | null; quality: number }>;
     for (const r of rows) {
       const q = qualities[r.quality] ?? 'comm-error';
       this.accumulate(this.acc1m, MINUTE, this.closed1mBefore, r.point_id, { ts: r.ts, quality: q }, q === 'good' ? r.value : null, undefined);
@@ -562,24 +580,57 @@ export class Store implements OutboxWriter {
   /** OutboxWriter: commit one record on `stream` (synchronous=FULL); durable when it returns. */
   enqueue(stream: string, record: Record<string, unknown>): { seq: number } {
     if (this.closed) throw new Error('store is closed');
-    const seq = this.withSync('FULL', () => this.db.transaction(() => this.enqueueInTx(stream, record))());
+    const seq = this.withSync('FULL', () =>
+      this.db.transaction(() => {
+        const n = this.enqueueInTx(stream, record);
+        this.writeSeqs();
+        return n;
+      })(),
+    );
     this.notifyEnqueued(stream);
     return { seq };
   }
 
+  /** Commit many records on `stream` in one FULL transaction; returns the last seq. */
+  enqueueMany(stream: string, records: Iterable<Record<string, unknown>>): { lastSeq: number } {
+    if (this.closed) throw new Error('store is closed');
+    const lastSeq = this.withSync('FULL', () =>
+      this.db.transaction(() => {
+        let seq = this.seqs.get(stream) ?? 0;
+        for (const r of records) seq = this.enqueueInTx(stream, r);
+        this.writeSeqs();
+        return seq;
+      })(),
+    );
+    this.notifyEnqueued(stream);
+    return { lastSeq };
+  }
+
+  /** Inside the transaction that enqueued: persist the streams' last sequence numbers. */
+  private writeSeqs(): void {
+    for (const stream of this.dirtySeqs) this.st.setSeq.run(stream, this.seqs.get(stream)!);
+    this.dirtySeqs.clear();
+  }
+
   /** Inside an open transaction: assign the next sequence number and insert the record. */
-  private enqueueInTx(stream: string, record: Record<string, unknown>): number {
+  private enqueueInTx(stream: string, record: Record<string, unknown>, recordTs?: number): number {
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(stream)) throw new Error(`invalid stream name '${stream}' (lower-case letters, digits, '-')`);
     const seq = (this.seqs.get(stream) ?? 0) + 1;
     const now = this.clock.now();
-    const ts = typeof record.ts === 'number' && Number.isFinite(record.ts) ? record.ts : now;
+    const ts = recordTs ?? (typeof record.ts === 'number' && Number.isFinite(record.ts) ? record.ts : now);
     const id = `${this.gatewayId}/${stream}/${seq}`;
-    const { id: _i, seq: _s, ts: _t, ...rest } = record;
-    const payload = JSON.stringify({ id, seq, ts, ...rest });
+    let payload: string;
+    if ('id' in record || 'seq' in record || 'ts' in record) {
+      const { id: _i, seq: _s, ts: _t, ...rest } = record;
+      payload = JSON.stringify({ id, seq, ts, ...rest });
+    } else {
+      const body = JSON.stringify(record);
+      payload = `{"id":${JSON.stringify(id)},"seq":${seq},"ts":${ts}${body.length > 2 ? ',' : ''}${body.slice(1)}`;
+    }
     const bytes = Buffer.byteLength(payload);
     this.st.insertOutbox.run(stream, seq, ts, now, bytes, payload);
-    this.st.setSeq.run(stream, seq);
     this.seqs.set(stream, seq);
+    this.dirtySeqs.add(stream);
     const c = this.outboxCounts.get(stream) ?? { records: 0, bytes: 0 };
     c.records++;
     c.bytes += bytes;
@@ -659,6 +710,29 @@ export class Store implements OutboxWriter {
 
   // ------------------------------------------------------------------ retention and byte cap
 
+  /**
+   * Smallest rowid of readings_raw whose ts is >= `ts` (rows are appended in time order: binary
+   * search over rowids, O(log n) lookups, no ts index to maintain on every insert).
+   */
+  rawRowidAt(ts: number): number {
+    const bounds = this.db.prepare('SELECT min(rowid) AS lo, max(rowid) AS hi FROM readings_raw').get() as { lo: number | null; hi: number | null };
+    if (bounds.lo === null || bounds.hi === null) return 0;
+    const at = this.db.prepare('SELECT rowid, ts FROM readings_raw WHERE rowid >= ? ORDER BY rowid LIMIT 1');
+    let lo = bounds.lo;
+    let hi = bounds.hi + 1; // answer in [lo, hi]
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const row = at.get(mid) as { rowid: number; ts: number } | undefined;
+      if (!row) {
+        hi = mid;
+        continue;
+      }
+      if (row.ts >= ts) hi = mid;
+      else lo = row.rowid + 1;
+    }
+    return lo;
+  }
+
   /** Bytes used by the database's live pages (what the byte cap limits). */
   usedBytes(): number {
     const pageSize = this.db.pragma('page_size', { simple: true }) as number;
@@ -685,7 +759,7 @@ export class Store implements OutboxWriter {
       const protect = this.closed1mBefore || now;
       this.withSync('NORMAL', () =>
         this.db.transaction(() => {
-          this.db.prepare('DELETE FROM readings_raw WHERE ts < ?').run(Math.min(now - r.rawMs, protect));
+          this.db.prepare('DELETE FROM readings_raw WHERE rowid < ?').run(this.rawRowidAt(Math.min(now - r.rawMs, protect)));
           this.db.prepare('DELETE FROM readings_1m WHERE bucket < ?').run(Math.min(now - r.oneMinuteMs, this.closed15mBefore || now));
           this.db.prepare('DELETE FROM readings_15m WHERE bucket < ?').run(now - r.fifteenMinuteMs);
           this.db.prepare('DELETE FROM energy_deltas WHERE bucket < ?').run(Math.min(now - r.energyMs, protect));
@@ -730,7 +804,12 @@ export class Store implements OutboxWriter {
     const protect15 = this.closed15mBefore || now;
     const before = { ...this.dropped, outboxByCap: { ...this.dropped.outboxByCap } };
     const steps: (() => number)[] = [
-      () => this.dropRows('DELETE FROM readings_raw WHERE rowid IN (SELECT rowid FROM readings_raw WHERE ts < ? ORDER BY ts LIMIT ?)', [protect, chunk], 'rawByCap'),
+      () =>
+        this.dropRows(
+          'DELETE FROM readings_raw WHERE rowid IN (SELECT rowid FROM readings_raw WHERE rowid < ? ORDER BY rowid LIMIT ?)',
+          [this.rawRowidAt(protect), chunk],
+          'rawByCap',
+        ),
       () =>
         this.dropRows(
           'DELETE FROM readings_1m WHERE (bucket, point_id) IN (SELECT bucket, point_id FROM readings_1m WHERE bucket < ? ORDER BY bucket LIMIT ?)',
