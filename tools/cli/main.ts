@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   demo: () => import('./commands/demo.js'),
   inventory: () => import('./commands/inventory.js'),
   read: () => import('./commands/read.js'),
+  replay: () => import('./commands/replay.js'),
   receive: () => import('./commands/receive.js'),
   run: () => import('./commands/run.js'),
   simulate: () => import('./commands/simulate.js'),
