@@ -29,7 +29,8 @@ export function ensureDecisionTable(db: Database): void {
 /** The `decision` record sent upstream (decision.v1). */
 export function decisionRecord(d: Decision): Record<string, unknown> {
   return {
-    ts: new Date(d.ts).toISOString(),
+    ts: d.ts,
+    time: new Date(d.ts).toISOString(),
     device: d.device,
     point: d.point,
     value: d.value,

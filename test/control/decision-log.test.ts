@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { loadContract } from '../../runtime/uplink/contract.js';
+import { DecisionLog, readDecisions } from '../../runtime/control/decision-log.js';
+import { WriteGate } from '../../runtime/control/write-gate.js';
+import type { WriteBackend } from '../../runtime/services.js';
+
+const contract = loadContract();
+
+function setup(dryRun: boolean, backend?: Partial<WriteBackend>) {
+  const db = new Database(':memory:');
+  const sent: Record<string, unknown>[] = [];
+  let seq = 0;
+  const outbox = {
+    enqueue(stream: string, record: Record<string, unknown>) {
+      expect(stream).toBe('decision');
+      seq++;
+      sent.push({ id: `gw/decision/${seq}`, seq, ...record });
+      return { seq };
+    },
+  };
+  const writes: unknown[] = [];
+  const gate = new WriteGate({
+    dryRun,
+    clock: { now: () => 1781604120000 },
+    sinks: [new DecisionLog(db, outbox)],
+    backends: [{ canWrite: (d) => d === 'load', write: async (r) => (writes.push(r), { status: 'verified' }), ...backend }],
+  });
+  return { db, sent, gate, writes };
+}
+
+describe('decision log: SQLite rules_decisions and the outbox stream `decision`', () => {
+  it('records every decision with rule, inputs and reason; the uplink record matches decision.v1', async () => {
+    const { db, sent, gate, writes } = setup(false);
+    await gate.write({ device: 'load', point: 'relay', value: true, rule: 'r1', reason: 'surplus', inputs: { grid_power: -6000, previous: false } });
+    await gate.write({ device: 'pv', point: 'limit', value: 5, rule: 'r2', reason: 'x' });
+    expect(writes).toHaveLength(1);
+    const rows = readDecisions(db);
+    expect(rows.map((r) => [r.rule, r.status, r.error ?? null])).toEqual([
+      ['r1', 'verified', null],
+      ['r2', 'failed', 'no write backend for pv.limit'],
+    ]);
+    expect(rows[0]!.inputs).toEqual({ grid_power: -6000, previous: false });
+    const validate = contract.record('decision', 1)!;
+    for (const rec of sent) expect(validate(rec), JSON.stringify(validate.errors)).toBe(true);
+    expect(sent[0]).toMatchObject({ ts: 1781604120000, time: '2026-06-16T10:02:00.000Z', device: 'load', point: 'relay', value: true, dryRun: false });
+  });
+
+  it('dry-run: the gate never calls the backend, and logs the decision as dry-run', async () => {
+    const { db, gate, writes } = setup(true);
+    const r = await gate.write({ device: 'load', point: 'relay', value: true, rule: 'r1', reason: 'why' });
+    expect(r.status).toBe('dry-run');
+    expect(writes).toHaveLength(0);
+    expect(gate.counts).toEqual({ written: 0, dryRun: 1, failed: 0 });
+    expect(readDecisions(db)[0]).toMatchObject({ status: 'dry-run', dryRun: true });
+  });
+
+  it('a backend that throws is a failed decision, not a crash', async () => {
+    const { db, gate } = setup(false, { write: async () => { throw new Error('exception 02'); } });
+    expect((await gate.write({ device: 'load', point: 'relay', value: false, reason: 'x' })).status).toBe('failed');
+    expect(readDecisions(db)[0]).toMatchObject({ status: 'failed', error: 'exception 02', rule: 'manual' });
+  });
+
+  it('the contract example validates against decision.v1 and the envelope', () => {
+    const ex = JSON.parse(readFileSync(path.join(contract.dir, 'examples', 'decision.json'), 'utf8')) as { records: unknown[] };
+    expect(contract.envelope(ex), JSON.stringify(contract.envelope.errors)).toBe(true);
+    const validate = contract.record('decision', 1)!;
+    for (const r of ex.records) expect(validate(r), JSON.stringify(validate.errors)).toBe(true);
+  });
+});
