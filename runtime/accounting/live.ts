@@ -247,7 +247,8 @@ export class AccountingEngine {
   private readonly log: Logger;
   private readonly outbox?: OutboxWriter;
   private readonly cal: Calendar;
-  private readonly byPoint = new Map<string, { dev: AcctDevice; flow: string; scale: number; kind: 'counter' | 'power' }>();
+  /** device -> point id or canonical -> what to do with it (two levels: no string building per reading). */
+  private readonly byDevice = new Map<string, Map<string, { dev: AcctDevice; flow: string; key: string; scale: number; kind: 'counter' | 'power' }>>();
   private state: EngineState;
   private lastCheckpoint = 0;
   private watermark = 0;
@@ -266,8 +267,10 @@ export class AccountingEngine {
     this.cal = new Calendar(settings.timezone);
     migrateAccounting(this.db);
     for (const dev of devices) {
-      for (const c of dev.counters) this.byPoint.set(k2(dev.id, c.point), { dev, flow: c.flow, scale: c.scale, kind: 'counter' });
-      if (dev.power) this.byPoint.set(k2(dev.id, dev.power.point), { dev, flow: '', scale: 1, kind: 'power' });
+      const m = new Map<string, { dev: AcctDevice; flow: string; key: string; scale: number; kind: 'counter' | 'power' }>();
+      for (const c of dev.counters) m.set(c.point, { dev, flow: c.flow, key: k2(dev.id, c.flow), scale: c.scale, kind: 'counter' });
+      if (dev.power) m.set(dev.power.point, { dev, flow: '', key: '', scale: 1, kind: 'power' });
+      this.byDevice.set(dev.id, m);
     }
     this.st = {
       getState: this.db.prepare("SELECT value FROM acct_state WHERE key = 'engine'").pluck(),
@@ -328,21 +331,26 @@ export class AccountingEngine {
   /** The hub listener: account every good sample of an accounting point. */
   ingest(batch: readonly Reading[]): void {
     let maxTs = this.watermark;
+    let points: ReturnType<AccountingEngine['byDevice']['get']>;
+    let lastDevice: string | undefined;
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
-      if (r.quality !== 'good' || typeof r.value !== 'number') continue;
-      let m = this.byPoint.get(k2(r.device, r.point));
-      if (!m && r.canonical) m = this.byPoint.get(k2(r.device, r.canonical));
+      if (r.device !== lastDevice) {
+        lastDevice = r.device;
+        points = this.byDevice.get(r.device);
+      }
+      if (!points || r.quality !== 'good' || typeof r.value !== 'number') continue;
+      let m = points.get(r.point);
+      if (!m && r.canonical) m = points.get(r.canonical);
       if (!m) continue;
       if (r.ts > maxTs) maxTs = r.ts;
-      if (m.kind === 'counter') this.counterSample(m.dev, m.flow, r.point, r.value, r.ts, m.scale);
+      if (m.kind === 'counter') this.counterSample(m.dev, m.key, r.point, r.value, r.ts, m.scale);
       else this.powerSample(m.dev, r.value, r.ts);
     }
     if (maxTs > this.watermark) this.advance(maxTs);
   }
 
-  private counterSample(dev: AcctDevice, flow: string, point: string, value: number, ts: number, scale: number): void {
-    const key = k2(dev.id, flow);
+  private counterSample(dev: AcctDevice, key: string, point: string, value: number, ts: number, scale: number): void {
     const v = Math.round(value * scale);
     const prev = this.state.counters[key];
     this.noteGood(dev, ts);
