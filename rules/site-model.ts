@@ -159,9 +159,9 @@ export class SiteModel implements Resolver {
     }
     if (out.type === 'boolean') {
       if (typeof v === 'boolean' || v === 0 || v === 1) return undefined;
-      return `output ${out.key} is on/off: use true/false, not ${JSON.stringify(v)}`;
+      return `output ${out.key.replace('/', '.')} is on/off: use true/false, not ${JSON.stringify(v)}`;
     }
-    if (typeof v !== 'number') return `output ${out.key} is numeric: use a number, not ${JSON.stringify(v)}`;
+    if (typeof v !== 'number') return `output ${out.key.replace('/', '.')} is numeric: use a number, not ${JSON.stringify(v)}`;
     return undefined;
   }
 

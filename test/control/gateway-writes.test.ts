@@ -3,6 +3,12 @@
  * the profiles' register maps) <- acquisition (polls, writePoint with read-back) <- write gate
  * <- rule engine. Dry-run must keep every write off the bus, asserted at the simulated devices.
  */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import YAML from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { acquisitionFeature } from '../../drivers/acquisition.js';
@@ -20,6 +26,7 @@ import { waitFor } from '../helpers/peers.js';
 import type { RuleConfig } from '../../rules/types.js';
 
 const { profiles } = loadBuiltinProfiles();
+const run = promisify(execFile);
 const NOON = Date.UTC(2026, 5, 15, 10, 30);
 
 const RULES: RuleConfig[] = [
@@ -41,8 +48,8 @@ async function startSite(dryRun: boolean, opts: { store?: Database.Database } = 
   const base = demoSiteConfig({ tcpPort: server.tcpPort!, dryRun });
   const config: SiteConfig = {
     ...base,
-    devices: base.devices.map((d) => ({ ...d, pollIntervalMs: 200 })),
-    control: { tickMs: 200, onExit: 'safe' },
+    devices: base.devices.map((d) => ({ ...d, pollIntervalMs: 300 })),
+    control: { tickMs: 300, onExit: 'safe' },
     rules: RULES,
   };
   const services = opts.store ? [(ctx: Gateway['ctx']) => (ctx.services.set('store', { db: opts.store }), null)] : [];
@@ -68,7 +75,9 @@ describe('write gate over Modbus TCP against the simulated demo site', () => {
   });
 
   it('live: writes reach the devices, are verified by read-back and recorded with rule, inputs and reason', async () => {
-    const db = new Database(':memory:');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ce-gw-'));
+    const db = new Database(path.join(dir, 'carbonedge.db'));
+    db.pragma('journal_mode = WAL');
     const { sim, gate, rules, gw } = await startSite(false, { store: db });
     await waitFor(() => sim.site.values('load').relay === true && sim.site.sgState() === 3 && rules.engine.outputs.get('battery#mode')?.value === 'hold', 20000, 'writes at the device');
     expect(gate.counts.failed).toBe(0);
@@ -90,6 +99,14 @@ describe('write gate over Modbus TCP against the simulated demo site', () => {
     expect(readDecisions(db).find((d) => d.rule === 'override:test')).toMatchObject({ device: 'load', point: 'relay', value: false, status: 'verified' });
     rules.clearOverride('load.relay');
     await waitFor(() => sim.site.values('load').relay === true, 20000, 'rule resumes after the override');
+    // ... and from the CLI (another process), through the store's rules_overrides table
+    const cfgFile = path.join(dir, 'site.yaml');
+    writeFileSync(cfgFile, YAML.stringify(gw.ctx.config));
+    const cli = await run(process.execPath, [path.resolve('tools/carbonedge.js'), 'override', '--config', cfgFile, '--data', dir, '--set', 'heatpump=sg2-normal', '--for', '10m', '--by', 'cli-test']);
+    expect(cli.stdout).toMatch(/heatpump held at sg2-normal until/);
+    await waitFor(() => readDecisions(db).some((d) => d.rule === 'override:cli-test'), 20000, 'CLI override applied');
+    expect(sim.site.sgState()).toBe(2);
+    expect(readDecisions(db).filter((d) => d.rule === 'override:cli-test').map((d) => `${d.point}=${d.value}`)).toEqual(['sg_relay_2=false']);
     // a clean stop drives outputs to their safe states
     await gw.stop();
     expect(sim.site.values('load').relay).toBe(false);

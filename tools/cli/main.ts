@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   check: () => import('./commands/check.js'),
   demo: () => import('./commands/demo.js'),
   inventory: () => import('./commands/inventory.js'),
+  override: () => import('./commands/override.js'),
   read: () => import('./commands/read.js'),
   replay: () => import('./commands/replay.js'),
   receive: () => import('./commands/receive.js'),
