@@ -24,7 +24,7 @@ export function exampleRulesFile(name = 'demo-rules.yaml'): string {
 }
 
 /** The demo site's example rules and control section (rules/examples/demo-rules.yaml). */
-export function demoRules(): { rules: RuleConfig[]; control: ControlConfig } {
-  const doc = parseYaml(readFileSync(exampleRulesFile('demo-rules.yaml'), 'utf8')) as { rules: RuleConfig[]; control: ControlConfig };
+export function demoRules(): { rules: RuleConfig[]; control: ControlConfig & Record<string, unknown> } {
+  const doc = parseYaml(readFileSync(exampleRulesFile('demo-rules.yaml'), 'utf8')) as { rules: RuleConfig[]; control: ControlConfig & Record<string, unknown> };
   return { rules: doc.rules, control: doc.control };
 }
