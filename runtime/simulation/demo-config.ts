@@ -46,6 +46,12 @@ export function demoSiteConfig(opts: DemoConfigOptions): SiteConfig {
     gateway: { id: 'demo-gateway', dryRun: opts.dryRun ?? false },
     buses: [{ id: 'demo', type: 'tcp', host: opts.host ?? '127.0.0.1', port: opts.tcpPort, timeoutMs: 1000 }],
     devices,
+    accounting: {
+      gridFactor: 'CN-2023-national',
+      residualFactor: 'CN-2023-residual',
+      marketRemainder: 'residual',
+      onsiteAttributes: 'retained',
+    },
     control: { enabled: true, tickMs: 5000 },
     rules: [
       {
@@ -100,6 +106,10 @@ const COMMENTS: Record<string, string> = {
     ' device-profiles/ (or in a directory listed under profileDirs); role tells accounting and\n' +
     ' rules what the device is (grid_meter, pv_inverter, battery, heat_pump, load, submeter, ...).',
   'devices.*.pollIntervalMs': ' How often to read every point of the device (ms).',
+  accounting:
+    ' Carbon accounting (runtime/accounting/README.md): grid and residual-mix factors from the\n' +
+    ' factor library (ids or numbers in tCO2/MWh), the market-based remainder method, and whether the\n' +
+    ' on-site PV certificates are retained or sold. 15-minute and daily summaries go to the uplink.',
   control: ' Rule engine: evaluated every tickMs on one snapshot of the latest values. Every write\n goes through the write gate (logged, honours dryRun).',
   rules: ' Control rules. Outputs name a device (its profile modes: on/off, sg2-normal...) or a\n device.point; expressions read device.point values and derived inputs such as pv_surplus.',
 };
