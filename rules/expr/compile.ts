@@ -186,9 +186,10 @@ const FUNCTIONS = new Map<string, { doc: string; build(args: Node[], c: Compiler
   ],
 ]);
 
-/** Whether local minute-of-day `m` lies in [from, to), wrapping past midnight when to <= from. */
+/** Whether local minute-of-day `m` lies in [from, to), wrapping past midnight when to < from; from == to is the whole day. */
 export function inRange(m: number, from: number, to: number): boolean {
-  return from <= to ? m >= from && m < to : m >= from || m < to;
+  if (from === to) return true;
+  return from < to ? m >= from && m < to : m >= from || m < to;
 }
 
 function arity(args: Node[], n: number, name: string, pos: number): void {

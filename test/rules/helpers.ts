@@ -1,4 +1,5 @@
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
+import type { Profile } from '../../drivers/profiles/types.js';
 import { ConfigError } from '../../runtime/config/errors.js';
 import type { SiteConfig } from '../../runtime/config/types.js';
 import type { WriteRequest, WriteResult } from '../../runtime/services.js';
@@ -16,16 +17,20 @@ export function siteConfig(rules: RuleConfig[], control: ControlConfig = {}): Si
   return { ...base, site: { ...base.site, timezone: 'UTC' }, rules, control: { tickMs: 1000, ...control } };
 }
 
-export function compile(rules: RuleConfig[], control?: ControlConfig) {
+export function compile(rules: RuleConfig[], control?: ControlConfig, profileMap: Map<string, Profile> = profiles) {
   const config = siteConfig(rules, control);
   const gathered = gatherRules(config, '<test>', process.cwd());
-  const c = compileRules(config, profiles, gathered.rules);
+  const c = compileRules(config, profileMap, gathered.rules);
   return { config, ...c, issues: [...gathered.issues, ...c.issues] };
 }
 
 /** A rule engine over the demo site with a recording writer and hand-set readings. */
-export function harness(rules: RuleConfig[], control?: ControlConfig, opts: { overrides?: OverrideSource; fail?: (r: WriteRequest) => boolean } = {}) {
-  const c = compile(rules, control);
+export function harness(
+  rules: RuleConfig[],
+  control?: ControlConfig,
+  opts: { overrides?: OverrideSource; fail?: (r: WriteRequest) => boolean; profiles?: Map<string, Profile> } = {},
+) {
+  const c = compile(rules, control, opts.profiles);
   if (c.issues.length) throw new ConfigError(c.issues);
   const writes: (WriteRequest & { at: number })[] = [];
   let now = 0;
