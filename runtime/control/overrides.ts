@@ -44,34 +44,33 @@ export class MemoryOverrides implements OverrideStore {
 }
 
 export class SqliteOverrides implements OverrideStore {
+  private readonly select;
   constructor(private readonly db: Database) {
     ensureOverrideTable(db);
+    this.select = db.prepare('SELECT * FROM rules_overrides WHERE expires_at > ? ORDER BY output');
   }
 
   set(o: Override, now: number): void {
-    this.db
-      .prepare('INSERT OR REPLACE INTO rules_overrides (output, value, expires_at, reason, by, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(o.output, JSON.stringify(o.value), o.expiresAt, o.reason, o.by, now);
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM rules_overrides WHERE expires_at <= ?').run(now);
+      this.db
+        .prepare('INSERT OR REPLACE INTO rules_overrides (output, value, expires_at, reason, by, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(o.output, JSON.stringify(o.value), o.expiresAt, o.reason, o.by, now);
+    })();
   }
 
   clear(output: string): boolean {
     return this.db.prepare('DELETE FROM rules_overrides WHERE output = ?').run(output).changes > 0;
   }
 
+  /** Read-only (called every control tick: no writes to the SD card); expired rows are purged by set(). */
   active(now: number): Override[] {
-    this.db.prepare('DELETE FROM rules_overrides WHERE expires_at <= ?').run(now);
-    return this.list(now);
+    const rows = this.select.all(now) as { output: string; value: string; expires_at: number; reason: string; by: string }[];
+    return rows.map((r) => ({ output: r.output, value: JSON.parse(r.value) as Override['value'], expiresAt: r.expires_at, reason: r.reason, by: r.by }));
   }
 
   list(now: number): Override[] {
-    const rows = this.db.prepare('SELECT * FROM rules_overrides WHERE expires_at > ? ORDER BY output').all(now) as {
-      output: string;
-      value: string;
-      expires_at: number;
-      reason: string;
-      by: string;
-    }[];
-    return rows.map((r) => ({ output: r.output, value: JSON.parse(r.value) as Override['value'], expiresAt: r.expires_at, reason: r.reason, by: r.by }));
+    return this.active(now);
   }
 }
 
