@@ -68,6 +68,14 @@ export interface EngineOptions {
 
 export const OVERRIDE_PRIORITY = Number.MAX_SAFE_INTEGER;
 
+/** Whether a good reading shows `value` (booleans and 0/1 compare equal). */
+function sameValue(r: Reading | undefined, value: number | boolean, scope: TickScope): boolean {
+  if (!scope.isGood(r)) return false;
+  const v = r.value;
+  if (typeof value === 'boolean') return v === value || v === (value ? 1 : 0);
+  return typeof v === 'number' && Math.abs(v - value) < 1e-9;
+}
+
 export class RuleEngine {
   readonly model: SiteModel;
   readonly rules: RuleRuntime[];
@@ -122,6 +130,16 @@ export class RuleEngine {
           const v = r.value;
           s.value = out.type === 'boolean' ? v === true || v === 1 : typeof v === 'number' ? v : undefined;
           if (s.value !== undefined && !this.points.has(out.key)) this.points.set(out.key, s.value as number | boolean);
+        }
+      } else if (out.point === undefined) {
+        // A mode output starts as the mode whose writes the device currently shows, if exactly one does.
+        const matching = (out.modes ?? []).filter((m) => {
+          const writes = this.model.expand(out, m);
+          return writes.length > 0 && writes.every((w) => sameValue(scope.snapshot.get(`${w.device}/${w.point}`), w.value, scope));
+        });
+        if (matching.length === 1) {
+          s.value = matching[0];
+          for (const w of this.model.expand(out, matching[0]!)) if (!this.points.has(`${w.device}/${w.point}`)) this.points.set(`${w.device}/${w.point}`, w.value);
         }
       }
       this.outputs.set(out.key, s);

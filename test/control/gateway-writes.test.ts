@@ -64,7 +64,13 @@ async function startSite(dryRun: boolean, opts: { store?: Database.Database } = 
 describe('write gate over Modbus TCP against the simulated demo site', () => {
   it('dry-run: the rules decide, the decisions are logged, and zero writes reach the devices', async () => {
     const { sim, gate, rules } = await startSite(true);
-    await waitFor(() => gate.counts.dryRun >= 5 && rules.engine.ticks >= 5, 20000, 'dry-run decisions');
+    await waitFor(
+      () => rules.engine.ticks >= 5 && rules.engine.outputs.get('battery#mode')?.value === 'hold' && rules.engine.outputs.get('heatpump#mode')?.value === 'sg3-boost',
+      20000,
+      'dry-run decisions',
+    );
+    // relay on, SG-Ready boost (relay 2 only: relay 1 is already off), battery hold, reserve SoC
+    expect(gate.counts.dryRun).toBe(4);
     expect(rules.engine.outputs.get('load/relay')?.value).toBe(true);
     expect(rules.engine.outputs.get('heatpump#mode')?.value).toBe('sg3-boost');
     expect(gate.counts.written).toBe(0);
