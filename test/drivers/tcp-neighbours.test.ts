@@ -1,0 +1,80 @@
+/**
+ * A dead device on a shared Modbus TCP connection (a unit behind a TCP gateway that never
+ * answers) must not slow its healthy neighbour. Counts are compared with a control device polled
+ * at the same interval on its own connection in the same run, so machine load affects both
+ * alike and nothing is asserted about wall time.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { acquisitionFeature, type AcquisitionService } from '../../drivers/acquisition.js';
+import type { Profile } from '../../drivers/profiles/types.js';
+import type { SiteConfig } from '../../runtime/config/types.js';
+import { Gateway } from '../../runtime/gateway.js';
+import { silentLogger } from '../../runtime/logger.js';
+import { waitFor } from '../helpers/peers.js';
+import { startMbapPeer, type MbapPeer } from './mbap-peer.js';
+
+const twoBlocks: Profile = {
+  id: 'two-blocks',
+  version: 1,
+  manufacturer: 'carbonedge tests',
+  model: 'two register blocks',
+  kind: 'meter',
+  source: { document: 'test fixture' },
+  limits: { maxRegistersPerRequest: 125, maxFillRegisters: 2, prohibited: [], interRequestDelayMs: 0, timeoutMs: 400 },
+  points: [
+    { id: 'a', register: 'holding', address: 0, type: 'u16' },
+    { id: 'b', register: 'input', address: 10, type: 'u16' },
+  ],
+};
+
+describe('healthy neighbours on a shared Modbus TCP connection', () => {
+  let peer: MbapPeer | undefined;
+  let gw: Gateway | undefined;
+  afterEach(async () => {
+    await gw?.stop();
+    await peer?.close();
+  });
+
+  it('keep their poll rate while a neighbour is dead (backed off, capped requests)', async () => {
+    peer = await startMbapPeer();
+    peer.silent.add(2);
+    const interval = 100;
+    const config: SiteConfig = {
+      version: 1,
+      site: { id: 'neighbours' },
+      gateway: { id: 'gw' },
+      buses: [
+        { id: 'shared', type: 'tcp', host: '127.0.0.1', port: peer.port },
+        { id: 'own', type: 'tcp', host: '127.0.0.1', port: peer.port },
+      ],
+      devices: [
+        { id: 'healthy', role: 'submeter', bus: 'shared', unitId: 1, profile: 'two-blocks', pollIntervalMs: interval },
+        { id: 'dead', role: 'submeter', bus: 'shared', unitId: 2, profile: 'two-blocks', pollIntervalMs: interval },
+        { id: 'control', role: 'submeter', bus: 'own', unitId: 3, profile: 'two-blocks', pollIntervalMs: interval },
+      ],
+    };
+    gw = new Gateway({ config, profiles: new Map([['two-blocks', twoBlocks]]), logger: silentLogger(), features: [acquisitionFeature] });
+    await gw.start();
+    const acq = gw.ctx.services.get('acquisition') as AcquisitionService;
+    const healthy = acq.pollers().get('healthy')!;
+    const dead = acq.pollers().get('dead')!;
+    const control = acq.pollers().get('control')!;
+    // Run until the control device has completed 25 cycles (about 2.5 s unloaded).
+    await waitFor(() => control.stats.complete >= 25, 30_000, 'control polls');
+    const counts = { healthy: healthy.stats.complete, control: control.stats.complete, deadRequests: dead.stats.requests, deadPolls: dead.stats.polls };
+    await gw.stop();
+    gw = undefined;
+
+    // Every healthy cycle succeeded, at (nearly) the control device's rate. Without the dead
+    // device's backoff every cycle would wait for a 400 ms timeout: about a fifth of the rate.
+    expect(healthy.stats.failed).toBe(0);
+    expect(counts.healthy).toBeGreaterThanOrEqual(Math.floor(counts.control * 0.8));
+    // The dead device: its first unanswered request abandons the cycle (1 of its 2 blocks), and
+    // it is backed off (1 s, doubling, jittered) instead of queueing a request per 100 ms cycle.
+    expect(counts.deadRequests).toBeGreaterThanOrEqual(1);
+    expect(counts.deadRequests).toBeLessThanOrEqual(Math.ceil(counts.control / 10) + 1);
+    expect(counts.deadRequests).toBe(counts.deadPolls);
+    expect(peer.ignored.get(2)).toBe(counts.deadRequests);
+    expect(acq.buses().get('shared')!.stats.timeouts).toBe(counts.deadRequests);
+  });
+});

@@ -1,0 +1,113 @@
+/**
+ * Stale invalidation through the real gateway: a device that goes silent never keeps presenting
+ * its last value as good. While the poller still waits for a reply (timeout longer than the stale
+ * age) the gateway's sweep marks the value stale; when the request times out it becomes
+ * comm-error; when the device answers again it is good again.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { acquisitionFeature } from '../../drivers/acquisition.js';
+import type { Profile } from '../../drivers/profiles/types.js';
+import type { SiteConfig } from '../../runtime/config/types.js';
+import { Gateway } from '../../runtime/gateway.js';
+import { silentLogger } from '../../runtime/logger.js';
+import type { Reading } from '../../runtime/types.js';
+import { startMbapPeer, type MbapPeer } from '../drivers/mbap-peer.js';
+import { waitFor } from '../helpers/peers.js';
+
+const oneRegister: Profile = {
+  id: 'one-register',
+  version: 1,
+  manufacturer: 'carbonedge tests',
+  model: 'one holding register',
+  kind: 'meter',
+  source: { document: 'test fixture' },
+  limits: { maxRegistersPerRequest: 125, maxFillRegisters: 0, prohibited: [], interRequestDelayMs: 0, timeoutMs: 400 },
+  points: [{ id: 'value', canonical: 'active_power', register: 'holding', address: 7, type: 'u16', unit: 'W' }],
+};
+
+function config(port: number, device: Partial<SiteConfig['devices'][number]>): SiteConfig {
+  return {
+    version: 1,
+    site: { id: 'stale-test' },
+    gateway: { id: 'gw' },
+    buses: [{ id: 'plant', type: 'tcp', host: '127.0.0.1', port }],
+    devices: [{ id: 'meter', role: 'grid_meter', bus: 'plant', unitId: 1, profile: 'one-register', pollIntervalMs: 100, ...device }],
+  };
+}
+
+describe('stale values through the gateway', () => {
+  let peer: MbapPeer | undefined;
+  let gw: Gateway | undefined;
+  afterEach(async () => {
+    await gw?.stop();
+    await peer?.close();
+    gw = undefined;
+    peer = undefined;
+  });
+
+  it('a device that goes silent: good -> stale (sweep, while the request waits) -> comm-error -> good when it answers again', async () => {
+    peer = await startMbapPeer();
+    // Device-level timeout (2 s) far beyond the stale age (300 ms): only the sweep can flag the value.
+    gw = new Gateway({
+      config: config(peer.port, { staleAfterMs: 300, timeoutMs: 2000 }),
+      profiles: new Map([['one-register', oneRegister]]),
+      logger: silentLogger(),
+      features: [acquisitionFeature],
+    });
+    const seen: Reading[] = [];
+    gw.ctx.hub.subscribe((b) => seen.push(...b.filter((r) => r.device === 'meter' && r.point === 'value')));
+    await gw.start();
+    const hub = gw.ctx.hub;
+    await waitFor(() => hub.latest('meter', 'value')?.quality === 'good', 10_000, 'first good value');
+    expect(hub.latest('meter', 'value')!.value).toBe(1007);
+
+    peer.silent.add(1);
+    // Once the device has ignored a request, every good value it gave is already published.
+    await waitFor(() => (peer!.ignored.get(1) ?? 0) >= 1, 10_000, 'a request to the silent device');
+    const mark = seen.length;
+    const lastGood = hub.latest('meter', 'value')!;
+    expect(lastGood.quality).toBe('good');
+
+    await waitFor(() => hub.latest('meter', 'value')?.quality === 'stale', 10_000, 'stale by the gateway sweep');
+    const stale = hub.latest('meter', 'value')!;
+    expect(stale.error).toMatch(/no fresh value for \d+ ms \(stale after 300 ms\)/);
+    expect(stale.ts).toBe(lastGood.ts);
+    // Still waiting for the reply: the poller has not reported a failure yet.
+    const poller = (gw.ctx.services.get('acquisition') as { pollers(): Map<string, { stats: { failed: number } }> }).pollers().get('meter')!;
+    expect(poller.stats.failed).toBe(0);
+
+    await waitFor(() => hub.latest('meter', 'value')?.quality === 'comm-error', 10_000, 'comm-error after the timeout');
+    const failed = hub.latest('meter', 'value')!;
+    expect(failed.value).toBeNull();
+    expect(failed.error).toMatch(new RegExp(`device meter \\(unit 1 on modbus-tcp://127\\.0\\.0\\.1:${peer.port}\\) holding 7: no reply within 2000 ms`));
+
+    // While silent, nothing published for the point was good.
+    const whileSilent = seen.slice(mark);
+    expect(whileSilent.some((r) => r.quality === 'good')).toBe(false);
+    const order = whileSilent.map((r) => r.quality).filter((q, i, a) => q !== a[i - 1]);
+    expect(order.slice(0, 2)).toEqual(['stale', 'comm-error']);
+
+    peer.silent.delete(1);
+    const back = seen.length;
+    await waitFor(() => hub.latest('meter', 'value')?.quality === 'good', 15_000, 'good again after the device returned');
+    expect(hub.latest('meter', 'value')!.value).toBe(1007);
+    expect(hub.latest('meter', 'value')!.ts).toBeGreaterThan(lastGood.ts);
+    expect(seen.slice(back).some((r) => r.quality === 'good')).toBe(true);
+  });
+
+  it('the default stale age is 3 x the poll interval unless the gateway sets one', async () => {
+    peer = await startMbapPeer();
+    gw = new Gateway({
+      config: { ...config(peer.port, { pollIntervalMs: 200, timeoutMs: 3000 }), gateway: { id: 'gw' } },
+      profiles: new Map([['one-register', oneRegister]]),
+      logger: silentLogger(),
+      features: [acquisitionFeature],
+    });
+    await gw.start();
+    const hub = gw.ctx.hub;
+    await waitFor(() => hub.latest('meter', 'value')?.quality === 'good', 10_000, 'first good value');
+    peer.silent.add(1);
+    await waitFor(() => hub.latest('meter', 'value')?.quality === 'stale', 10_000, 'stale');
+    expect(hub.latest('meter', 'value')!.error).toMatch(/\(stale after 600 ms\)/);
+  });
+});
