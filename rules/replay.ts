@@ -120,7 +120,8 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayReport> {
       const vals = site.values(d.id);
       if (!vals) continue;
       for (const p of d.points) {
-        const v = vals[p.id];
+        // By point id, else by canonical name (a real site's profiles on the demo physics).
+        const v = vals[p.id] ?? (p.canonical ? vals[p.canonical] : undefined);
         if (v === undefined) continue;
         snap.set(`${d.id}/${p.id}`, { device: d.id, point: p.id, canonical: p.canonical, value: v, quality: 'good', ts: now, source: site.label });
       }

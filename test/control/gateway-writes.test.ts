@@ -119,3 +119,28 @@ describe('write gate over Modbus TCP against the simulated demo site', () => {
     expect(sim.site.sgState()).toBe(2);
   });
 });
+
+describe('rules feature wiring', () => {
+  it('registers the write gate even without rules, and starts no control loop', async () => {
+    const base = demoSiteConfig({ tcpPort: 1 });
+    const gw = new Gateway({ config: { ...base, rules: [], control: { enabled: false } }, profiles, logger: silentLogger(), features: [rulesFeature], options: { dataDir: '/tmp/carbonedge-rules-test' } });
+    await gw.start();
+    try {
+      expect(gw.ctx.services.get('writeGate')).toBeDefined();
+      expect(gw.ctx.services.get('rules')).toBeUndefined();
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('refuses to start with invalid rules (every issue listed)', async () => {
+    const base = demoSiteConfig({ tcpPort: 1 });
+    const gw = new Gateway({
+      config: { ...base, rules: [{ id: 'x', kind: 'switch', output: 'load.relay', when: '__proto__' }, { id: 'y', kind: 'switch', output: 'nope.relay', when: 'true' }] },
+      profiles,
+      logger: silentLogger(),
+      features: [rulesFeature],
+    });
+    await expect(gw.start()).rejects.toThrow(/refusing to start[\s\S]*\/rules\/0\/when: invalid expression: '__proto__' is a forbidden name[\s\S]*\/rules\/1\/output: no device 'nope'/);
+  });
+});
