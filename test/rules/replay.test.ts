@@ -96,6 +96,17 @@ describe('carbonedge replay (CLI)', () => {
     expect(plain).toMatch(/rules: \(none: --no-rules\)/);
   });
 
+  it('replays the demo config as printed by `carbonedge demo --print-config`', async () => {
+    const { stdout: yaml } = await run(process.execPath, [CLI, 'demo', '--print-config']);
+    const demoFile = path.join(dir, 'demo.yaml');
+    writeFileSync(demoFile, yaml);
+    const { stdout } = await run(process.execPath, [CLI, 'replay', '--config', demoFile, '--start', DAY, '--no-rules', '--json']);
+    const r = JSON.parse(stdout) as ReplayReport;
+    expect(r.source).toBe('simulated demo site');
+    expect(r.pv_kwh).toBeGreaterThan(0);
+    expect(r.green_share).toBeGreaterThan(0);
+  });
+
   it('bad usage exits 2 with the usage line', async () => {
     const err = await run(process.execPath, [CLI, 'replay', '--config', file, '--days', 'x']).catch((e: { code: number; stderr: string }) => e);
     expect((err as { code: number }).code).toBe(2);
