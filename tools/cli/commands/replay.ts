@@ -67,7 +67,7 @@ export const command: Command = {
           const { RecordedReplaySite } = await import('../../../rules/replay-recorded.js');
           return RecordedReplaySite.open(values['from-db'], config, profiles, { startMs: start, days });
         }
-        const s = start ?? localMidnight(new Date().toISOString().slice(0, 10), tz);
+        const s = start ?? localMidnight(new Intl.DateTimeFormat('en-CA', { timeZone: tz ?? 'UTC', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date()), tz);
         return new DemoReplaySite(config, s, { seed });
       };
       const run = async (noRules: boolean) => runReplay({ config, profiles, configFile: file, site: await makeSite(), days, noRules });
