@@ -25,7 +25,7 @@ export interface AccountingDeviceConfig {
   heatFactor?: string | number;
   /** production_counter, and meters belonging to a line: production line name. */
   line?: string;
-  /** production_counter: process emissions (Scope 1), tCO2 per unit, with its source. */
+  /** production_counter (or an `other` device with a counter): process emissions (Scope 1), tCO2 per unit, with its source. */
   processFactor?: number;
   processSource?: string;
   /** Counter wraps at this value (meter unit). */
@@ -110,7 +110,7 @@ export const accountingConfigSchema: Record<string, unknown> = {
           temperatureC: { type: 'number', exclusiveMinimum: 20 },
           heatFactor: factorRef,
           line: { type: 'string', minLength: 1 },
-          processFactor: { type: 'number', minimum: 0 },
+          processFactor: { type: 'number', minimum: 0, description: 'production_counter or other device: process emissions (Scope 1), tCO2 per counter unit' },
           processSource: { type: 'string', minLength: 1 },
           rolloverAt: { type: 'number', exclusiveMinimum: 0 },
           maxRatePerHour: { type: 'number', exclusiveMinimum: 0 },
@@ -208,25 +208,39 @@ export function validateAccountingConfig(config: SiteConfig, profiles: Map<strin
     }
     if (d.role === 'fuel_meter') {
       const e = dc.fuel ? lib.get(dc.fuel) : undefined;
+      const unit = dc.unit;
       if (!dc.fuel) issues.push({ file, path: `${path}/fuel`, message: 'a fuel_meter needs its fuel id (e.g. natural_gas)' });
-      else if (!e || e.kind !== 'fuel') issues.push({ file, path: `${path}/fuel`, message: `unknown fuel '${dc.fuel}'` });
-      else if (e.fuel?.basis === 'normal-volume' && dc.unit === 'm3' && dc.baseTemperatureC === undefined) {
-        issues.push({ file, path: `${path}/baseTemperatureC`, message: "gas metered in m3 needs the meter's base temperature to correct to normal conditions" });
-      } else if (e.fuel?.basis === 'normal-volume' && dc.unit && !['m3', 'Nm3', '10^4Nm3'].includes(dc.unit)) {
-        issues.push({ file, path: `${path}/unit`, message: `${dc.fuel} is accounted by volume: expected m3, Nm3 or 10^4Nm3` });
-      } else if (e.fuel?.basis === 'mass' && dc.unit && !['t', 'kg'].includes(dc.unit) && dc.density === undefined) {
-        issues.push({ file, path: `${path}/density`, message: `${dc.fuel} metered in ${dc.unit} needs its density (t/m3)` });
+      else if (!e || e.kind !== 'fuel' || !e.fuel) issues.push({ file, path: `${path}/fuel`, message: `unknown fuel '${dc.fuel}'` });
+      else if (!unit) issues.push({ file, path: `${path}/unit`, message: `a fuel_meter needs the unit of its counter (${e.fuel.basis === 'normal-volume' ? 'Nm3, 10^4Nm3, or m3 with baseTemperatureC' : 't, kg, or m3/L with density'})` });
+      else if (e.fuel.basis === 'normal-volume') {
+        if (!['m3', 'Nm3', '10^4Nm3'].includes(unit)) issues.push({ file, path: `${path}/unit`, message: `${dc.fuel} is accounted by normal volume: expected m3, Nm3 or 10^4Nm3, got '${unit}'` });
+        else if (unit === 'm3' && dc.baseTemperatureC === undefined) {
+          issues.push({ file, path: `${path}/baseTemperatureC`, message: "gas metered in m3 needs the meter's base temperature (e.g. 20) to correct to normal conditions (0 degC, 101.325 kPa)" });
+        }
+      } else if (!['t', 'kg', 'm3', 'L'].includes(unit)) {
+        issues.push({ file, path: `${path}/unit`, message: `${dc.fuel} is accounted by mass: expected t, kg, or m3/L with density, got '${unit}'` });
+      } else if ((unit === 'm3' || unit === 'L') && dc.density === undefined && e.fuel.density === undefined) {
+        issues.push({ file, path: `${path}/density`, message: `${dc.fuel} metered in ${unit} needs its density (t/m3 = kg/L)` });
       }
     }
     if (d.role === 'heat_meter') {
-      if (dc.heat === 'steam' && dc.enthalpyKJperKg === undefined) issues.push({ file, path: `${path}/enthalpyKJperKg`, message: 'steam by mass needs the enthalpy (kJ/kg)' });
-      if (dc.heat === 'hot-water' && dc.temperatureC === undefined) issues.push({ file, path: `${path}/temperatureC`, message: 'hot water by mass needs its temperature (degC)' });
+      const kind = dc.heat ?? 'gj';
+      if (kind === 'steam' && dc.enthalpyKJperKg === undefined) issues.push({ file, path: `${path}/enthalpyKJperKg`, message: 'steam by mass needs the enthalpy (kJ/kg)' });
+      if (kind === 'hot-water' && dc.temperatureC === undefined) issues.push({ file, path: `${path}/temperatureC`, message: 'hot water by mass needs its temperature (degC)' });
+      const units = kind === 'gj' ? ['GJ', 'MJ', 'kWh', 'MWh'] : ['t', 'kg'];
+      if (dc.unit && !units.includes(dc.unit)) issues.push({ file, path: `${path}/unit`, message: `heat '${kind}' counters are read in ${units.join(', ')}, got '${dc.unit}'` });
       checkRef(dc.heatFactor, lib, ['heat'], `${path}/heatFactor`, file, issues);
     }
     if (dc.processFactor !== undefined && !dc.processSource) {
       issues.push({ file, path: `${path}/processSource`, message: 'a process emission factor needs its source' });
     }
     if (ROLES_WITH_POINT.has(d.role) && !dc.point) issues.push({ file, path: `${path}/point`, message: `a ${d.role} needs the point id of its cumulative counter` });
+    if (d.role === 'other' && dc.processFactor !== undefined && !dc.point) {
+      issues.push({ file, path: `${path}/point`, message: 'process emissions need the point id of the cumulative counter they are computed from' });
+    }
+    if (dc.processFactor !== undefined && !['production_counter', 'other'].includes(d.role)) {
+      issues.push({ file, path: `${path}/processFactor`, message: `process emissions are accounted from production_counter or other devices, not from a ${d.role}` });
+    }
   }
   for (const d of config.devices) {
     if (ROLES_WITH_POINT.has(d.role) && !a.devices?.[d.id]) {

@@ -17,7 +17,11 @@ import { AccountingEngine, accountingDevices, type AcctSettings, type Totals } f
 export interface AccountingService {
   /** Hour, day, month and year-to-date windows (exact totals). */
   windows(): Record<string, Totals & { key: string }>;
-  /** Record a contractual instrument pushed after start (idempotent by serials). */
+  /**
+   * Record a contractual instrument pushed after start (idempotent by serials; refused with the
+   * issues when evidence is missing). Another process can do the same through the store:
+   * `carbonedge instruments --add` writes acct_instrument, which the engine reads at every close.
+   */
   addInstrument(ins: InstrumentConfig): { added: boolean; issues: ConfigIssue[] };
   readonly engine: AccountingEngine;
 }
@@ -112,6 +116,8 @@ export const accountingFeature: FeatureFactory = (ctx) => {
   return {
     name: 'accounting',
     async start() {
+      // A first start reports from now on: quarters in which no device answers are gaps, not skipped.
+      engine.begin(ctx.clock.now());
       unsubscribe = ctx.hub.subscribe((batch) => engine.ingest(batch));
       timer = setInterval(() => {
         try {

@@ -25,8 +25,11 @@ import { migrateAccounting } from './acct-db.js';
 import { Q } from './exact.js';
 import type { AccountingDeviceConfig, InstrumentConfig } from './config-schema.js';
 import type { FuelParameters } from './factors.js';
-import { countSerials, fuelToBasis, hotWaterGJ, steamGJ, type MarketRemainder, type ResolvedFactor } from './inventory.js';
+import { fuelToBasis, hotWaterGJ, steamGJ, type MarketRemainder, type ResolvedFactor } from './inventory.js';
 import type { ConfigIssue } from '../config/errors.js';
+import { instrumentKey, recordInstrument } from './instruments.js';
+
+export { instrumentKey };
 
 export const QUARTER_MS = 15 * 60_000;
 export const STREAM_15M = 'carbon-15m';
@@ -104,7 +107,7 @@ interface OpenWindow {
   /** `device|flow` -> integer amount. */
   q: Record<string, number>;
   gaps: { device: string; from: number; to: number | null }[];
-  flags: { device: string; point: string; flag: CounterFlag | 'late' | 'catchup'; ts: number; amount?: number }[];
+  flags: { device: string; point: string; flag: CounterFlag | 'late' | 'catchup' | 'unaccounted'; ts: number; amount?: number }[];
   integrated: string[];
 }
 
@@ -214,7 +217,7 @@ export function accountingDevices(
     const c = cfg[d.id] ?? {};
     const gapAfterMs = opts.gapAfterMs ?? Math.max(60_000, 3 * d.pollIntervalMs);
     const line = c.line ?? d.tags?.line;
-    if (d.role === 'fuel_meter' || d.role === 'heat_meter' || d.role === 'production_counter') {
+    if (d.role === 'fuel_meter' || d.role === 'heat_meter' || d.role === 'production_counter' || (d.role === 'other' && c.processFactor !== undefined)) {
       if (!c.point) continue;
       out.push({ id: d.id, role: d.role, counters: [{ point: c.point, flow: d.role, scale: 1000 }], cfg: c, line, gapAfterMs });
       continue;
@@ -235,11 +238,6 @@ export function accountingDevices(
     out.push({ id: d.id, role: d.role, counters, ...(power ? { power } : {}), cfg: c, line, gapAfterMs });
   }
   return out;
-}
-
-/** A stable key for an instrument (its serials, or type/MWh/vintage/evidence). */
-export function instrumentKey(i: InstrumentConfig): string {
-  return i.serials?.length ? `${i.type}:${i.serials.join(',')}` : `${i.type}:${i.MWh}:${i.vintage ?? ''}:${i.evidence ?? ''}`;
 }
 
 export class AccountingEngine {
@@ -291,6 +289,7 @@ export class AccountingEngine {
     };
     const saved = this.st.getState.get() as string | undefined;
     this.state = saved ? (JSON.parse(saved) as EngineState) : { v: 1, closedBefore: 0, counters: {}, power: {}, lastGood: {}, open: [], pools: { ren: 0, other: 0 } };
+    this.state.open = this.state.open.filter((w) => w.start >= this.state.closedBefore);
     for (const ins of settings.instruments) {
       const r = this.addInstrument(ins, 0);
       if (r.issues.length) this.log.error({ instrument: ins, issues: r.issues.map((i) => i.message) }, 'instrument NOT recorded: its MWh are not claimed');
@@ -298,32 +297,23 @@ export class AccountingEngine {
     this.resendUnsent();
   }
 
-  /** Record a contractual instrument (from the config, or pushed later). Idempotent by serials. */
+  /**
+   * Record a contractual instrument (from the config, or pushed later). Idempotent by serials;
+   * refused (issues returned, nothing claimed) without evidence or with serials that do not add up.
+   */
   addInstrument(ins: InstrumentConfig, nowMs: number): { added: boolean; issues: ConfigIssue[] } {
-    const issues: ConfigIssue[] = [];
-    if (!ins.serials?.length && !ins.evidence) {
-      issues.push({ file: 'instrument', path: '', message: `missing evidence: ${ins.type} of ${ins.MWh} MWh has neither serials nor an evidence reference` });
-    }
-    if (ins.serials?.length) {
-      const { count, duplicates, bad } = countSerials(ins.serials);
-      if (bad.length || duplicates.length) issues.push({ file: 'instrument', path: '/serials', message: `bad or duplicate serials: ${[...bad, ...duplicates].join(', ')}` });
-      if (ins.type === 'GEC' && !Q.of(count).eq(Q.from(ins.MWh))) issues.push({ file: 'instrument', path: '/serials', message: `${count} GEC serials do not cover ${ins.MWh} MWh` });
-    }
-    if (issues.length) return { added: false, issues };
-    const { from, to } = this.instrumentPeriod(ins);
-    const wh = Q.from(ins.MWh).mul(1_000_000).floor();
-    const r = this.st.insertInstrument.run(instrumentKey(ins), JSON.stringify(ins), Number(wh), Number(wh), from, to, nowMs);
-    return { added: r.changes > 0, issues };
+    const r = recordInstrument(this.db, ins, (ts) => this.cal.dayStart(ts), nowMs);
+    if (r.added) this.log.info({ instrument: r.key, MWh: ins.MWh, vintage: ins.vintage }, 'contractual instrument recorded');
+    return { added: r.added, issues: r.issues };
   }
 
-  private instrumentPeriod(ins: InstrumentConfig): { from: number; to: number } {
-    const local = (date: string) => this.cal.dayStart(Date.parse(`${date}T12:00:00Z`));
-    if (ins.validFrom || ins.validTo) {
-      return { from: ins.validFrom ? local(ins.validFrom) : 0, to: ins.validTo ? local(ins.validTo) + 86_400_000 : Number.MAX_SAFE_INTEGER };
-    }
-    const y = ins.vintage !== undefined ? String(ins.vintage).slice(0, 4) : undefined;
-    if (y && /^\d{4}$/.test(y)) return { from: local(`${y}-01-01`), to: local(`${Number(y) + 1}-01-01`) };
-    return { from: 0, to: Number.MAX_SAFE_INTEGER };
+  /**
+   * Start reporting from `now` on a first start (no persisted state): quarter-hours in which no
+   * device ever answers are still closed and reported as gaps instead of being skipped.
+   */
+  begin(now: number): void {
+    if (this.state.closedBefore === 0) this.state.closedBefore = qStart(now);
+    if (now > this.watermark) this.watermark = now;
   }
 
   // ------------------------------------------------------------------ readings
@@ -366,8 +356,13 @@ export class AccountingEngine {
       this.windowFor(ts).flags.push({ device: dev.id, point, flag: d.flag, ts });
       this.log.warn({ device: dev.id, point, flag: d.flag, ts }, 'counter discontinuity: not counted');
     }
+    if (!prev) {
+      // First sample ever of this counter: what flowed earlier in its quarter is unknown.
+      this.firstSample(dev.id, ts);
+      return;
+    }
     const delta = Math.round(d.delta);
-    if (!prev || delta <= 0) return;
+    if (delta <= 0) return;
     if (d.flag === 'rollover') this.windowFor(ts).flags.push({ device: dev.id, point, flag: 'rollover', ts, amount: delta });
     if (ts - prev.ts > dev.gapAfterMs) {
       // After a gap (device or gateway down) the counter still knows the energy: book it when it
@@ -408,7 +403,10 @@ export class AccountingEngine {
     this.noteGood(dev, ts);
     if (prev && ts <= prev.ts) return;
     this.state.power[dev.id] = { w, ts, frac: prev?.frac ?? {} };
-    if (!prev) return;
+    if (!prev) {
+      this.firstSample(dev.id, ts);
+      return;
+    }
     if (ts - prev.ts > dev.gapAfterMs) {
       this.gapBetween(dev.id, prev.ts, ts);
       return;
@@ -425,6 +423,14 @@ export class AccountingEngine {
     if (!win.integrated.includes(dev.id)) win.integrated.push(dev.id);
     if (whole > 0) this.spread(key, whole, prev.ts, ts);
     for (const x of this.state.open) if (x.start >= qStart(prev.ts) && !x.integrated.includes(dev.id)) x.integrated.push(dev.id);
+  }
+
+  private firstSample(device: string, ts: number): void {
+    const s = qStart(ts);
+    if (ts > s && s >= this.state.closedBefore) {
+      const w = this.windowFor(ts);
+      if (!w.gaps.some((g) => g.device === device)) w.gaps.push({ device, from: s, to: ts });
+    }
   }
 
   private noteGood(dev: AcctDevice, ts: number): void {
@@ -465,8 +471,10 @@ export class AccountingEngine {
     while (this.state.closedBefore + QUARTER_MS <= limit) {
       const start = this.state.closedBefore;
       const idx = this.state.open.findIndex((w) => w.start === start);
-      const w = idx >= 0 ? this.state.open.splice(idx, 1)[0]! : { start, q: {}, gaps: [], flags: [], integrated: [] };
+      const w = idx >= 0 ? this.state.open[idx]! : { start, q: {}, gaps: [], flags: [], integrated: [] };
+      // Throws (e.g. the database is busy) leave the window open and the state untouched: retried.
       this.closeWindow(w);
+      if (idx >= 0) this.state.open.splice(this.state.open.indexOf(w), 1);
       closedAny = true;
     }
     if (closedAny || now - this.lastCheckpoint >= this.settings.checkpointMs) this.checkpoint(now);
@@ -488,21 +496,34 @@ export class AccountingEngine {
         w.gaps.push({ device: dev.id, from: last === undefined ? start : Math.max(start, last), to: null });
       }
     }
+    const pools = { ...this.state.pools };
+    const closedBefore = this.state.closedBefore;
     const tx = this.db.transaction(() => {
       const { record, totals, keys } = this.summarize(w);
       const ins = this.st.insertQuarter.run(start, end, keys.day, keys.hour, record.quality.complete ? 1 : 0, JSON.stringify(record));
       if (ins.changes === 0) return undefined; // already closed before a crash: never count twice
       this.updateWindows(totals, keys, start);
       this.state.closedBefore = end;
-      this.st.putState.run(JSON.stringify(this.state));
+      this.st.putState.run(JSON.stringify({ ...this.state, open: this.state.open.filter((x) => x !== w) }));
       const nextKeys = this.cal.keys(end);
       let day: Record<string, unknown> | undefined;
       if (nextKeys.day !== keys.day) day = this.closeDay(keys.day, end);
       return { record, day };
     });
-    const done = tx();
+    let done: ReturnType<typeof tx>;
+    try {
+      done = tx();
+    } catch (err) {
+      // summarize moved the battery pools; the transaction did not commit: nothing happened.
+      this.state.pools = pools;
+      this.state.closedBefore = closedBefore;
+      throw err;
+    }
     this.state.closedBefore = end;
-    if (!done) return;
+    if (!done) {
+      this.state.pools = pools;
+      return;
+    }
     this.stats.quarters++;
     this.send(STREAM_15M, done.record, () => this.st.markQuarterSent.run(start));
     if (done.day) {
@@ -595,6 +616,7 @@ export class AccountingEngine {
     // ---- CO2, exact grams (1 tCO2/MWh = 1 gCO2/Wh) ----
     const fuelsOut: Record<string, unknown>[] = [];
     const heatOut: Record<string, unknown>[] = [];
+    const processOut: Record<string, unknown>[] = [];
     let fuelG = Q.ZERO;
     let processG = Q.ZERO;
     let heatG = Q.ZERO;
@@ -605,42 +627,83 @@ export class AccountingEngine {
       lineCo2.set(line, { loc: x.loc.add(g), mkt: x.mkt.add(g), wh: x.wh + whAmount });
     };
     const issues: ConfigIssue[] = [];
+    const fl = (f: ResolvedFactor) => ({ factor: f.id, factor_value: f.value.toString(), factor_unit: f.unit, factor_source: f.source + (f.overridden ? ' (user override, measured)' : '') });
+    // A quantity that cannot be converted is never a silent zero: flagged, and the window is incomplete.
+    const unaccounted = (dev: AcctDevice, why: string) => {
+      if (!milliOf(dev) || w.flags.some((f) => f.flag === 'unaccounted' && f.device === dev.id)) return;
+      w.flags.push({ device: dev.id, point: dev.cfg.point ?? '', flag: 'unaccounted', ts: w.start, amount: milliOf(dev) });
+      this.log.error({ device: dev.id, why }, 'metered quantity NOT accounted (window flagged incomplete)');
+    };
+    const milliOf = (dev: AcctDevice) => units[dev.id] ?? 0;
     for (const dev of this.devices) {
-      const milli = units[dev.id] ?? 0;
+      const milli = milliOf(dev);
       if (dev.role === 'fuel_meter') {
         const fuel = s.fuels.get(dev.id);
-        if (!fuel) continue;
+        if (!fuel) {
+          unaccounted(dev, 'no fuel configured');
+          continue;
+        }
+        const before = issues.length;
         const basis = fuelToBasis({ ...dev.cfg, unit: dev.cfg.unit ?? 'm3', quantity: Q.of(milli, 1000) }, fuel.params, fuel.fuelId, `/accounting/devices/${dev.id}`, 'config', issues);
-        if (!basis) continue;
+        if (!basis) {
+          unaccounted(dev, issues.slice(before).map((i) => i.message).join('; '));
+          continue;
+        }
         const g = basis.basisQuantity.mul(fuel.factor.value).mul(1_000_000);
         fuelG = fuelG.add(g);
         lineAdd(dev.line, g);
-        fuelsOut.push({ device: dev.id, fuel: fuel.fuelId, quantity: Q.of(milli, 1000).toString(), unit: dev.cfg.unit ?? 'm3', basis_quantity: basis.basisQuantity.toString(), basis_unit: basis.basisUnit, factor: fuel.factor.id, co2_g: g.toString() });
+        fuelsOut.push({
+          device: dev.id,
+          fuel: fuel.fuelId,
+          quantity: Q.of(milli, 1000).toString(),
+          unit: dev.cfg.unit ?? 'm3',
+          basis_quantity: basis.basisQuantity.toString(),
+          basis_unit: basis.basisUnit,
+          conversion: basis.conversion,
+          ...fl(fuel.factor),
+          co2_g: g.toString(),
+        });
       } else if (dev.role === 'heat_meter') {
         const qty = Q.of(milli, 1000);
-        const unit = dev.cfg.unit ?? (dev.cfg.heat === 'gj' || !dev.cfg.heat ? 'GJ' : 't');
-        const tonnes = unit === 'kg' ? qty.div(1000) : qty;
-        const gj =
-          dev.cfg.heat === 'steam'
-            ? steamGJ(tonnes, Q.from(dev.cfg.enthalpyKJperKg!))
-            : dev.cfg.heat === 'hot-water'
-              ? hotWaterGJ(tonnes, Q.from(dev.cfg.temperatureC!))
-              : unit === 'MJ'
-                ? qty.div(1000)
-                : unit === 'MWh'
-                  ? qty.mul('3.6')
-                  : unit === 'kWh'
-                    ? qty.mul('0.0036')
-                    : qty;
+        const kind = dev.cfg.heat ?? 'gj';
+        const unit = dev.cfg.unit ?? (kind === 'gj' ? 'GJ' : 't');
+        const tonnes = unit === 'kg' ? qty.div(1000) : unit === 't' ? qty : undefined;
+        const energyGJ: Record<string, Q> = { GJ: qty, MJ: qty.div(1000), MWh: qty.mul('3.6'), kWh: qty.mul('0.0036') };
+        let gj: Q | undefined;
+        let conversion: string;
+        if (kind === 'steam' && tonnes && dev.cfg.enthalpyKJperKg !== undefined) {
+          gj = steamGJ(tonnes, Q.from(dev.cfg.enthalpyKJperKg));
+          conversion = `GJ = ${tonnes.toString()} t x (${dev.cfg.enthalpyKJperKg} - 83.74) kJ/kg x 10^-3`;
+        } else if (kind === 'hot-water' && tonnes && dev.cfg.temperatureC !== undefined) {
+          gj = hotWaterGJ(tonnes, Q.from(dev.cfg.temperatureC));
+          conversion = `GJ = ${tonnes.toString()} t x (${dev.cfg.temperatureC} - 20) x 4.1868 x 10^-3`;
+        } else {
+          gj = kind === 'gj' ? energyGJ[unit] : undefined;
+          conversion = unit === 'GJ' ? 'GJ as metered' : `${unit} -> GJ`;
+        }
+        if (!gj) {
+          unaccounted(dev, `heat '${kind}' metered in '${unit}' cannot be converted to GJ`);
+          continue;
+        }
         const f = s.heatFactors.get(dev.id) ?? s.heatFactor;
         const g = gj.mul(f.value).mul(1_000_000);
         heatG = heatG.add(g);
         lineAdd(dev.line, g);
-        heatOut.push({ device: dev.id, GJ: gj.toString(), factor: f.id, co2_g: g.toString() });
-      } else if (dev.role === 'production_counter' && dev.cfg.processFactor !== undefined) {
+        heatOut.push({ device: dev.id, kind, quantity: qty.toString(), unit, GJ: gj.toString(), conversion, ...fl(f), co2_g: g.toString() });
+      } else if ((dev.role === 'production_counter' || dev.role === 'other') && dev.cfg.processFactor !== undefined) {
         const g = Q.of(milli, 1000).mul(Q.from(dev.cfg.processFactor)).mul(1_000_000);
         processG = processG.add(g);
         lineAdd(dev.line, g);
+        processOut.push({
+          device: dev.id,
+          quantity: Q.of(milli, 1000).toString(),
+          unit: dev.cfg.unit ?? 'unit',
+          factor: `${dev.id}.processFactor`,
+          factor_value: Q.from(dev.cfg.processFactor).toString(),
+          factor_unit: `tCO2/${dev.cfg.unit ?? 'unit'}`,
+          factor_source: dev.cfg.processSource ?? 'site config (user-supplied)',
+          co2_g: g.toString(),
+        });
       }
     }
     const elecLoc = Q.of(I).mul(s.gridFactor.value);
@@ -693,7 +756,7 @@ export class AccountingEngine {
       });
     }
 
-    const complete = w.gaps.length === 0;
+    const complete = w.gaps.length === 0 && !w.flags.some((f) => f.flag === 'unaccounted');
     const totals: Totals = {
       wh: { ...wh },
       units,
@@ -722,6 +785,7 @@ export class AccountingEngine {
       devices: perDevice,
       fuels: fuelsOut,
       heat: heatOut,
+      process: processOut,
       production,
       quality: { complete, gaps: w.gaps, flags: w.flags, integrated: w.integrated },
     };

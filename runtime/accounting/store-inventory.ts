@@ -25,8 +25,9 @@ interface QuarterRecord {
   };
   energy_Wh: Record<string, number>;
   co2_g: Record<string, string>;
-  fuels: { device: string; fuel: string; quantity: string; unit: string; basis_quantity: string; basis_unit: string; factor: string; co2_g: string }[];
-  heat: { device: string; GJ: string; factor: string; co2_g: string }[];
+  fuels: { device: string; fuel: string; quantity: string; unit: string; basis_quantity: string; basis_unit: string; conversion?: string; factor: string; factor_value?: string; factor_unit?: string; factor_source?: string; co2_g: string }[];
+  heat: { device: string; kind?: string; quantity?: string; unit?: string; GJ: string; conversion?: string; factor: string; factor_value?: string; factor_unit?: string; factor_source?: string; co2_g: string }[];
+  process?: { device: string; quantity: string; unit: string; factor: string; factor_value: string; factor_unit?: string; factor_source: string; co2_g: string }[];
   production: { device: string; line: string; quantity: string; unit: string; co2_location_g: string; co2_market_g: string }[];
   quality: { complete: boolean; gaps: { device: string; from: number; to: number | null }[]; flags: { device: string; point: string; flag: string; ts: number }[]; integrated: string[] };
 }
@@ -51,7 +52,7 @@ const num = (q: Q) => Number(q.toFixed(6));
 const mwh = (wh: number) => Q.of(wh, 1_000_000);
 
 /** Inventory of the quarter records (exact sums; grams -> tonnes). */
-export function inventoryFromQuarters(quarters: QuarterRecord[], period: { from: string; to: string }): InventoryResult {
+export function inventoryFromQuarters(quarters: QuarterRecord[], period: { from: string; to: string }, lib?: FactorLibrary): InventoryResult {
   if (!quarters.length) {
     throw new ConfigError([{ file: 'store', path: '/acct_quarter', message: `no closed quarter-hours between ${period.from} and ${period.to}: nothing to report (a gap is not a zero)` }], 'no accounting data');
   }
@@ -69,30 +70,65 @@ export function inventoryFromQuarters(quarters: QuarterRecord[], period: { from:
   }
   if (groups.size > 1) warnings.push(`the accounting method changed within the period (${groups.size} methods): lines are given per method`);
 
-  // fuels per device
-  const fuels = new Map<string, { fuel: string; unit: string; basisUnit: string; factor: string; qty: Q; basis: Q; g: Q }>();
+  // Fuels, heat and process per device and factor (a factor change inside the period is a new line).
+  type Src = { factor: string; factor_value?: string; factor_unit?: string; factor_source?: string };
+  const srcOf = (x: Src, lib?: FactorLibrary) => {
+    const e = x.factor_source ? undefined : lib?.get(x.factor);
+    return {
+      factor_id: x.factor,
+      ...(x.factor_value ?? (e ? String(e.value) : undefined) ? { factor_value: x.factor_value ?? String(e!.value) } : {}),
+      ...(x.factor_unit ?? e?.unit ? { factor_unit: x.factor_unit ?? e!.unit } : {}),
+      factor_source: x.factor_source ?? (e ? `${e.source} (library entry; the record did not carry its source)` : 'not recorded'),
+      ...(e?.dataYear ? { factor_data_year: e.dataYear } : {}),
+    };
+  };
+  const fuels = new Map<string, { device: string; fuel: string; unit: string; basisUnit: string; conversion?: string; src: Src; qty: Q; basis: Q; g: Q }>();
   for (const r of quarters) {
     for (const f of r.fuels ?? []) {
-      const x = fuels.get(f.device) ?? { fuel: f.fuel, unit: f.unit, basisUnit: f.basis_unit, factor: f.factor, qty: Q.ZERO, basis: Q.ZERO, g: Q.ZERO };
-      fuels.set(f.device, { ...x, qty: x.qty.add(Q.from(f.quantity)), basis: x.basis.add(Q.from(f.basis_quantity)), g: x.g.add(Q.from(f.co2_g)) });
+      const k = `${f.device}|${f.factor}|${f.factor_value ?? ''}`;
+      const x = fuels.get(k) ?? { device: f.device, fuel: f.fuel, unit: f.unit, basisUnit: f.basis_unit, conversion: f.conversion?.split(' = ').slice(0, 2).join(' = '), src: f, qty: Q.ZERO, basis: Q.ZERO, g: Q.ZERO };
+      fuels.set(k, { ...x, qty: x.qty.add(Q.from(f.quantity)), basis: x.basis.add(Q.from(f.basis_quantity)), g: x.g.add(Q.from(f.co2_g)) });
     }
   }
-  for (const [device, f] of fuels) {
+  for (const f of fuels.values()) {
     const e = t(f.g);
     lines.push({
       scope: '1',
       category: 'fuel',
-      description: `${f.fuel} combustion (meter ${device})`,
-      inputs: { quantity: f.qty.toString(), unit: f.unit, basis_quantity: f.basis.toString(), basis_unit: f.basisUnit },
-      formula: 'E = FC x NCV x CC x OF x 44/12, summed per quarter-hour',
-      factor_id: f.factor,
+      description: `${f.fuel} combustion (meter ${f.device})`,
+      inputs: { quantity: f.qty.toString(), unit: f.unit, basis_quantity: f.basis.toString(), basis_unit: f.basisUnit, ...(f.conversion ? { conversion: f.conversion } : {}) },
+      formula: `E = FC x NCV x CC x OF x 44/12 = ${f.basis.toString()} ${f.basisUnit} x ${f.src.factor_value ? Q.from(f.src.factor_value).toFixed(9) : 'EF'}${f.src.factor_unit ? ` ${f.src.factor_unit}` : ''} (exact sum of quarter-hours)`,
+      ...srcOf(f.src, lib),
+      emissions_t: num(e),
+      emissions_exact: e.toString(),
+    });
+  }
+  const processes = new Map<string, { device: string; unit: string; src: Src; qty: Q; g: Q }>();
+  for (const r of quarters) {
+    for (const p of r.process ?? []) {
+      const k = `${p.device}|${p.factor_value}`;
+      const x = processes.get(k) ?? { device: p.device, unit: p.unit, src: p, qty: Q.ZERO, g: Q.ZERO };
+      processes.set(k, { ...x, qty: x.qty.add(Q.from(p.quantity)), g: x.g.add(Q.from(p.co2_g)) });
+    }
+  }
+  for (const p of processes.values()) {
+    const e = t(p.g);
+    lines.push({
+      scope: '1',
+      category: 'process',
+      description: `process emissions (counter ${p.device})`,
+      inputs: { quantity: p.qty.toString(), unit: p.unit },
+      formula: `E = AD x EF = ${p.qty.toString()} ${p.unit} x ${p.src.factor_value} ${p.src.factor_unit ?? ''}`.trimEnd(),
+      ...srcOf(p.src),
       emissions_t: num(e),
       emissions_exact: e.toString(),
     });
   }
   const processT = t(sum((r) => r.co2_g.process));
-  if (!processT.isZero()) {
-    lines.push({ scope: '1', category: 'process', description: 'process emissions (production counters)', inputs: {}, formula: 'E = units x EF', emissions_t: num(processT), emissions_exact: processT.toString() });
+  const linedProcess = Q.sum([...processes.values()].map((p) => t(p.g)));
+  if (!processT.sub(linedProcess).isZero()) {
+    const rest = processT.sub(linedProcess);
+    lines.push({ scope: '1', category: 'process', description: 'process emissions (records without per-counter detail)', inputs: {}, formula: 'E = units x EF', emissions_t: num(rest), emissions_exact: rest.toString() });
   }
 
   for (const rs of groups.values()) {
@@ -165,17 +201,28 @@ export function inventoryFromQuarters(quarters: QuarterRecord[], period: { from:
       );
     }
   }
-  const heat = new Map<string, { gj: Q; g: Q; factor: string }>();
+  const heat = new Map<string, { device: string; kind?: string; unit?: string; conversion?: string; src: Src; qty: Q; gj: Q; g: Q }>();
   for (const r of quarters) {
     for (const h of r.heat ?? []) {
-      const x = heat.get(h.device) ?? { gj: Q.ZERO, g: Q.ZERO, factor: h.factor };
-      heat.set(h.device, { ...x, gj: x.gj.add(Q.from(h.GJ)), g: x.g.add(Q.from(h.co2_g)) });
+      const k = `${h.device}|${h.factor}|${h.factor_value ?? ''}`;
+      const x = heat.get(k) ?? { device: h.device, kind: h.kind, unit: h.unit, src: h, qty: Q.ZERO, gj: Q.ZERO, g: Q.ZERO };
+      heat.set(k, { ...x, qty: x.qty.add(Q.from(h.quantity ?? h.GJ)), gj: x.gj.add(Q.from(h.GJ)), g: x.g.add(Q.from(h.co2_g)) });
     }
   }
-  for (const [device, h] of heat) {
+  for (const h of heat.values()) {
     const e = t(h.g);
+    const what = h.kind === 'steam' ? 'purchased steam' : h.kind === 'hot-water' ? 'purchased hot water' : 'purchased heat';
     for (const scope of ['2-location', '2-market'] as const) {
-      lines.push({ scope, category: 'heat', description: `purchased heat (meter ${device})`, inputs: { GJ: h.gj.toString() }, formula: `E = ${h.gj.toString()} GJ x EF`, factor_id: h.factor, emissions_t: num(e), emissions_exact: e.toString() });
+      lines.push({
+        scope,
+        category: 'heat',
+        description: `${what} (meter ${h.device})`,
+        inputs: { GJ: h.gj.toString(), ...(h.unit ? { quantity: h.qty.toString(), unit: h.unit } : {}) },
+        formula: `E = ${h.gj.toString()} GJ x ${h.src.factor_value ?? 'EF'}${h.src.factor_unit ? ` ${h.src.factor_unit}` : ''}`,
+        ...srcOf(h.src, lib),
+        emissions_t: num(e),
+        emissions_exact: e.toString(),
+      });
     }
   }
 
@@ -258,13 +305,13 @@ export function inventoryFromQuarters(quarters: QuarterRecord[], period: { from:
   return result;
 }
 
-export function inventoryFromDb(file: string, from: string, to: string, _lib?: FactorLibrary): InventoryResult {
+export function inventoryFromDb(file: string, from: string, to: string, lib?: FactorLibrary): InventoryResult {
   if (!existsSync(file)) throw new ConfigError([{ file, path: '', message: 'no such store database' }], 'cannot read the store');
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     const has = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'acct_quarter'").pluck().get();
     if (!has) throw new ConfigError([{ file, path: '', message: 'the store has no accounting tables (was accounting configured?)' }], 'no accounting data');
-    return inventoryFromQuarters(quartersFromDb(db, from, to), { from, to });
+    return inventoryFromQuarters(quartersFromDb(db, from, to), { from, to }, lib);
   } finally {
     db.close();
   }

@@ -11,6 +11,7 @@ export interface Command {
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   check: () => import('./commands/check.js'),
   demo: () => import('./commands/demo.js'),
+  instruments: () => import('./commands/instruments.js'),
   inventory: () => import('./commands/inventory.js'),
   override: () => import('./commands/override.js'),
   read: () => import('./commands/read.js'),

@@ -4,7 +4,7 @@ import type { Command } from '../main.js';
 import { parseCommandArgs, runCommand, UsageError } from '../main.js';
 
 const usage =
-  'carbonedge inventory --activity FILE [--json]\n       carbonedge inventory --db FILE --from DATE --to DATE [--json]   (DATE: YYYY-MM-DD or ISO time; --to is exclusive at midnight of a date +1 day)';
+  'carbonedge inventory --activity FILE [--json]\n       carbonedge inventory --db FILE --from DATE --to DATE [--json]   (YYYY-MM-DD: local days of the site, both inclusive; ISO times: instants, [from, to))';
 
 export const command: Command = {
   summary: 'Compute a GHG inventory (Scope 1, Scope 2 location- and market-based, green-power shares) from an activity file or the gateway store.',
