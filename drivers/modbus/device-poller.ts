@@ -78,8 +78,17 @@ export class DevicePoller {
     this.blocks = planReads(opts.profile);
   }
 
+  /**
+   * Per-request timeout: the device's own `timeoutMs` when the site config sets one; otherwise the
+   * longer of the profile's (how long the device takes) and the bus's (what the link adds, e.g. a
+   * slow RS-485-to-Ethernet converter), so a bus-level setting is never silently ignored.
+   */
   get timeoutMs(): number {
-    return this.device.timeoutMs ?? this.profile.limits.timeoutMs ?? this.bus.cfg.timeoutMs ?? 1000;
+    if (this.device.timeoutMs !== undefined) return this.device.timeoutMs;
+    const fromProfile = this.profile.limits.timeoutMs;
+    const fromBus = this.bus.cfg.timeoutMs;
+    if (fromProfile === undefined) return fromBus ?? 1000;
+    return Math.max(fromProfile, fromBus ?? 0);
   }
 
   /** Source of a point's value: `<bus uri>#<unit>/<register>/<address>`. */

@@ -14,6 +14,8 @@ export interface MbapPeer {
   /** Units that get no reply. */
   silent: Set<number>;
   connections: number;
+  /** Every request received, in order, with when it arrived and when it was answered (ms). */
+  log: Array<{ unit: number; fc: number; address: number; count: number; at: number; repliedAt?: number }>;
   close(): Promise<void>;
 }
 
@@ -25,6 +27,7 @@ export async function startMbapPeer(): Promise<MbapPeer> {
     ignored: new Map(),
     silent: new Set(),
     connections: 0,
+    log: [],
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -46,6 +49,8 @@ export async function startMbapPeer(): Promise<MbapPeer> {
         const unit = req[6]!;
         const fc = req[7]!;
         bump(peer.requests, unit);
+        const entry: MbapPeer['log'][number] = { unit, fc, address: req.readUInt16BE(8), count: req.readUInt16BE(10), at: Date.now() };
+        peer.log.push(entry);
         if (peer.silent.has(unit)) {
           bump(peer.ignored, unit);
           continue;
@@ -66,6 +71,7 @@ export async function startMbapPeer(): Promise<MbapPeer> {
         req.copy(out, 0, 0, 4); // transaction id, protocol id
         out[6] = unit;
         out[7] = fc === 3 || fc === 4 ? fc : fc | 0x80;
+        entry.repliedAt = Date.now();
         sock.write(out);
       }
     });
