@@ -65,7 +65,7 @@ function crossCheck(config: SiteConfig, profiles: Map<string, Profile>, file: st
       issues.push({ file, path: `/devices/${i}/profile`, message: `unknown profile '${d.profile}' (expected one of: ${known.join(', ')})` });
     } else {
       const timeout = d.timeoutMs ?? profile.limits.timeoutMs;
-      if (timeout >= d.pollIntervalMs * 4) {
+      if (d.pollIntervalMs * 4 < timeout) {
         issues.push({ file, path: `/devices/${i}/pollIntervalMs`, message: `poll interval ${d.pollIntervalMs} ms is too short for a request timeout of ${timeout} ms (expected at least ${Math.ceil(timeout / 4)} ms)` });
       }
     }

@@ -7,6 +7,7 @@ import YAML, { isMap, isPair, isScalar, isSeq, type Node } from 'yaml';
 import type { SiteConfig } from '../config/types.js';
 import type { DeviceRole } from '../types.js';
 import type { DemoDevice } from './demo-site.js';
+import { demoRules } from '../../rules/examples.js';
 
 export interface DemoDeviceSpec {
   unitId: number;
@@ -36,6 +37,7 @@ export interface DemoConfigOptions {
 
 /** The demo site configuration (a SiteConfig, validated like any site file). */
 export function demoSiteConfig(opts: DemoConfigOptions): SiteConfig {
+  const rules = demoRules();
   const devices = (Object.keys(DEMO_DEVICE_SPECS) as DemoDevice[]).map((id) => {
     const s = DEMO_DEVICE_SPECS[id];
     return { id, name: s.name, role: s.role, bus: 'demo', unitId: s.unitId, profile: s.profile, pollIntervalMs: s.pollIntervalMs };
@@ -52,41 +54,10 @@ export function demoSiteConfig(opts: DemoConfigOptions): SiteConfig {
       marketRemainder: 'residual',
       onsiteAttributes: 'retained',
     },
-    control: { enabled: true, tickMs: 5000 },
-    rules: [
-      {
-        id: 'flex-load-on-surplus',
-        kind: 'surplus',
-        description: 'Run the flexible load on PV surplus only',
-        surplus: 'pv_surplus',
-        reserveW: 500,
-        delayOnS: 60,
-        delayOffS: 120,
-        minOnS: 300,
-        minOffS: 300,
-        loads: [{ output: 'load', powerW: 5000, power: 'load.active_power', on: 'on', off: 'off', hysteresisW: 1000 }],
-      },
-      {
-        id: 'heat-pump-boost-on-surplus',
-        kind: 'sg-ready',
-        description: 'Recommend heat pump boost (SG-Ready state 3) while PV surplus lasts',
-        device: 'heatpump',
-        boost: { hysteresis: { input: 'pv_surplus', on: 3000, off: 500 } },
-        minOnS: 600,
-        minOffS: 600,
-        safe: 'normal',
-      },
-      {
-        id: 'battery-self-consumption',
-        kind: 'battery',
-        description: 'Self-consumption, keeping 20 % in reserve',
-        device: 'battery',
-        reserveSoc: 20,
-        default: 'self-consumption',
-        minSwitchIntervalS: 300,
-        safe: 'self-consumption',
-      },
-    ],
+    // The shipped example rules (rules/examples/demo-rules.yaml): PV export runs the flexible
+    // load, then boosts the heat pump; the battery does self-consumption with a reserve.
+    control: rules.control,
+    rules: rules.rules,
   };
 }
 
