@@ -73,16 +73,15 @@ describe('end to end: demo site for a simulated day through hub, store and accou
   });
 
   it('carbonedge inventory --db prints the same figures', () => {
-    try {
-      execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'ignore' });
-    } catch {
-      /* others' transient type errors: dist is still emitted */
-    }
+    // dist/ is compiled by `npm test` before vitest (compiling here would race other files reading dist/).
     const out = JSON.parse(execFileSync('node', [path.resolve('tools/carbonedge.js'), 'inventory', '--db', file, '--from', '2024-06-01', '--to', '2024-06-01', '--json'], { encoding: 'utf8' }));
     const inv = inventoryFromDb(file, '2024-06-01', '2024-06-01');
     expect(out.total_market_t).toBe(inv.total_market_t);
     expect(out.exact.total_market_t).toBe(inv.exact.total_market_t);
     expect(out.lines.find((l: any) => l.category === 'electricity').factor_id).toBe('CN-2023-national');
+    for (const l of out.lines.filter((x: any) => x.emissions_t !== 0)) expect(l.factor_source, l.description).toBeTruthy();
+    const table = execFileSync('node', [path.resolve('tools/carbonedge.js'), 'inventory', '--db', file, '--from', '2024-06-01', '--to', '2024-06-01'], { encoding: 'utf8' });
+    expect(table).toMatch(new RegExp(`Total \\(market-based\\)\\s+${inv.total_market_t.toFixed(6).replace('.', '\\.')}`));
   });
 });
 

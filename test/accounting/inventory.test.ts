@@ -1,8 +1,8 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../runtime/config/errors.js';
@@ -151,30 +151,96 @@ describe('missing evidence and bad claims are errors, never silent zeros', () =>
 });
 
 describe('carbonedge inventory CLI', () => {
+  // dist/ is compiled by `npm test` (tsc before vitest); compiling here would race other test files reading dist/.
   const cli = path.resolve('tools/carbonedge.js');
-  const built = (() => {
-    try {
-      execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'ignore' });
-    } catch {
-      /* others' transient type errors: dist is still emitted */
-    }
-    return true;
-  })();
-  it.runIf(built)('--json prints the public fields', () => {
-    const out = JSON.parse(execFileSync('node', [cli, 'inventory', '--activity', ex(1), '--json'], { encoding: 'utf8' }));
-    for (const k of ['scope1_t', 'scope2_location_t', 'scope2_market_t', 'total_location_t', 'total_market_t', 'green_share_annual', 'self_sufficiency', 'lines']) expect(out).toHaveProperty(k);
-    expect(out.total_market_t.toFixed(6)).toBe('6290.212597');
-    expect(out.lines[0]).toHaveProperty('factor_source');
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, 'inventory', ...args], { encoding: 'utf8' });
+  const json = (...args: string[]) => {
+    const r = run(...args, '--json');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    return JSON.parse(r.stdout) as Record<string, any>;
+  };
+  const tmp = (name: string, doc: unknown) => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'inv-')), name);
+    writeFileSync(file, name.endsWith('.json') ? JSON.stringify(doc) : stringifyYaml(doc));
+    return file;
+  };
+  it('dist is built (npm test compiles first; run `npx tsc -p tsconfig.json` before this file alone)', () => {
+    expect(existsSync(path.resolve('dist/tools/cli/commands/inventory.js'))).toBe(true);
   });
-  it.runIf(built)('prints a disclosure table and fails clearly on a bad file', () => {
-    const table = execFileSync('node', [cli, 'inventory', '--activity', ex(2)], { encoding: 'utf8' });
+  it('acceptance example 1 through the CLI, to 6 decimals, both remainder methods', () => {
+    const out = json('--activity', ex(1));
+    for (const k of ['scope1_t', 'scope2_location_t', 'scope2_market_t', 'total_location_t', 'total_market_t', 'green_share_annual', 'self_sufficiency', 'lines']) expect(out).toHaveProperty(k);
+    expect(out).not.toHaveProperty('green_share_hourly'); // no intervals given
+    expect(fix6(out.scope1_t)).toBe('1143.012597');
+    expect(fix6(out.scope2_location_t)).toBe('6186.000000');
+    expect(fix6(out.total_location_t)).toBe('7329.012597');
+    expect(fix6(out.scope2_market_t)).toBe('5147.200000');
+    expect(fix6(out.total_market_t)).toBe('6290.212597');
+    expect(fix6(out.green_share_annual)).toBe('0.416667');
+    const gas = out.lines.find((l: any) => l.category === 'fuel' && l.description.startsWith('natural_gas'));
+    expect(fix6(gas.emissions_t)).toBe('1081.094404');
+    expect(gas.inputs).toMatchObject({ quantity: '500000', unit: 'Nm3', basis_quantity: '50', basis_unit: '10^4Nm3' });
+    expect(gas).toMatchObject({ factor_id: 'natural_gas', factor_source: expect.stringMatching(/GB\/T 32151/) });
+    expect(fix6(out.lines.find((l: any) => l.description.startsWith('diesel')).emissions_t)).toBe('61.918193');
+    const elec = out.lines.find((l: any) => l.scope === '2-location' && l.category === 'electricity');
+    expect(elec).toMatchObject({ factor_id: 'CN-2023-national', factor_value: '0.5306', emissions_t: 5306, inputs: { gridImportMWh: '10000' } });
+    expect(elec.factor_source).toMatch(/2025 No\. 47/);
+    const gridAvg = json('--activity', tmp('gb.json', { ...example1(), marketRemainder: 'grid-average' }));
+    expect(fix6(gridAvg.total_market_t)).toBe('5737.212597');
+    expect(fix6(gridAvg.scope2_market_t - 880)).toBe('3714.200000');
+    expect(gridAvg.method.market_remainder_statement).toMatch(/grid average CN-2023-national.*substituted.*disclosed/);
+  });
+  it('acceptance example 2 through the CLI: certificates sold', () => {
+    const out = json('--activity', ex(2));
+    expect(fix6(out.total_location_t)).toBe('7329.012597');
+    expect(fix6(out.scope2_market_t - 880)).toBe('5486.400000');
+    expect(fix6(out.total_market_t)).toBe('7509.412597');
+    expect(fix6(out.green_share_annual)).toBe('0.250000');
+    expect(out.lines.find((l: any) => l.category === 'onsite-null-power')).toMatchObject({ factor_id: 'CN-2023-residual', emissions_t: 1219.2 });
+  });
+  it('numbers as factors, heat by steam mass, hot water, gas in m3, hourly intervals: the public field names', () => {
+    const out = json(
+      '--activity',
+      tmp('a.yaml', {
+        gridFactor: 0.5,
+        residualFactor: 0.6,
+        marketRemainder: 'residual',
+        electricity: { gridImportMWh: 8, gridExportMWh: 1, onsiteRenewableConsumedMWh: 2, onsiteAttributesRetained: true },
+        fuels: [
+          { fuel: 'natural_gas', quantity: 10000, unit: 'm3', baseTemperatureC: 20 },
+          { fuel: 'diesel', quantity: 1, unit: 't' },
+        ],
+        heat: [{ quantityGJ: 10 }, { steamTonnes: 10, enthalpyKJperKg: 2783.74 }, { hotWaterTonnes: 100, temperatureC: 70 }],
+        instruments: [{ type: 'GEC', MWh: 3, serials: ['G000001..G000003'], vintage: 2024 }],
+        intervals: [
+          { consumptionMWh: 5, renewableMWh: 2 },
+          { consumptionMWh: 5, renewableMWh: 8 },
+        ],
+      }),
+    );
+    expect(out.green_share_hourly).toBe(0.7);
+    expect(out.self_sufficiency).toBe(0.2);
+    expect(out.green_share_annual).toBe(0.5); // (2 + 3) / 10
+    expect(out.lines.filter((l: any) => l.category === 'heat' && l.scope === '2-location').map((l: any) => l.inputs.GJ)).toEqual(['10', '27', '20.934']);
+    const gas = out.lines.find((l: any) => l.description.startsWith('natural_gas'));
+    expect(Q.from(gas.inputs.basis_quantity).eq(Q.from('273.15').div('293.15'))).toBe(true);
+    expect(gas.inputs.conversion).toMatch(/273\.15\/\(273\.15\+20\)/);
+    expect(out.lines.find((l: any) => l.category === 'instrument').inputs).toMatchObject({ type: 'GEC', MWh: '3', vintage: '2024', serials: ['G000001..G000003'] });
+    expect(out.scope2_market_t).toBe(Number(Q.from(5).mul('0.6').add(Q.from('57.934').mul('0.11')).toFixed(6)));
+  });
+  it('prints a disclosure table and fails clearly on a bad file', () => {
+    const table = run('--activity', ex(2)).stdout;
     expect(table).toMatch(/Total \(market-based\)\s+7509\.412597/);
+    expect(table).toMatch(/Total \(location-based\)\s+7329\.012597/);
+    expect(table).toMatch(/Scope 1\s+1143\.012597/);
     expect(table).toMatch(/residual-mix proxy CN-2023-residual/);
-    const dir = mkdtempSync(path.join(tmpdir(), 'inv-'));
-    const bad = path.join(dir, 'bad.yaml');
-    writeFileSync(bad, 'gridFactor: CN-2023-national\nelectricity:\n  gridImportMWh: 10\n  onsiteRenewableConsumedMWh: 3\nresidualFactor: CN-2023-residual\n');
-    const r = spawnSync('node', [cli, 'inventory', '--activity', bad], { encoding: 'utf8' });
+    expect(table).toMatch(/natural_gas combustion\s+1081\.094404\s+natural_gas = .*GB\/T 32151/);
+    expect(table).toMatch(/Green-power share, annual volumetric \(RE100\): 25\.000 %/);
+    const bad = tmp('bad.yaml', { gridFactor: 'CN-2023-national', electricity: { gridImportMWh: 10, onsiteRenewableConsumedMWh: 3 }, residualFactor: 'CN-2023-residual' });
+    const r = run('--activity', bad);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/onsiteAttributesRetained.*missing evidence/);
+    expect(run('--activity', ex(1), '--db', 'x').status).toBe(2);
   });
 });
