@@ -12,8 +12,9 @@
  * balances are checkpointed in one transaction (at least every `checkpointMs`, at every window
  * close and at stop). After a restart (even a crash) the next counter sample is differenced
  * against the checkpointed baseline, so energy since the checkpoint is counted once: nothing is
- * lost and nothing counted twice. Only integrated power (the flagged fallback) since the last
- * checkpoint can be lost in a crash.
+ * lost and nothing counted twice. Integrated power (the flagged fallback) restarts from its
+ * checkpointed sample: the interval since is one trapezoid when the next sample comes within
+ * gapAfterMs, else a reported gap.
  */
 import type Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';
