@@ -199,7 +199,8 @@ export class Store implements OutboxWriter {
       readOutboxUpTo: db.prepare(
         'SELECT seq, ts, created, bytes, payload FROM outbox WHERE stream = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?',
       ),
-      deleteOutbox: db.prepare('DELETE FROM outbox WHERE stream = ? AND seq = ? RETURNING bytes'),
+      deleteOutboxRange: db.prepare('SELECT count(*) AS n, sum(bytes) AS b FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ?'),
+      deleteOutboxRangeExec: db.prepare('DELETE FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ?'),
       oldestOutbox: db.prepare('SELECT seq, created FROM outbox WHERE stream = ? ORDER BY seq LIMIT 1'),
       setCounter: db.prepare('INSERT OR REPLACE INTO store_counters (name, value) VALUES (?, ?)'),
       pageCount: db.prepare('PRAGMA page_count').pluck(),
@@ -662,12 +663,18 @@ export class Store implements OutboxWriter {
       this.db.transaction(() => {
         for (const { stream, seqs } of items) {
           const c = this.outboxCounts.get(stream);
-          for (const seq of seqs) {
-            const row = this.st.deleteOutbox.get(stream, seq) as { bytes: number } | undefined;
-            if (row && c) {
-              c.records--;
-              c.bytes -= row.bytes;
+          // Contiguous runs of seqs are deleted with one range statement each.
+          let i = 0;
+          while (i < seqs.length) {
+            let j = i;
+            while (j + 1 < seqs.length && seqs[j + 1] === seqs[j]! + 1) j++;
+            const r = this.st.deleteOutboxRange.get(stream, seqs[i], seqs[j]) as { n: number; b: number | null };
+            this.st.deleteOutboxRangeExec.run(stream, seqs[i], seqs[j]);
+            if (c) {
+              c.records -= r.n;
+              c.bytes -= r.b ?? 0;
             }
+            i = j + 1;
           }
         }
       })(),

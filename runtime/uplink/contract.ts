@@ -3,6 +3,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv | Ajv2020) => void;
 
 /**
  * The MQTT contract as data: runtime/uplink/contract/ holds the envelope and status schemas and
@@ -38,6 +41,8 @@ const NOT_STREAMS = new Set(['envelope', 'status']);
 export function loadContract(dir = contractDir()): Contract {
   const ajv7 = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
   const ajv2020 = new Ajv2020({ allErrors: true, strict: false, allowUnionTypes: true });
+  addFormats(ajv7);
+  addFormats(ajv2020);
   const compile = (file: string): ValidateFunction => {
     const schema = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { $schema?: string; $id?: string };
     const ajv = String(schema.$schema ?? '').includes('2020-12') ? ajv2020 : ajv7;

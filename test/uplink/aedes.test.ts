@@ -7,6 +7,7 @@ import { waitFor } from '../helpers/peers.js';
 import { AedesBroker } from './aedes-broker.js';
 import { drain, expectComplete, lastSeqs, startGateway, startReceiver, type TestGateway } from './scenarios.js';
 import type { Receiver } from '../../tools/receiver/receiver.js';
+import { loadContract } from '../../runtime/uplink/contract.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -45,13 +46,17 @@ describe('uplink against aedes (fast tier)', () => {
     const rx = await receiver(broker.url);
     const t = await gateway({ dataDir: tmp(), url: broker.url });
     const outbox = t.gw.ctx.services.get('outbox') as { enqueue(s: string, r: Record<string, unknown>): { seq: number } };
-    for (let i = 0; i < 5; i++) outbox.enqueue('decision', { rule: 'r1', i });
+    // Another part's stream (rule engine decisions), validated against its contract schema.
+    const ex = JSON.parse(fs.readFileSync(path.join(loadContract().dir, 'examples', 'decision.json'), 'utf8')) as Record<string, unknown>;
+    const { id: _id, seq: _seq, ...decision } = (Array.isArray(ex.records) ? (ex.records as Record<string, unknown>[])[0] : ex) as Record<string, unknown>;
+    for (let i = 0; i < 5; i++) outbox.enqueue('decision', { ...decision, ts: Date.now() + i });
     await waitFor(() => t.store.lastSeq('readings-1m') >= 24, 30_000, 'two minutes of summaries');
     await drain(t);
     const seqs = lastSeqs(t.store);
     expect(seqs['readings-1m']).toBeGreaterThanOrEqual(24);
     await expectComplete(rx, seqs);
     expect(rx.stats().duplicates).toBe(0);
+    expect(rx.stats().unvalidatedRecords).toBe(0);
     expect(rx.statuses()).toEqual([expect.objectContaining({ gateway: 'gw1', state: 'online' })]);
     const rec = rx.records('gw1', 'readings-1m').find((r) => r.point === 'energy_import' && r.deltaFlag === undefined);
     expect(rec?.delta as number).toBeGreaterThan(0);

@@ -1,0 +1,155 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import mqtt from 'mqtt';
+import { silentLogger } from '../../runtime/logger.js';
+import { Store } from '../../runtime/store/store.js';
+import { resolveUplinkConfig } from '../../runtime/uplink/config-schema.js';
+import { topicFor, Uplink } from '../../runtime/uplink/uplink.js';
+
+const MOSQUITTO = '/usr/sbin/mosquitto';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startMosquitto(dir: string): Promise<{ url: string; proc: ChildProcess }> {
+  const port = await freePort();
+  const conf = path.join(dir, 'mosquitto.conf');
+  fs.writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', `user ${os.userInfo().username}`, 'max_inflight_messages 0', 'max_queued_messages 0', 'log_dest none', ''].join('\n'));
+  const proc = spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error('mosquitto did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url: `mqtt://127.0.0.1:${port}`, proc };
+}
+
+/**
+ * Backlog drain: a one-day backlog of `devices` x `points` 1-minute summaries (readings-1m records
+ * as the store writes them) drained from the outbox into a local mosquitto through the uplink
+ * (batches, QoS 1, delete after PUBACK, no backfill rate cap), against mqtt.js publishing the same
+ * envelopes (same batching, same in-flight window) straight from the rows, with no outbox bookkeeping.
+ */
+export async function benchDrain(opts: { devices?: number; points?: number; minutes?: number; batch?: number; inFlight?: number } = {}): Promise<Record<string, unknown>> {
+  const devices = opts.devices ?? 50;
+  const points = opts.points ?? 40;
+  const minutes = opts.minutes ?? 1440;
+  const batch = opts.batch ?? 500;
+  const inFlight = opts.inFlight ?? 16;
+  const total = devices * points * minutes;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ce-bench-drain-'));
+  const { url, proc } = await startMosquitto(dir);
+  try {
+    // Build the backlog.
+    const store = new Store({ dataDir: dir, siteId: 'bench', gatewayId: 'gw', logger: silentLogger(), config: { statsIntervalMs: 0, maxBytes: 64 * 1024 ** 3 } });
+    const t0 = Date.UTC(2026, 0, 1);
+    const buildStart = Date.now();
+    for (let m = 0; m < minutes; m++) {
+      const recs: Record<string, unknown>[] = [];
+      for (let d = 0; d < devices; d++)
+        for (let p = 0; p < points; p++)
+          recs.push({ ts: t0 + m * 60_000, device: `dev${d}`, point: `p${p}`, unit: 'W', min: 100 + p, max: 200 + p, mean: 150.5 + p, last: 170.25, count: 12, samples: 12, quality: 'good' });
+      store.enqueueMany('readings-1m', recs);
+    }
+    const buildSec = (Date.now() - buildStart) / 1000;
+    const backlogBytes = store.outboxStats().bytes;
+
+    // Baseline: mqtt.js publishing the same envelopes straight from the rows.
+    const baseStart = process.hrtime.bigint();
+    {
+      const reader = new Database(store.file, { readonly: true });
+      const client = await mqtt.connectAsync(url, { clientId: 'bench-raw', clean: true, reconnectPeriod: 0 });
+      const rows = reader.prepare("SELECT payload FROM outbox WHERE stream = 'readings-1m' ORDER BY seq").pluck().iterate() as IterableIterator<string>;
+      let pending = 0;
+      let wake: (() => void) | undefined;
+      let buf: string[] = [];
+      const send = async (payloads: string[]) => {
+        while (pending >= inFlight) await new Promise<void>((r) => (wake = r));
+        pending++;
+        const json = `{"schemaVersion":1,"site":"bench","gateway":"gw","stream":"readings-1m","sentAt":${Date.now()},"records":[${payloads.join(',')}]}`;
+        client.publish(topicFor('carbonedge/bench/gw', 'readings-1m', false), json, { qos: 1 }, () => {
+          pending--;
+          wake?.();
+        });
+      };
+      for (const p of rows) {
+        buf.push(p);
+        if (buf.length === batch) {
+          await send(buf);
+          buf = [];
+        }
+      }
+      if (buf.length) await send(buf);
+      while (pending > 0) await new Promise<void>((r) => (wake = r));
+      await client.endAsync();
+      reader.close();
+    }
+    const baseSec = Number(process.hrtime.bigint() - baseStart) / 1e9;
+
+    // Through the uplink.
+    const rss0 = process.memoryUsage().rss;
+    let peakRss = rss0;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+    const uplink = new Uplink(
+      store,
+      { ...resolveUplinkConfig({}, url, 'bench', 'gw'), batchMaxRecords: batch, batchMaxBytes: 4 * 1024 * 1024, maxInFlight: inFlight, backfillRecordsPerSec: 0 },
+      { site: 'bench', gateway: 'gw' },
+      { logger: silentLogger() },
+    );
+    const start = process.hrtime.bigint();
+    uplink.start();
+    await new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (store.outboxStats().records === 0) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 20);
+    });
+    const sec = Number(process.hrtime.bigint() - start) / 1e9;
+    clearInterval(sampler);
+    await uplink.stop();
+    store.close();
+    const res = {
+      records: total,
+      backlogMB: Number((backlogBytes / 1024 / 1024).toFixed(1)),
+      buildSeconds: Number(buildSec.toFixed(1)),
+      drainSeconds: Number(sec.toFixed(1)),
+      recordsPerSec: Math.round(total / sec),
+      rawMqttJsSeconds: Number(baseSec.toFixed(1)),
+      rawMqttJsRecordsPerSec: Math.round(total / baseSec),
+      ratioOursOverRaw: Number((sec / baseSec).toFixed(2)),
+      peakRssMB: Math.round(peakRss / 1024 / 1024),
+      rssGrowthMB: Math.round((peakRss - rss0) / 1024 / 1024),
+      aim: 'one-day backlog of 50 devices x 40 points at 1-minute summaries drained in < 60 s',
+    };
+    process.stdout.write(
+      `drain: ${total} records (${res.backlogMB} MB) in ${res.drainSeconds} s = ${res.recordsPerSec} records/s through the uplink vs ${res.rawMqttJsRecordsPerSec}/s mqtt.js direct (${res.rawMqttJsSeconds} s) -> ${res.ratioOursOverRaw}x; peak RSS ${res.peakRssMB} MB (aim < 60 s)\n`,
+    );
+    return res;
+  } finally {
+    proc.kill('SIGTERM');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const isMain = process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]));
+if (isMain) await benchDrain();
