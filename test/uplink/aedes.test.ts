@@ -67,7 +67,14 @@ describe('uplink against aedes (fast tier)', () => {
 
   it('broker outage while producing: everything produced arrives afterwards, backlog backfilled, no gap', async () => {
     const rx = await receiver(broker.url);
-    const t = await gateway({ dataDir: tmp(), url: broker.url });
+    // gzip batches here (topic suffix /gzip): the receiver inflates them.
+    const t = await gateway({ dataDir: tmp(), url: broker.url, config: { uplink: { compression: 'gzip', publishTimeoutMs: 2000, reconnect: { minMs: 100, maxMs: 1000 } } } });
+    let gzipTopics = 0;
+    const onPublish = (packet: { topic: string }) => {
+      if (packet.topic.endsWith('/gzip')) gzipTopics++;
+    };
+    broker.aedes.on('publish', onPublish);
+    cleanups.push(() => void broker.aedes.removeListener('publish', onPublish));
     await waitFor(() => t.store.lastSeq('readings-1m') >= 12, 30_000, 'first summaries');
     await broker.pause();
     await waitFor(() => !t.uplink!.health().connected, 10_000, 'uplink noticed the outage');
@@ -81,6 +88,7 @@ describe('uplink against aedes (fast tier)', () => {
     await expectComplete(rx, lastSeqs(t.store));
     const backfilled = rx.db.prepare("SELECT count(*) FROM records WHERE backfill = 1").pluck().get() as number;
     expect(backfilled).toBeGreaterThan(0);
+    expect(gzipTopics).toBeGreaterThan(0);
   });
 
   it('a broker that accepts the connection but never acknowledges: nothing is lost, delivered once a real broker answers', async () => {
