@@ -321,7 +321,9 @@ export class Store implements OutboxWriter {
       if (!prev || r.ts > prev.ts) {
         delta = counterDelta(prev, { value: num, ts: r.ts }, this.config.counterOptions);
         const bucket = Math.floor(r.ts / MINUTE) * MINUTE;
-        if (delta.flag) this.log.warn({ device: p.device, point: p.point, prev, value: num, flag: delta.flag }, 'counter discontinuity');
+        if (delta.flag === 'reset' || delta.flag === 'implausible') {
+          this.log.warn({ device: p.device, point: p.point, prev, value: num, flag: delta.flag }, 'counter discontinuity: delta 0, new baseline');
+        } else if (delta.flag) this.log.info({ device: p.device, point: p.point, prev, value: num, flag: delta.flag }, `counter ${delta.flag}`);
         this.st.upsertEnergy.run(bucket, p.id, delta.delta, prev?.ts ?? r.ts, r.ts, delta.flag ?? null);
         // A reset / implausible jump re-baselines on the new value: later deltas count from there.
         this.counterLast.set(p.id, { value: num, ts: r.ts });

@@ -188,6 +188,11 @@ export class Uplink {
       this.h.lastConnectAt = this.clock.now();
       this.inFlight = 0;
       this.lanes.clear();
+      // Records waiting now are backlog (rate-capped backfill); everything enqueued later is live.
+      for (const stream of this.store.streams()) {
+        const upTo = this.store.lastSeq(stream);
+        this.lanes.set(stream, { backfill: { cursor: 0, upTo }, live: { cursor: upTo } });
+      }
       this.tokens = this.config.backfillRecordsPerSec;
       this.tokensAt = this.clock.now();
       this.log.info({ url: redact(this.config.url), backlog: this.store.outboxStats().records }, 'uplink connected');
@@ -254,9 +259,8 @@ export class Uplink {
   private lanesOf(stream: string): StreamLanes {
     let l = this.lanes.get(stream);
     if (!l) {
-      // Known at connect -> backfill everything up to the current last seq; a stream first seen later is all live.
-      const upTo = this.store.lastSeq(stream);
-      l = { backfill: { cursor: 0, upTo }, live: { cursor: upTo } };
+      // A stream first seen after the connection came up: all live.
+      l = { backfill: { cursor: 0, upTo: 0 }, live: { cursor: 0 } };
       this.lanes.set(stream, l);
     }
     return l;
