@@ -246,7 +246,16 @@ export class DevicePoller {
       throw new Error(`device ${this.device.id}: point '${pointId}' is a ${p.register} point; only holding registers and coils can be written`);
     }
     const sfExp = p.scaleFactorPoint !== undefined ? await this.readScaleFactor(p.scaleFactorPoint) : undefined;
-    const words = fromEngineering(p, value, sfExp);
+    let words: number[];
+    try {
+      words = fromEngineering(p, value, sfExp);
+    } catch (err) {
+      // Name what and where, like the bus errors: the codec only knows the point.
+      throw new RangeError(
+        `device ${this.device.id} (unit ${this.device.unitId} on ${this.bus.uri}) ${p.register} ${p.address}: value ${String(value)} refused for '${pointId}': ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
     const opts = { device: this.device.id, timeoutMs: this.timeoutMs, delayAfterMs: this.profile.limits.interRequestDelayMs };
     if (p.register === 'coil') await this.bus.write(this.device.unitId, 'coil', p.address, words.map((w) => w !== 0), opts);
     else await this.bus.write(this.device.unitId, 'holding', p.address, words, opts);

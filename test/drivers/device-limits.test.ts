@@ -36,6 +36,7 @@ const limited: Profile = {
     { id: 'h8', register: 'holding', address: 8, type: 'u16' }, // 7 is one filler register
     { id: 'h12', register: 'holding', address: 12, type: 'u16' }, // 9..11: three, too many
     { id: 'i0', register: 'input', address: 0, type: 'u32' },
+    { id: 'sp', register: 'holding', address: 20, type: 'u16', access: 'read-write', min: 0, max: 100, poll: false },
   ],
 };
 
@@ -112,6 +113,23 @@ describe('device-level limits on the wire', () => {
       } finally {
         await bus.close();
       }
+    }
+  });
+
+  it('write errors name device, unit, bus and register: a value the profile refuses never reaches the wire; a device exception is typed', async () => {
+    const bus = new ModbusBus({ id: 'b', type: 'tcp', host: '127.0.0.1', port: peer.port });
+    try {
+      const poller = new DevicePoller({ device: device(), profile: limited, bus });
+      peer.log.length = 0;
+      const where = `device meter \\(unit 1 on modbus-tcp://127\\.0\\.0\\.1:${peer.port}\\) holding 20`;
+      await expect(poller.writePoint('sp', 500)).rejects.toThrow(new RegExp(`^${where}: value 500 refused for 'sp': .*above the maximum 100`));
+      expect(peer.log).toHaveLength(0);
+      // This peer implements no write function: exception 01, typed and located.
+      await expect(poller.writePoint('sp', 50)).rejects.toThrow(new RegExp(`^${where}: exception 01 illegal function$`));
+      expect(peer.log.map((r) => r.fc)).toEqual([16]);
+      await expect(poller.writePoint('h0', 1)).rejects.toThrow(/^device meter: point 'h0' is not writeable/);
+    } finally {
+      await bus.close();
     }
   });
 });
