@@ -698,17 +698,22 @@ export function formatInventory(r: InventoryResult): string {
   out.push(`Market-based remainder: ${r.method.market_remainder_statement}`);
   out.push(`Exports: ${r.method.exports === 'gross' ? 'gross import accounted, exports not netted (GHG Protocol)' : 'exports netted from import (Chinese standards)'}`);
   out.push('');
-  out.push(`${'scope'.padEnd(11)}${'line'.padEnd(58)}${'tCO2'.padStart(18)}  factor / source`);
+  const W = 68;
+  // Factor values are exact text (e.g. 580483057/187500000): shown as a decimal, exact in --json.
+  const shown = (v?: string) => (v && v.includes('/') ? `${Q.from(v).toFixed(9)}...` : v);
+  out.push(`${'scope'.padEnd(11)}${'line'.padEnd(W)}${'tCO2'.padStart(18)}  factor = value; source`);
   for (const l of r.lines) {
-    out.push(`${l.scope.padEnd(11)}${l.description.slice(0, 56).padEnd(58)}${t(l.emissions_t)}  ${l.factor_id ? `${l.factor_id} = ${l.factor_value} ${l.factor_unit}; ${l.factor_source}` : l.formula}`);
+    const desc = l.description.length > W - 2 ? `${l.description.slice(0, W - 5)}...` : l.description;
+    out.push(`${l.scope.padEnd(11)}${desc.padEnd(W)}${t(l.emissions_t)}${l.factor_id ? `  ${l.factor_id} = ${shown(l.factor_value) ?? '?'} ${l.factor_unit ?? ''}; ${l.factor_source ?? 'source not recorded'}` : ''}`);
     out.push(`${''.padEnd(11)}  ${l.formula}`);
   }
   out.push('');
-  out.push(`${'Scope 1'.padEnd(69)}${t(r.scope1_t)}`);
-  out.push(`${'Scope 2 location-based'.padEnd(69)}${t(r.scope2_location_t)}`);
-  out.push(`${'Scope 2 market-based'.padEnd(69)}${t(r.scope2_market_t)}`);
-  out.push(`${'Total (location-based)'.padEnd(69)}${t(r.total_location_t)}`);
-  out.push(`${'Total (market-based)'.padEnd(69)}${t(r.total_market_t)}`);
+  const total = (label: string, x: number) => out.push(`${label.padEnd(11 + W)}${t(x)}`);
+  total('Scope 1', r.scope1_t);
+  total('Scope 2 location-based', r.scope2_location_t);
+  total('Scope 2 market-based', r.scope2_market_t);
+  total('Total (location-based)', r.total_location_t);
+  total('Total (market-based)', r.total_market_t);
   out.push('');
   const pct = (x: number) => `${(x * 100).toFixed(3)} %`;
   out.push(`Green-power share, annual volumetric (RE100): ${pct(r.green_share_annual)}`);
