@@ -215,6 +215,26 @@ describe('window edges', () => {
       expect(q.quality.gaps.map((g: any) => g.device).sort()).toEqual(['gas', 'grid', 'hw', 'kiln', 'lineA', 'press', 'steam']);
     }
   });
+  it('integrated power (no counter) survives a crash: the next sample integrates from the checkpointed one', () => {
+    const run = (crashAtMin?: number) => {
+      const { db } = tmpDb();
+      const config = demoConfig();
+      config.devices = config.devices.filter((d) => d.id === 'heatpump');
+      const mk = () => makeEngine(db, { config, hasPoint: (_d, p) => p === 'active_power' });
+      let engine = mk();
+      for (let s = 0; s <= 2 * 15 * 60 + 60; s += 5) {
+        if (crashAtMin !== undefined && s === crashAtMin * 60) engine = mk(); // no stop(): a crash
+        engine.ingest([{ device: 'heatpump', point: 'active_power', canonical: 'active_power', value: 3600, quality: 'good', ts: DAY0 + s * 1000, source: 'test' }]);
+      }
+      engine.advance(DAY0 + 2 * QUARTER_MS + 60_000);
+      return quarters(db);
+    };
+    const base = run();
+    const crashed = run(22.5);
+    expect(base.map((q) => q.energy_Wh.heat_pump)).toEqual([900, 900]); // 3.6 kW x 15 min
+    expect(crashed.map((q) => q.energy_Wh.heat_pump)).toEqual([900, 900]);
+    expect(crashed.every((q) => q.quality.complete && q.quality.integrated.includes('heatpump'))).toBe(true);
+  });
   it('a quarter close that fails (database busy) keeps the window and is retried: nothing lost or doubled', () => {
     const run = (block: boolean) => {
       const { dir } = tmpDb();
