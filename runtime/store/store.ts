@@ -270,8 +270,9 @@ export class Store implements OutboxWriter {
           for (const r of batch) this.writeReading(r);
           this.flushRaw();
           const closing1m = this.closeableBuckets(this.acc1m, MINUTE, now);
-          const closing15m = this.closeableBuckets(this.acc15m, FIFTEEN, now);
           if (closing1m.length) this.closeBuckets(this.acc1m, closing1m, MINUTE, now);
+          // After the 1-minute buckets were folded into their quarter hours.
+          const closing15m = this.closeableBuckets(this.acc15m, FIFTEEN, now);
           if (closing15m.length) this.closeBuckets(this.acc15m, closing15m, FIFTEEN, now);
           this.writeSeqs();
         })();

@@ -63,6 +63,9 @@ describe('uplink against aedes (fast tier)', () => {
     const h = t.uplink!.health();
     expect(h).toMatchObject({ connected: true, backlogRecords: 0, oldestUnsentAgeMs: 0 });
     expect(h.lastAckAt).toBeDefined();
+    // A clean stop publishes the retained offline status.
+    await t.gw.stop();
+    await waitFor(() => rx.statuses().some((s) => s.state === 'offline'), 10_000, 'offline status on stop');
   });
 
   it('broker outage while producing: everything produced arrives afterwards, backlog backfilled, no gap', async () => {

@@ -89,9 +89,12 @@ export async function sigkillScenario(url: string, rx: Receiver, dataDir: string
     await waitFor(() => rx.count('gw1', 'readings-1m') >= 80, 30_000, 'records flowing before the kill');
     await child.kill9();
     expect(readChildStore(dataDir).lastSeqs['readings-1m']).toBeGreaterThan(0);
+    // The broker published the gateway's Will: retained status offline.
+    await waitFor(() => rx.statuses().some((s) => s.gateway === 'gw1' && s.state === 'offline'), 30_000, 'Will (offline) after SIGKILL');
     const atKill = rx.count('gw1', 'readings-1m');
     // The restarted gateway's clock continues 10 h later (the downtime).
     child = await ChildGateway.start(dataDir, url, t0 + 10 * 3_600_000);
+    await waitFor(() => rx.statuses().some((s) => s.gateway === 'gw1' && s.state === 'online'), 30_000, 'online again after the restart');
     await waitFor(() => rx.count('gw1', 'readings-1m') >= atKill + 80, 30_000, 'records flowing after the restart');
     await child.signal('SIGUSR2');
     await child.waitOutput('paused');
