@@ -78,6 +78,35 @@ describe.runIf(ok)('faults on Modbus TCP (pymodbus peer)', () => {
   });
 });
 
+describe.runIf(ok)('faults on RTU over TCP (serial device server, pymodbus peer)', () => {
+  it('a converter that restarts (socket gone, then back on the same port) is reconnected and read again', async () => {
+    const port = await freePort();
+    const spec = { mode: 'rtu-over-tcp' as const, port, units: { 5: testMeterImage() } };
+    let server = await new PymodbusServer(spec).start();
+    const bus = new ModbusBus({ id: 'gw', type: 'rtu-over-tcp', host: '127.0.0.1', port, timeoutMs: 300 }, { reconnect: { baseMs: 50, maxMs: 200 } });
+    const hub = new ReadingsHub();
+    const poller = makePoller(bus, 5, { pollIntervalMs: 100, hub });
+    (poller as unknown as { backoff: { baseMs: number; maxMs: number } }).backoff.baseMs = 100;
+    (poller as unknown as { backoff: { baseMs: number; maxMs: number } }).backoff.maxMs = 400;
+    try {
+      poller.start();
+      await waitFor(() => hub.latest('meter5', 'voltage_l1')?.quality === 'good', 10000, 'first good read');
+      await server.stop();
+      await waitFor(() => hub.latest('meter5', 'voltage_l1')?.quality === 'comm-error', 10000, 'comm-error after the converter went away');
+      expect(hub.latest('meter5', 'voltage_l1')!.error).toMatch(new RegExp(`device meter5 \\(unit 5 on modbus-rtu-over-tcp://127\\.0\\.0\\.1:${port}\\)`));
+      const reconnectsBefore = bus.stats.reconnects;
+      server = await new PymodbusServer(spec).start();
+      await waitFor(() => hub.latest('meter5', 'voltage_l1')?.quality === 'good', 15000, 'good reads after the converter returned');
+      expect(hub.latest('meter5', 'voltage_l1')!.value as number).toBeCloseTo(230.5, 3);
+      expect(bus.stats.reconnects).toBeGreaterThan(reconnectsBefore);
+    } finally {
+      await poller.stop();
+      await bus.close();
+      await server.stop();
+    }
+  });
+});
+
 describe.runIf(ok)('faults on Modbus RTU (socat pty pair)', () => {
   let pty: PtyPair;
   const cleanups: Array<() => Promise<void>> = [];
