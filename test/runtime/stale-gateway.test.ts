@@ -47,9 +47,9 @@ describe('stale values through the gateway', () => {
 
   it('a device that goes silent: good -> stale (sweep, while the request waits) -> comm-error -> good when it answers again', async () => {
     peer = await startMbapPeer();
-    // Device-level timeout (2 s) far beyond the stale age (300 ms): only the sweep can flag the value.
+    // Device-level timeout (3 s) far beyond the stale age (300 ms): only the sweep can flag the value.
     gw = new Gateway({
-      config: config(peer.port, { staleAfterMs: 300, timeoutMs: 2000 }),
+      config: config(peer.port, { staleAfterMs: 300, timeoutMs: 3000 }),
       profiles: new Map([['one-register', oneRegister]]),
       logger: silentLogger(),
       features: [acquisitionFeature],
@@ -79,7 +79,7 @@ describe('stale values through the gateway', () => {
     await waitFor(() => hub.latest('meter', 'value')?.quality === 'comm-error', 10_000, 'comm-error after the timeout');
     const failed = hub.latest('meter', 'value')!;
     expect(failed.value).toBeNull();
-    expect(failed.error).toMatch(new RegExp(`device meter \\(unit 1 on modbus-tcp://127\\.0\\.0\\.1:${peer.port}\\) holding 7: no reply within 2000 ms`));
+    expect(failed.error).toMatch(new RegExp(`device meter \\(unit 1 on modbus-tcp://127\\.0\\.0\\.1:${peer.port}\\) holding 7: no reply within 3000 ms`));
 
     // While silent, nothing published for the point was good.
     const whileSilent = seen.slice(mark);
