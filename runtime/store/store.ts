@@ -54,8 +54,6 @@ function emptyAcc(): Acc {
 /** One row of the outbox as the uplink reads it. */
 export interface OutboxRow {
   seq: number;
-  ts: number;
-  created: number;
   bytes: number;
   payload: string;
 }
@@ -195,10 +193,8 @@ export class Store implements OutboxWriter {
       getMeta: db.prepare('SELECT value FROM store_meta WHERE key = ?').pluck(),
       insertOutbox: db.prepare('INSERT INTO outbox (stream, seq, ts, created, bytes, payload) VALUES (?, ?, ?, ?, ?, ?)'),
       setSeq: db.prepare('INSERT OR REPLACE INTO outbox_seq (stream, last_seq) VALUES (?, ?)'),
-      readOutbox: db.prepare('SELECT seq, ts, created, bytes, payload FROM outbox WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?'),
-      readOutboxUpTo: db.prepare(
-        'SELECT seq, ts, created, bytes, payload FROM outbox WHERE stream = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?',
-      ),
+      readOutbox: db.prepare('SELECT seq, bytes, payload FROM outbox WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      readOutboxUpTo: db.prepare('SELECT seq, bytes, payload FROM outbox WHERE stream = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
       deleteOutboxRange: db.prepare('SELECT count(*) AS n, sum(bytes) AS b FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ?'),
       deleteOutboxRangeExec: db.prepare('DELETE FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ?'),
       oldestOutbox: db.prepare('SELECT seq, created FROM outbox WHERE stream = ? ORDER BY seq LIMIT 1'),
