@@ -73,7 +73,9 @@ export class ReadingsHub {
       if (r.quality === 'stale') continue;
       const age = this.staleAfter.get(r.device);
       if (age === undefined || now - r.ts <= age) continue;
-      stale.push({ ...r, quality: 'stale', error: `no fresh value for ${now - r.ts} ms (stale after ${age} ms)` });
+      const why = `no fresh value for ${now - r.ts} ms (stale after ${age} ms)`;
+      // Keep the last reason (e.g. the device's timeout) so a long-dead device still says why.
+      stale.push({ ...r, quality: 'stale', error: r.error ? `${why}; last error: ${r.error}` : why });
     }
     if (stale.length) this.publish(stale);
     return stale.length;

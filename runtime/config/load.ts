@@ -38,6 +38,8 @@ function crossCheck(config: SiteConfig, profiles: Map<string, Profile>, file: st
     const other = ports.get(endpoint);
     if (other !== undefined && b.type === 'rtu') {
       issues.push({ file, path: `/buses/${i}/path`, message: `serial port ${b.path} is already used by bus '${other}'; put all devices of one RS-485 line on one bus` });
+    } else if (other !== undefined && b.type === 'rtu-over-tcp') {
+      issues.push({ file, path: `/buses/${i}/host`, message: `serial device server ${b.host}:${b.port} is already used by bus '${other}'; put all devices of one RS-485 line on one bus` });
     }
     ports.set(endpoint, b.id);
   });
@@ -64,7 +66,9 @@ function crossCheck(config: SiteConfig, profiles: Map<string, Profile>, file: st
       const known = [...profiles.keys()].sort();
       issues.push({ file, path: `/devices/${i}/profile`, message: `unknown profile '${d.profile}' (expected one of: ${known.join(', ')})` });
     } else {
-      const timeout = d.timeoutMs ?? profile.limits.timeoutMs;
+      // Same rule as the poller: the device's own timeout, else the longer of profile and bus.
+      const busTimeout = busIndex === undefined ? undefined : config.buses[busIndex]!.timeoutMs;
+      const timeout = d.timeoutMs ?? Math.max(profile.limits.timeoutMs, busTimeout ?? 0);
       if (d.pollIntervalMs * 4 < timeout) {
         issues.push({ file, path: `/devices/${i}/pollIntervalMs`, message: `poll interval ${d.pollIntervalMs} ms is too short for a request timeout of ${timeout} ms (expected at least ${Math.ceil(timeout / 4)} ms)` });
       }

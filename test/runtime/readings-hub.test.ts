@@ -17,6 +17,19 @@ const reading = (over: Partial<Reading> & Pick<Reading, 'device' | 'point' | 'ts
 });
 
 describe('ReadingsHub stale invalidation (injected clock)', () => {
+  it('a stale value keeps the reason of its last error, so a long-dead device still says why', () => {
+    const clock = manualClock();
+    const hub = new ReadingsHub({ clock });
+    hub.setStaleAfter('meter', 1000);
+    hub.publish([reading({ device: 'meter', point: 'voltage_l1', ts: clock.now(), value: null, quality: 'comm-error', error: 'no reply within 300 ms' })]);
+    clock.advance(1001);
+    expect(hub.sweep()).toBe(1);
+    expect(hub.latest('meter', 'voltage_l1')).toMatchObject({
+      quality: 'stale',
+      error: 'no fresh value for 1001 ms (stale after 1000 ms); last error: no reply within 300 ms',
+    });
+  });
+
   it('a value older than its device stale age becomes stale once, value kept, listeners told', () => {
     const clock = manualClock();
     const hub = new ReadingsHub({ clock });
