@@ -76,6 +76,8 @@ export class Uplink {
   private tokensAt = 0;
   private pumping = false;
   private unsubs: (() => void)[] = [];
+  private pendingAcks: { stream: string; seqs: number[] }[] = [];
+  private ackTimer: NodeJS.Timeout | undefined;
   private readonly h = { connects: 0, publishTimeouts: 0, messagesAcked: 0, recordsAcked: 0, lastAckAt: undefined as number | undefined, lastConnectAt: undefined as number | undefined, lastError: undefined as string | undefined };
   private readonly log: Logger;
   private readonly clock: Clock;
@@ -110,7 +112,10 @@ export class Uplink {
     const client = this.client;
     this.client = undefined;
     this.generation++;
-    if (!client) return;
+    if (!client) {
+      this.flushAcks();
+      return;
+    }
     if (this.connected) {
       await withTimeout(
         new Promise<void>((resolve) => client.publish(this.statusTopic, this.statusPayload('offline'), { qos: 1, retain: true }, () => resolve())),
@@ -121,6 +126,7 @@ export class Uplink {
     await withTimeout(new Promise<void>((resolve) => client.end(false, {}, () => resolve())), 2000).catch(() => {
       client.end(true);
     });
+    this.flushAcks();
   }
 
   health(): UplinkHealth {
@@ -187,6 +193,7 @@ export class Uplink {
       this.h.connects++;
       this.h.lastConnectAt = this.clock.now();
       this.inFlight = 0;
+      this.flushAcks();
       this.lanes.clear();
       // Records waiting now are backlog (rate-capped backfill); everything enqueued later is live.
       for (const stream of this.store.streams()) {
@@ -242,6 +249,19 @@ export class Uplink {
     this.h.lastError = reason;
     this.log.warn({ reason }, 'uplink dropping connection');
     client.end(true); // emits 'close' -> scheduleReconnect
+  }
+
+  /** Delete acknowledged records from the outbox (before lanes are reset, on stop, and every few ms). */
+  private flushAcks(): void {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    const acks = this.pendingAcks.splice(0);
+    if (!acks.length) return;
+    try {
+      this.store.ack(acks);
+    } catch (e) {
+      this.log.error({ err: e }, 'could not delete acknowledged records; they will be re-sent (deduplicated by id)');
+    }
   }
 
   private schedulePump(delayMs: number): void {
@@ -364,12 +384,10 @@ export class Uplink {
     client.publish(topicFor(this.config.topicPrefix, stream, gzip), body, { qos: 1 }, (err) => {
       clearTimeout(timer);
       if (!err) {
-        // A PUBACK is a PUBACK, even from a connection we have since abandoned: delete.
-        try {
-          this.store.ack([{ stream, seqs }]);
-        } catch (e) {
-          this.log.error({ err: e }, 'could not delete acknowledged records; they will be re-sent (deduplicated by id)');
-        }
+        // A PUBACK is a PUBACK, even from a connection we have since abandoned: delete (acks
+        // arriving together are deleted in one transaction).
+        this.pendingAcks.push({ stream, seqs });
+        if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAcks(), 5);
         this.h.lastAckAt = this.clock.now();
         this.h.messagesAcked++;
         this.h.recordsAcked += seqs.length;

@@ -95,7 +95,15 @@ describe('uplink against aedes (fast tier)', () => {
   });
 
   it('a broker that accepts the connection but never acknowledges: nothing is lost, delivered once a real broker answers', async () => {
-    // A raw TCP "broker": answers CONNACK, ignores everything else.
+    // The real broker first, only to register the receiver's persistent session (so nothing
+    // published before the receiver is back can miss it); then it goes away.
+    const real = await AedesBroker.start();
+    cleanups.push(() => real.close());
+    const port = real.port;
+    const rx = await receiver(real.url);
+    await rx.stop();
+    await real.pause();
+    // A raw TCP "broker" on that port: answers CONNACK, ignores everything else.
     const sockets = new Set<net.Socket>();
     const silent = net.createServer((s) => {
       sockets.add(s);
@@ -103,8 +111,7 @@ describe('uplink against aedes (fast tier)', () => {
       s.once('data', () => s.write(Buffer.from([0x20, 0x02, 0x00, 0x00])));
       s.on('error', () => undefined);
     });
-    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
-    const port = (silent.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => silent.listen(port, '127.0.0.1', () => r()));
     const url = `mqtt://127.0.0.1:${port}`;
     const t = await gateway({ dataDir: tmp(), url, config: { uplink: { publishTimeoutMs: 500, reconnect: { minMs: 100, maxMs: 300 } } } });
     await waitFor(() => t.uplink!.health().connects >= 3, 30_000, 'repeated connect -> publish timeout -> reconnect');
@@ -112,12 +119,11 @@ describe('uplink against aedes (fast tier)', () => {
     expect(h.recordsAcked).toBe(0);
     expect(h.backlogRecords).toBeGreaterThan(0);
     expect(h.publishTimeouts).toBeGreaterThanOrEqual(2);
-    // Replace the silent broker by a real one on the same port.
+    // Replace the silent broker by the real one on the same port.
     for (const s of sockets) s.destroy();
     await new Promise<void>((r) => silent.close(() => r()));
-    const real = await AedesBroker.start(port);
-    cleanups.push(() => real.close());
-    const rx = await receiver(real.url);
+    await real.listen();
+    await rx.start();
     await drain(t);
     await expectComplete(rx, lastSeqs(t.store));
   });

@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, havePeer, waitFor } from '../helpers/peers.js';
+import { havePeer, waitFor } from '../helpers/peers.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import type { Receiver } from '../../tools/receiver/receiver.js';
 import { drain, expectComplete, lastSeqs, sigkillScenario, startGateway, startReceiver, type TestGateway } from './scenarios.js';
@@ -74,7 +74,12 @@ describe.runIf(havePeer('mosquitto'))('uplink against mosquitto (interop tier)',
   }, 120_000);
 
   it('a broker that accepts but never acknowledges, then mosquitto on that port: nothing lost', async () => {
-    const port = await freePort();
+    // Mosquitto first, only to register the receiver's persistent session; then it goes away.
+    const broker = await mosquitto();
+    const port = broker.port;
+    const rx = await receiver(broker.url);
+    await rx.stop();
+    await broker.stop();
     const sockets = new Set<net.Socket>();
     const silent = net.createServer((s) => {
       sockets.add(s);
@@ -88,15 +93,19 @@ describe.runIf(havePeer('mosquitto'))('uplink against mosquitto (interop tier)',
     expect(t.uplink!.health().recordsAcked).toBe(0);
     for (const s of sockets) s.destroy();
     await new Promise<void>((r) => silent.close(() => r()));
-    const broker = await mosquitto({ port });
-    const rx = await receiver(broker.url);
+    await broker.restart();
+    await rx.start();
     await drain(t);
     await expectComplete(rx, lastSeqs(t.store));
   }, 120_000);
 
   it('byte cap reached during an outage: oldest dropped by policy, counters right, memory flat, no crash', async () => {
-    const port = await freePort();
-    const url = `mqtt://127.0.0.1:${port}`; // nothing listening yet
+    // Mosquitto first, only to register the receiver's persistent session; then the outage.
+    const broker = await mosquitto();
+    const url = broker.url;
+    const rx = await receiver(url);
+    await rx.stop();
+    await broker.stop();
     const cap = 4 * 1024 * 1024;
     const t = await gateway({
       dataDir: tmp(),
@@ -119,8 +128,8 @@ describe.runIf(havePeer('mosquitto'))('uplink against mosquitto (interop tier)',
     expect(st.dropped.rawByCap).toBeGreaterThan(0);
     expect(rssMax - rss0).toBeLessThan(150 * 1024 * 1024);
     // Broker comes up: what was not dropped arrives; the gaps are exactly what the counters say.
-    const broker = await mosquitto({ port });
-    const rx = await receiver(broker.url);
+    await broker.restart();
+    await rx.start();
     await drain(t, 120_000);
     const last = lastSeqs(t.store);
     const dropped = t.store.stats().dropped.outboxByCap;

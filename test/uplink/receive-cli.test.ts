@@ -31,8 +31,8 @@ describe('carbonedge receive', () => {
     proc.stderr.on('data', (d) => (out += d));
     const exited = new Promise<number>((r) => proc.once('exit', (code) => r(code ?? -1)));
     try {
-      await waitFor(() => broker.aedes.connectedClients > 0, 20_000, 'receiver connected');
-      await new Promise((r) => setTimeout(r, 300)); // subscription settles
+      // Printed once the subscription is acknowledged.
+      await waitFor(() => out.includes('receiving from'), 20_000, 'receiver subscribed');
       const t = await startGateway({ dataDir: path.join(dir, 'gw'), url: broker.url });
       await waitFor(() => t.store.lastSeq('readings-1m') >= 12, 30_000, 'summaries');
       await drain(t);

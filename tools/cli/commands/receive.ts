@@ -58,7 +58,7 @@ export const command: Command = {
         onMessage,
       });
       await receiver.start();
-      if (!json) process.stderr.write(`receiving from ${values.url} under '${values.topic ?? 'carbonedge/'}#' (Ctrl-C to stop)\n`);
+      process.stderr.write(`receiving from ${values.url} under '${values.topic ?? 'carbonedge/'}#' (Ctrl-C to stop)\n`);
       await new Promise<void>((resolve) => {
         const done = () => resolve();
         process.once('SIGINT', done);
