@@ -15,7 +15,7 @@ export interface UplinkConfig {
   /** Name of an environment variable holding the password (keeps it out of the config file). */
   passwordEnv?: string;
   tls?: {
-    /** PEM files (paths relative to the working directory). */
+    /** PEM files (paths relative to the config file). */
     ca?: string;
     cert?: string;
     key?: string;

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Feature, FeatureFactory } from '../gateway.js';
 import type { Store } from '../store/store.js';
 import { resolveUplinkConfig, type UplinkConfig } from './config-schema.js';
@@ -10,7 +11,11 @@ import { Uplink } from './uplink.js';
  */
 export const uplinkFeature: FeatureFactory = (ctx) => {
   const log = ctx.logger.child({ feature: 'uplink' });
-  const cfg = (ctx.config.uplink ?? {}) as UplinkConfig;
+  const raw = (ctx.config.uplink ?? {}) as UplinkConfig;
+  // TLS file paths are relative to the config file (or the working directory for built-in configs).
+  const base = ctx.configFile ? path.dirname(path.resolve(ctx.configFile)) : process.cwd();
+  const rel = (f?: string) => (f === undefined ? undefined : path.resolve(base, f));
+  const cfg: UplinkConfig = raw.tls ? { ...raw, tls: { ...raw.tls, ca: rel(raw.tls.ca), cert: rel(raw.tls.cert), key: rel(raw.tls.key) } } : raw;
   const url = ctx.options.uplinkUrl ?? cfg.url;
   if (!url) {
     log.info('no uplink URL (uplink.url or --uplink): store-only, nothing is published');
