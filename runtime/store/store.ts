@@ -349,7 +349,8 @@ export class Store implements OutboxWriter {
   ): void {
     const bucket = Math.floor(r.ts / size) * size;
     if (bucket < closedBefore) {
-      if (size === MINUTE) this.dropped.lateReadings++;
+      // The hub re-publishes an expired value as `stale` with its original time: not a late reading.
+      if (size === MINUTE && r.quality !== 'stale') this.dropped.lateReadings++;
       return;
     }
     let m = accs.get(bucket);
