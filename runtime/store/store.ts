@@ -5,6 +5,7 @@ import { silentLogger } from '../logger.js';
 import type { OutboxWriter } from '../services.js';
 import type { Clock, Quality, Reading } from '../types.js';
 import { systemClock } from '../types.js';
+import type Database from 'better-sqlite3';
 import { counterDelta, type CounterFlag } from './counter-delta.js';
 import { openStoreDatabase, type CorruptionReport, type DB } from './db.js';
 import { resolveStoreConfig, type ResolvedStoreConfig, type StoreConfig } from './config-schema.js';
@@ -14,6 +15,9 @@ export const DB_FILE_NAME = 'carbonedge.db';
 const MINUTE = 60_000;
 /** Raw readings per multi-row INSERT (fewer native calls per reading). */
 const RAW_CHUNK = 64;
+/** Aggregate / outbox rows per multi-row INSERT. */
+const ROW_CHUNK = 32;
+const values = (n: number, width: number) => Array.from({ length: n }, () => `(${Array.from({ length: width }, () => '?').join(', ')})`).join(', ');
 const FIFTEEN = 15 * MINUTE;
 const QUALITY_CODE: Record<Quality, number> = { good: 0, stale: 1, 'comm-error': 2, 'out-of-range': 3 };
 
@@ -183,6 +187,13 @@ export class Store implements OutboxWriter {
       insert15m: db.prepare(
         'INSERT OR REPLACE INTO readings_15m (bucket, point_id, min, max, mean, last, count, samples, quality, delta, delta_flag) VALUES (?,?,?,?,?,?,?,?,?,?,?)',
       ),
+      insert1mMany: db.prepare(
+        `INSERT OR REPLACE INTO readings_1m (bucket, point_id, min, max, mean, last, count, samples, quality, delta, delta_flag) VALUES ${values(ROW_CHUNK, 11)}`,
+      ),
+      insert15mMany: db.prepare(
+        `INSERT OR REPLACE INTO readings_15m (bucket, point_id, min, max, mean, last, count, samples, quality, delta, delta_flag) VALUES ${values(ROW_CHUNK, 11)}`,
+      ),
+      insertOutboxMany: db.prepare(`INSERT INTO outbox (stream, seq, ts, created, bytes, payload) VALUES ${values(ROW_CHUNK, 6)}`),
       upsertEnergy: db.prepare(
         `INSERT INTO energy_deltas (bucket, point_id, delta, from_ts, to_ts, samples, flag) VALUES (?,?,?,?,?,1,?)
          ON CONFLICT (bucket, point_id) DO UPDATE SET delta = delta + excluded.delta, to_ts = excluded.to_ts,
@@ -331,6 +342,14 @@ export class Store implements OutboxWriter {
     this.accumulate(this.acc1m, MINUTE, this.closed1mBefore, p.id, r, ok ? num : null, delta);
   }
 
+  /** Insert rows of `width` params each: CHUNK rows per statement, the rest one by one. */
+  private insertChunked(single: Database.Statement, many: Database.Statement, width: number, params: unknown[]): void {
+    const per = width * ROW_CHUNK;
+    let i = 0;
+    for (; i + per <= params.length; i += per) many.run(params.slice(i, i + per));
+    for (; i < params.length; i += width) single.run(params.slice(i, i + width));
+  }
+
   private flushRaw(): void {
     const raw = this.rawParams;
     if (raw.length === RAW_CHUNK * 5) this.st.insertRawMany.run(raw);
@@ -416,13 +435,15 @@ export class Store implements OutboxWriter {
     const stream = is1m ? STREAM_READINGS_1M : STREAM_READINGS_15M;
     const byId = new Map<number, PointInfo>();
     for (const p of this.points.values()) byId.set(p.id, p);
+    const aggRows: unknown[] = [];
+    const outRows: unknown[] = [];
     for (const bucket of buckets) {
       const m = accs.get(bucket)!;
       for (const [pointId, a] of m) {
         const has = a.count > 0;
         const quality = a.count === a.samples ? 'good' : a.count > 0 ? 'partial' : (a.badQuality ?? 'comm-error');
         const mean = has ? a.sum / a.count : null;
-        insert.run(bucket, pointId, has ? a.min : null, has ? a.max : null, mean, a.last, a.count, a.samples, quality, a.delta ?? null, a.deltaFlag ?? null);
+        aggRows.push(bucket, pointId, has ? a.min : null, has ? a.max : null, mean, a.last, a.count, a.samples, quality, a.delta ?? null, a.deltaFlag ?? null);
         if (publish) {
           const p = byId.get(pointId)!;
           const rec: Record<string, unknown> = {
@@ -442,7 +463,7 @@ export class Store implements OutboxWriter {
             rec.delta = a.delta;
             if (a.deltaFlag) rec.deltaFlag = a.deltaFlag;
           }
-          this.enqueueInTx(stream, rec, bucket);
+          this.enqueueInTx(stream, rec, bucket, outRows);
         }
       }
       if (is1m) for (const [pointId, a] of m) this.fold(bucket, pointId, a);
@@ -450,6 +471,8 @@ export class Store implements OutboxWriter {
       if (is1m) this.closed1mBefore = Math.max(this.closed1mBefore, bucket + size);
       else this.closed15mBefore = Math.max(this.closed15mBefore, bucket + size);
     }
+    this.insertChunked(insert, is1m ? this.st.insert1mMany : this.st.insert15mMany, 11, aggRows);
+    this.insertChunked(this.st.insertOutbox, this.st.insertOutboxMany, 6, outRows);
     this.st.setMeta.run(is1m ? 'closed1mBefore' : 'closed15mBefore', String(is1m ? this.closed1mBefore : this.closed15mBefore));
   }
 
@@ -614,7 +637,7 @@ export class Store implements OutboxWriter {
   }
 
   /** Inside an open transaction: assign the next sequence number and insert the record. */
-  private enqueueInTx(stream: string, record: Record<string, unknown>, recordTs?: number): number {
+  private enqueueInTx(stream: string, record: Record<string, unknown>, recordTs?: number, sink?: unknown[]): number {
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(stream)) throw new Error(`invalid stream name '${stream}' (lower-case letters, digits, '-')`);
     const seq = (this.seqs.get(stream) ?? 0) + 1;
     const now = this.clock.now();
@@ -629,7 +652,8 @@ export class Store implements OutboxWriter {
       payload = `{"id":${JSON.stringify(id)},"seq":${seq},"ts":${ts}${body.length > 2 ? ',' : ''}${body.slice(1)}`;
     }
     const bytes = Buffer.byteLength(payload);
-    this.st.insertOutbox.run(stream, seq, ts, now, bytes, payload);
+    if (sink) sink.push(stream, seq, ts, now, bytes, payload);
+    else this.st.insertOutbox.run(stream, seq, ts, now, bytes, payload);
     this.seqs.set(stream, seq);
     this.dirtySeqs.add(stream);
     const c = this.outboxCounts.get(stream) ?? { records: 0, bytes: 0 };
