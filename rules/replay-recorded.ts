@@ -3,7 +3,14 @@
  * runtime/store) give PV generation and the site's uncontrolled load (grid + PV + battery -
  * heat pump - flexible loads); the controllable devices are modelled so rules can act on them:
  * battery (modes of the carbonedge battery map, capacity, power, reserve), SG-Ready heat pump
- * (recorded power in normal state, boost/forced/blocked power otherwise) and relay loads.
+ * and relay loads.
+ *
+ * The heat pump and the relay load are modelled as storage loads, like the demo site's physics:
+ * what they drew in the recording is their demand; running them harder (SG-Ready boost/forced,
+ * relay on) banks the energy above that demand in a store (`heatPumpStoreKwh`, `flexStoreKwh`),
+ * and while the bank lasts they draw nothing in their normal state. So a rule that moves their
+ * consumption into PV hours is credited for the shift, not for extra consumption. Blocked (SG-Ready
+ * state 1) uses the bank first, then leaves the demand unserved.
  */
 import Database from 'better-sqlite3';
 import type { Profile } from '../drivers/profiles/types.js';
@@ -36,6 +43,9 @@ export interface RecordedOptions {
   heatPumpBoostW?: number;
   heatPumpForcedW?: number;
   flexLoadW?: number;
+  /** Stores of the storage-load model, kWh (defaults 12 and 12, as the demo site). */
+  heatPumpStoreKwh?: number;
+  flexStoreKwh?: number;
 }
 
 export class RecordedReplaySite implements ReplaySite {
@@ -54,6 +64,8 @@ export class RecordedReplaySite implements ReplaySite {
   private sg1 = false;
   private sg2 = false;
   private relay = false;
+  private hpBank = 0;
+  private loadBank = 0;
   private p = { grid: 0, pv: 0, battery: 0, hp: 0, load: 0 };
   private e = { gridImport: 0, gridExport: 0, pv: 0, batteryCharge: 0, batteryDischarge: 0, hp: 0, load: 0 };
 
@@ -122,8 +134,11 @@ export class RecordedReplaySite implements ReplaySite {
     const recLoad = this.rec('load', 'active_power', t) ?? 0;
     const base = Math.max(0, grid + pv + recBat - recHp - recLoad);
     const sg = this.sg1 && !this.sg2 ? 1 : !this.sg1 && !this.sg2 ? 2 : !this.sg1 && this.sg2 ? 3 : 4;
-    const hp = sg === 1 ? 0 : sg === 2 ? recHp : sg === 3 ? Math.max(recHp, this.opts.heatPumpBoostW ?? 7000) : Math.max(recHp, this.opts.heatPumpForcedW ?? 8000);
-    const load = this.relay ? (recLoad > 0 ? recLoad : (this.opts.flexLoadW ?? 5000)) : 0;
+    const hpCap = this.opts.heatPumpStoreKwh ?? 12;
+    const loadCap = this.opts.flexStoreKwh ?? 12;
+    const hpHigh = sg === 3 ? (this.opts.heatPumpBoostW ?? 7000) : (this.opts.heatPumpForcedW ?? 8000);
+    const hp = sg === 1 ? 0 : sg === 2 ? (this.hpBank > 0 ? 0 : recHp) : this.hpBank >= hpCap ? recHp : Math.max(recHp, hpHigh);
+    const load = this.relay ? (this.loadBank >= loadCap ? recLoad : Math.max(recLoad, this.opts.flexLoadW ?? 5000)) : this.loadBank > 0 ? 0 : recLoad;
     const deficit = base + hp + load - pv;
     const sp = Math.min(this.setpoint, this.maxW);
     let want = [deficit, 0, -sp, sp, Math.min(0, deficit)][this.mode] ?? 0;
@@ -139,6 +154,8 @@ export class RecordedReplaySite implements ReplaySite {
       this.e.pv += kwh(pv);
       this.e.hp += kwh(hp);
       this.e.load += kwh(load);
+      this.hpBank = Math.max(0, Math.min(hpCap, this.hpBank + kwh(hp - recHp)));
+      this.loadBank = Math.max(0, Math.min(loadCap, this.loadBank + kwh(load - recLoad)));
       if (want >= 0) {
         this.e.batteryDischarge += kwh(want);
         this.socKwh -= kwh(want) / 0.96;

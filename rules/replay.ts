@@ -18,6 +18,7 @@ import { compileRules, DEFAULT_TICK_MS, gatherRules } from './compile-rules.js';
 import { validateRuleShape } from './config-schema.js';
 import { RuleEngine } from './engine.js';
 import { ScheduleVariables } from './schedules.js';
+import { LocalTime } from './scope.js';
 import type { ControlConfig } from './types.js';
 
 /** The simulated or recorded site a replay steps through (device ids of the site config). */
@@ -69,6 +70,12 @@ export interface ReplayReport {
   /** Changes per output (`device.point`, or `device` for a mode output). */
   switches: Record<string, number>;
   outputs: Record<string, OutputSwitching>;
+  /**
+   * How co2_kg was computed: `hourly` = each interval's grid import x the hour's value of
+   * control.carbonIntensity.hourly (co2_factor.value is then the import-weighted mean);
+   * `annual` = grid_import_kwh x the single grid factor.
+   */
+  co2_method: 'hourly' | 'annual';
   co2_factor: { id: string; value: number; unit: string; source: string };
   ticks: number;
   simulated_s: number;
@@ -110,11 +117,25 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayReport> {
   const end = site.startMs + opts.days * 86_400_000;
   // Which points to put in the snapshot: everything the rules can read or write.
   const devices = config.devices.map((d) => ({ id: d.id, points: profiles.get(d.profile)?.points ?? [] }));
+  // co2_kg: with an hourly carbon-intensity profile in the config, each interval's import is
+  // weighted by the intensity of its local hour; otherwise the single annual grid factor applies.
+  const ci = control.carbonIntensity;
+  const hourly = ci?.hourly && ci.hourly.length === 24 ? ci.hourly : undefined;
+  const localTime = new LocalTime(config.site.timezone);
+  let co2Grams = 0;
   const wall0 = performance.now();
   const e0 = site.energy();
+  let lastImport = e0.gridImport;
+  let lastT = site.startMs;
   let ticks = 0;
   for (now = site.startMs; now <= end; now += tickMs) {
     site.step(now);
+    if (hourly && now > lastT) {
+      const imported = site.energy().gridImport;
+      co2Grams += (imported - lastImport) * hourly[Math.floor(localTime.at(lastT).minutes / 60)]!;
+      lastImport = imported;
+      lastT = now;
+    }
     const snap = new Map<string, Reading>();
     for (const d of devices) {
       const vals = site.values(d.id);
@@ -145,7 +166,15 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayReport> {
   const dis = e1.batteryDischarge - e0.batteryDischarge;
   const consumption = imp + pv - exp + dis - chg;
   const onsiteUsed = Math.max(0, pv - exp);
-  const factor = replayGridFactor(config);
+  const factor: ReplayReport['co2_factor'] = hourly
+    ? {
+        id: 'control.carbonIntensity.hourly',
+        value: imp > 0 ? round(co2Grams / 1000 / imp, 4) : 0,
+        unit: 'tCO2/MWh (import-weighted mean of the hourly profile)',
+        source: 'site config control.carbonIntensity.hourly (g CO2/kWh by local hour)',
+      }
+    : replayGridFactor(config);
+  const co2Kg = hourly ? co2Grams / 1000 : imp * factor.value;
   const outputs: Record<string, OutputSwitching> = {};
   const switches: Record<string, number> = {};
   for (const [key, st] of engine.outputs) {
@@ -168,13 +197,14 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayReport> {
     self_consumption: round(pv > 0 ? onsiteUsed / pv : 0, 4),
     grid_import_kwh: round(imp, 3),
     export_kwh: round(exp, 3),
-    co2_kg: round(imp * factor.value, 3),
+    co2_kg: round(co2Kg, 3),
     pv_kwh: round(pv, 3),
     consumption_kwh: round(consumption, 3),
     battery_charge_kwh: round(chg, 3),
     battery_discharge_kwh: round(dis, 3),
     switches,
     outputs,
+    co2_method: hourly ? 'hourly' : 'annual',
     co2_factor: factor,
     ticks,
     simulated_s: simulated,

@@ -12,6 +12,17 @@
  *   every energy counter is exactly the integral of the powers it reports, and the grid meter's
  *   power is exactly the balance of the other devices' powers (+ = import).
  *
+ * Both flexible consumers store energy, so a rule that runs them on PV shifts consumption in time
+ * instead of adding to it (what a what-if replay must show honestly):
+ * - the heat pump feeds a heat store (buffer tank and building mass, `heatPumpStoreKwh` of
+ *   electrical equivalent): what it runs above its normal (state 2) pattern in SG-Ready boost or
+ *   forced state is banked, and in normal state it stays off while the bank lasts; when blocked
+ *   the bank covers the demand first;
+ * - the flexible load is a storage load (a hot-water or cold store) with a daily demand drawn
+ *   during the working day: its own thermostat keeps the store above a minimum whatever the relay
+ *   says (a deferrable load, not a sheddable one); relay on lets it fill the store to the top.
+ *   Without anyone writing the relay (off), it runs exactly when its thermostat needs it.
+ *
  * Values are keyed by the demo profiles' point ids (device-profiles/README.md vocabulary) in
  * engineering units: W, kWh, V, A, Hz, %, and booleans for coils.
  */
@@ -61,8 +72,17 @@ export interface DemoSiteOptions {
   heatPumpForcedW?: number;
   /** Fraction of each 30-minute cycle the compressor runs in SG-Ready state 2 (normal). */
   heatPumpNormalDuty?: number;
-  /** Flexible load power when its relay is on, W. Default 5 000. */
+  /** Heat store of the heat pump, kWh of electrical equivalent banked above normal operation. Default 12. */
+  heatPumpStoreKwh?: number;
+  /** Flexible load: heating/cooling power while it runs, W. Default 5 000. */
   flexLoadW?: number;
+  /** Flexible load: usable store, kWh; the thermostat keeps at least `flexMinKwh` (+ 2 kWh band). Defaults 15 / 3. */
+  flexStoreKwh?: number;
+  flexMinKwh?: number;
+  /** Flexible load: energy drawn from its store per day, evenly 06:00-22:00 local, kWh. Default 20. */
+  flexDemandKwhPerDay?: number;
+  /** Flexible load: store content at start, kWh. Default: half the store. */
+  flexInitialKwh?: number;
   battery?: DemoBatteryOptions;
   /** Longest sub-step of the integration, ms. Default 1000. */
   maxSubstepMs?: number;
@@ -127,6 +147,10 @@ export class DemoSite {
   private readonly hpForcedW: number;
   private readonly hpDuty: number;
   private readonly flexW: number;
+  private readonly hpStoreMaxKwh: number;
+  private readonly flexStoreMaxKwh: number;
+  private readonly flexMinKwh: number;
+  private readonly flexDemandW: number;
   private readonly capacityKwh: number;
   private readonly batteryMaxW: number;
   private readonly etaCharge: number;
@@ -157,6 +181,11 @@ export class DemoSite {
   private hpStarts = 0;
   private hpWasOn = false;
   private flowTempC = 32;
+  /** Heat banked by the heat pump above its normal pattern, kWh (electrical equivalent). */
+  private hpBankKwh = 0;
+  /** Flexible load's store, kWh, and whether its heater is running (thermostat latch). */
+  private flexKwh: number;
+  private flexHeating = false;
   private reactiveImport: number;
   private reactiveExport: number;
   /** Average import power over the demand period (15 min, exponential), and its maximum, W. */
@@ -175,6 +204,11 @@ export class DemoSite {
     this.hpForcedW = opts.heatPumpForcedW ?? 8_000;
     this.hpDuty = clamp(opts.heatPumpNormalDuty ?? 0.6, 0, 1);
     this.flexW = opts.flexLoadW ?? 5_000;
+    this.hpStoreMaxKwh = Math.max(0, opts.heatPumpStoreKwh ?? 12);
+    this.flexStoreMaxKwh = Math.max(0.1, opts.flexStoreKwh ?? 15);
+    this.flexMinKwh = clamp(opts.flexMinKwh ?? 3, 0, this.flexStoreMaxKwh);
+    this.flexDemandW = (Math.max(0, opts.flexDemandKwhPerDay ?? 20) * 1000) / 16;
+    this.flexKwh = clamp(opts.flexInitialKwh ?? this.flexStoreMaxKwh / 2, 0, this.flexStoreMaxKwh);
     const b = opts.battery ?? {};
     this.capacityKwh = b.capacityKwh ?? 50;
     this.batteryMaxW = b.maxPowerW ?? 10_000;
@@ -211,7 +245,7 @@ export class DemoSite {
       const t1 = Math.min(nowMs, this.t + this.maxSubstepMs);
       const dt = t1 - this.t;
       const p = this.computePowers(t1, dt);
-      this.integrate(p, dt);
+      this.integrate(p, dt, t1);
       this.p = p;
       this.t = t1;
     }
@@ -413,26 +447,61 @@ export class DemoSite {
     return level * wobble;
   }
 
+  /** What the heat pump runs in SG-Ready state 2 with nothing banked (its heat demand): duty-cycled, W. */
+  private normalHeatPumpW(t: number): number {
+    const cycleMs = 30 * 60_000;
+    const phase = noise01(this.seed, 5, 0) * cycleMs;
+    const inCycle = (((t + phase) % cycleMs) + cycleMs) % cycleMs;
+    if (inCycle >= this.hpDuty * cycleMs) return 0;
+    // Whole watts, like every power: the bank then stays exactly 0 in plain normal operation.
+    return Math.round(this.hpNormalW * (0.95 + 0.1 * smoothNoise(this.seed, 6, t, 120_000)));
+  }
+
   private heatPumpW(t: number): number {
+    const storeFull = this.hpBankKwh >= this.hpStoreMaxKwh;
     switch (this.sgState()) {
       case 1:
         return 0;
-      case 2: {
-        const cycleMs = 30 * 60_000;
-        const phase = noise01(this.seed, 5, 0) * cycleMs;
-        const inCycle = (((t + phase) % cycleMs) + cycleMs) % cycleMs;
-        if (inCycle >= this.hpDuty * cycleMs) return 0;
-        return this.hpNormalW * (0.95 + 0.1 * smoothNoise(this.seed, 6, t, 120_000));
-      }
+      case 2:
+        // Heat banked by an earlier boost covers the demand first: the compressor stays off.
+        return this.hpBankKwh > 0 ? 0 : this.normalHeatPumpW(t);
       case 3:
-        return this.hpBoostW * (0.97 + 0.06 * smoothNoise(this.seed, 6, t, 120_000));
+        // Boost raises the setpoints; once the store is at its top the thermostat falls back to the demand.
+        return storeFull ? this.normalHeatPumpW(t) : this.hpBoostW * (0.97 + 0.06 * smoothNoise(this.seed, 6, t, 120_000));
       case 4:
-        return this.hpForcedW * (0.98 + 0.04 * smoothNoise(this.seed, 6, t, 120_000));
+        return storeFull ? this.normalHeatPumpW(t) : this.hpForcedW * (0.98 + 0.04 * smoothNoise(this.seed, 6, t, 120_000));
     }
   }
 
+  /** Energy drawn from the flexible load's store (hot water, cooling), W: evenly 06:00-22:00 local. */
+  private flexDrawW(t: number): number {
+    const h = this.localHour(t);
+    return h >= 6 && h < 22 ? this.flexDemandW : 0;
+  }
+
+  /**
+   * The flexible load's own thermostat, for the coming sub-step: it keeps the store above its
+   * minimum (heating to minimum + 2 kWh) whatever the relay; with the relay on it heats to the
+   * top (and restarts 0.5 kWh below it).
+   */
   private flexLoadW(t: number): number {
-    return this.relay ? this.flexW * (0.98 + 0.04 * smoothNoise(this.seed, 7, t, 30_000)) : 0;
+    const top = this.relay ? this.flexStoreMaxKwh : Math.min(this.flexStoreMaxKwh, this.flexMinKwh + 2);
+    if (this.flexHeating) {
+      if (this.flexKwh >= top) this.flexHeating = false;
+    } else if (this.flexKwh < this.flexMinKwh || (this.relay && this.flexKwh < this.flexStoreMaxKwh - 0.5)) {
+      this.flexHeating = true;
+    }
+    return this.flexHeating ? this.flexW * (0.98 + 0.04 * smoothNoise(this.seed, 7, t, 30_000)) : 0;
+  }
+
+  /** Heat banked by the heat pump above its normal pattern, kWh (electrical equivalent). */
+  heatPumpBankKwh(): number {
+    return this.hpBankKwh;
+  }
+
+  /** Content of the flexible load's store, kWh. */
+  flexStoreKwh(): number {
+    return this.flexKwh;
   }
 
   private phaseVoltagesAt(t: number, phasePowers: readonly number[]): [number, number, number] {
@@ -506,8 +575,12 @@ export class DemoSite {
     return 0;
   }
 
-  private integrate(p: DemoPowers, dtMs: number): void {
+  private integrate(p: DemoPowers, dtMs: number, t1: number): void {
     const kwh = (w: number) => (w * dtMs) / HOUR_MS / 1000;
+    // Stores: the heat pump banks what it ran above its demand; the flexible load's store gains
+    // what it ran and loses what is drawn.
+    this.hpBankKwh = clamp(this.hpBankKwh + kwh(p.heatpump - this.normalHeatPumpW(t1)), 0, this.hpStoreMaxKwh);
+    this.flexKwh = clamp(this.flexKwh + kwh(p.load - this.flexDrawW(t1)), 0, this.flexStoreMaxKwh);
     if (p.grid >= 0) this.gridImport += kwh(p.grid);
     else this.gridExport += kwh(-p.grid);
     this.pvExport += kwh(p.pv);

@@ -28,9 +28,27 @@ function table(r: ReplayReport, base?: ReplayReport): string {
     'switches per output (shortest interval between two changes):',
     ...Object.entries(r.outputs).map(([o, s]) => `  ${o.padEnd(28)}${String(s.switches).padStart(6)}   ${s.min_interval_s === null ? '-' : `${s.min_interval_s} s`}`),
     '',
-    `co2_kg = grid_import_kwh x ${r.co2_factor.value} ${r.co2_factor.unit} (${r.co2_factor.id}: ${r.co2_factor.source})`,
+    r.co2_method === 'hourly'
+      ? `co2_kg = sum over intervals of grid import x the hour's carbon intensity (${r.co2_factor.source}); import-weighted mean ${r.co2_factor.value} tCO2/MWh`
+      : `co2_kg = grid_import_kwh x ${r.co2_factor.value} ${r.co2_factor.unit} (${r.co2_factor.id}: ${r.co2_factor.source})`,
+    ...notes(r, base),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** Plain-language notes where the numbers need reading with care. */
+function notes(r: ReplayReport, base?: ReplayReport): string[] {
+  const out: string[] = [];
+  if (base && r.grid_import_kwh === base.grid_import_kwh && r.export_kwh === base.export_kwh) {
+    out.push(
+      r.export_kwh === 0 && base.export_kwh === 0
+        ? `note: the rules changed nothing here: all ${r.pv_kwh.toFixed(1)} kWh of PV were used on site anyway (no export to shift).`
+        : 'note: the rules changed neither grid import nor export over this period.',
+    );
+  } else if (base && r.days < 2) {
+    out.push('note: energy the rules move into storage (battery, heat store) late in the day is used after the end of a one-day replay; --days 2 or more shows that gain in grid import.');
+  }
+  return out;
 }
 
 export const command: Command = {
