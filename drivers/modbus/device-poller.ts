@@ -157,14 +157,7 @@ export class DevicePoller {
         continue;
       }
       try {
-        this.stats.requests++;
-        const data = await this.bus.read(this.device.unitId, block.register, block.start, block.count, {
-          device: this.device.id,
-          timeoutMs: this.timeoutMs,
-          delayAfterMs: this.profile.limits.interRequestDelayMs,
-        });
-        if (block.register === 'coil' || block.register === 'discrete') results.push({ block, bits: data as boolean[] });
-        else results.push({ block, words: data as number[] });
+        results.push(await this.readBlock(block));
       } catch (err) {
         const msg = err instanceof Error ? err.message : String(err);
         firstError ??= msg;
@@ -265,20 +258,24 @@ export class DevicePoller {
     return { readBack: reading.value, reading };
   }
 
+  /** One planned read on the bus: words for registers, bits for coils and discrete inputs. */
+  private async readBlock(block: ReadBlock): Promise<BlockResult> {
+    this.stats.requests++;
+    const data = await this.bus.read(this.device.unitId, block.register, block.start, block.count, {
+      device: this.device.id,
+      timeoutMs: this.timeoutMs,
+      delayAfterMs: this.profile.limits.interRequestDelayMs,
+    });
+    return block.register === 'coil' || block.register === 'discrete' ? { block, bits: data as boolean[] } : { block, words: data as number[] };
+  }
+
   /** Read the given points now (planned reads), publish and return their readings. */
   async readPoints(points: ProfilePoint[]): Promise<Reading[]> {
     const blocks = planReads(this.profile, points);
     const results: BlockResult[] = [];
     for (const block of blocks) {
       try {
-        this.stats.requests++;
-        const data = await this.bus.read(this.device.unitId, block.register, block.start, block.count, {
-          device: this.device.id,
-          timeoutMs: this.timeoutMs,
-          delayAfterMs: this.profile.limits.interRequestDelayMs,
-        });
-        if (block.register === 'coil' || block.register === 'discrete') results.push({ block, bits: data as boolean[] });
-        else results.push({ block, words: data as number[] });
+        results.push(await this.readBlock(block));
       } catch (err) {
         results.push({ block, error: err instanceof Error ? err.message : String(err) });
       }
