@@ -5,15 +5,15 @@
  * semantic checks the schema cannot express. Every issue of every file is reported at once, each
  * with file, JSON path, line and what was expected. Profiles with issues are left out of the map.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ValidateFunction } from 'ajv';
 import { createAjv, validateWith } from '../../runtime/config/ajv-issues.js';
 import type { ConfigIssue } from '../../runtime/config/errors.js';
 import { parseSource } from '../../runtime/config/yaml-source.js';
 import { fromEngineering, registerCount } from '../modbus/codec.js';
 import { CANONICAL, isCanonical } from './canonical.js';
+import { packagePath } from '../../runtime/package-root.js';
 import type { Profile, ProfilePoint } from './types.js';
 
 const PROFILE_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
@@ -21,15 +21,7 @@ const SCHEMA_FILE = 'profile.schema.json';
 
 /** Absolute path of the built-in device-profiles/ directory (works from source and from dist/). */
 export function builtinProfileDir(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'device-profiles'))) {
-      return path.join(dir, 'device-profiles');
-    }
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('device-profiles/ not found above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
+  return packagePath('device-profiles');
 }
 
 let validator: ValidateFunction | undefined;

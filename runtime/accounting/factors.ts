@@ -7,12 +7,12 @@
  *   lib.get('CN-2023-national')  // { value: 0.5306, unit: 'tCO2/MWh', dataYear: 2023, ... }
  *   factorValue(lib.get('natural_gas')!)  // exact NCV x CC x OF x 44/12 as a rational
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import { Q } from './exact.js';
+import { packagePath } from '../package-root.js';
 
 export const FACTOR_KINDS = [
   /** Location-based grid average (national, regional, provincial). */
@@ -102,20 +102,9 @@ export function fuelFactor(f: Pick<FuelParameters, 'ncv' | 'carbonContent' | 'ox
 /** Scope 2 kinds acceptable as grid (location) and residual factors. */
 export const GRID_KINDS: readonly FactorKind[] = ['grid-average', 'grid-residual', 'grid-fossil'];
 
-/** The package root (directory with package.json), from source or from dist/. */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('carbonedge package root not found');
-    dir = up;
-  }
-}
-
 /** Directory of the built-in factor data. */
 export function builtinFactorDir(): string {
-  return path.join(packageRoot(), 'runtime', 'accounting', 'factors');
+  return packagePath('runtime', 'accounting', 'factors');
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.@:+-]*$/;
