@@ -148,16 +148,27 @@ const kinds: Record<string, { required: string[]; properties: Record<string, unk
     },
   },
   'peak-shave': {
-    required: ['limitW', 'shed'],
+    required: ['limitW'],
     properties: {
       ...timing,
       limitW: watts('import limit (W)'),
       restoreBelowW: watts('release shed loads below this import (W)'),
       meter: id,
       stepS: secs('time between shedding or restoring two loads'),
+      battery: {
+        type: 'object',
+        required: ['device', 'maxW'],
+        additionalProperties: false,
+        description: 'shave with this battery first (discharge within maxW and above reserveSoc), then shed loads',
+        properties: {
+          device: id,
+          maxW: { type: 'number', exclusiveMinimum: 0, description: 'largest discharge power for peak shaving (W)' },
+          reserveSoc: { type: 'number', minimum: 0, maximum: 100, description: 'never discharge at or below this SoC (%), default 10' },
+        },
+      },
       shed: {
         type: 'array',
-        minItems: 1,
+        minItems: 0,
         maxItems: 64,
         items: { type: 'object', required: ['output'], additionalProperties: false, properties: { output, off: literal } },
       },

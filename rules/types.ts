@@ -163,7 +163,14 @@ export interface PeakShaveRuleConfig extends RuleCommon, TimingConfig {
   meter?: string;
   /** Seconds between shedding/restoring two loads (default 10). */
   stepS?: number;
-  shed: { output: string; off?: OutputLiteral }[];
+  /**
+   * Shave with the battery first: above the limit it stops charging, then discharges just enough
+   * (mode `discharge` at `power_setpoint`, up to maxW, never at or below reserveSoc); loads are shed
+   * only once it is at its limit. Released (to the other rules) after the loads, below restoreBelowW.
+   */
+  battery?: { device: string; maxW: number; reserveSoc?: number };
+  /** Loads to shed in order (at least one of shed and battery). */
+  shed?: { output: string; off?: OutputLiteral }[];
 }
 
 export type RuleConfig =

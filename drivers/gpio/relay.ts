@@ -50,7 +50,10 @@ export class OnoffRelay implements RelayOutput {
 
   /**
    * `line` is the offset on the chip (BCM number on a Raspberry Pi); the global sysfs number is
-   * looked up from the chip's base. The line starts low (relay off) unless `initialOn`.
+   * looked up from the chip's base. The relay starts off unless `initialOn`. sysfs `direction`
+   * high/low sets the PHYSICAL level (the kernel ignores active_low there), so an active-low relay
+   * board starts off at a high pin: initial level = initialOn XOR activeLow. A line that is already
+   * an output (a gateway restart) keeps its level.
    */
   constructor(
     readonly id: string,
@@ -59,7 +62,8 @@ export class OnoffRelay implements RelayOutput {
   ) {
     this.number = gpioNumber(line, { label: opts.chipLabel, root: opts.sysfsRoot });
     const { Gpio } = onoff();
-    this.gpio = new Gpio(this.number, opts.initialOn ? 'high' : 'low', 'none', { activeLow: !!opts.activeLow, reconfigureDirection: false });
+    const physicalHigh = !!opts.initialOn !== !!opts.activeLow;
+    this.gpio = new Gpio(this.number, physicalHigh ? 'high' : 'low', 'none', { activeLow: !!opts.activeLow, reconfigureDirection: false });
   }
 
   async set(on: boolean): Promise<void> {

@@ -1,7 +1,9 @@
 /**
  * Grid-connection limits: `kind: export-limit` (zero feed-in: curtail generation so export at
- * the grid meter stays at or below limitW) and `kind: peak-shave` (shed loads in order while
- * import exceeds limitW; release them one by one once import is back below restoreBelowW).
+ * the grid meter stays at or below limitW) and `kind: peak-shave` (above limitW, first the
+ * battery if configured: stop charging, then discharge just enough, within its power and reserve;
+ * once it is at its limit, shed loads in order; release loads one by one, then the battery, once
+ * import is back below restoreBelowW).
  */
 import type { CompiledExpression } from '../expr/compile.js';
 import { captureInputs, type Intent, type RuleContext, type RuleRuntime } from '../rule.js';
@@ -85,6 +87,16 @@ export function buildExportLimit(cfg: ExportLimitRuleConfig, b: RuleBuilder, pat
   return new ExportLimitRule(cfg, out, grid, gen);
 }
 
+/** The battery stage of peak shaving: its mode output, setpoint, and the readings it needs. */
+export interface PeakShaveBattery {
+  mode: OutputRef;
+  setpoint: OutputRef;
+  power: CompiledExpression;
+  soc: CompiledExpression;
+  maxW: number;
+  reserveSoc: number;
+}
+
 export class PeakShaveRule implements RuleRuntime {
   readonly kind = 'peak-shave';
   readonly id: string;
@@ -95,16 +107,19 @@ export class PeakShaveRule implements RuleRuntime {
   private lastStep = -Infinity;
   private readonly over: ConditionLatch;
   private readonly under: ConditionLatch;
+  /** Battery stage: undefined = released (other rules drive the battery); else the discharge setpoint, W. */
+  private batterySp: number | undefined;
 
   constructor(
     private readonly cfg: PeakShaveRuleConfig,
     private readonly grid: CompiledExpression,
     private readonly shed: { out: OutputRef; off: OutputLiteral }[],
+    private readonly battery?: PeakShaveBattery,
   ) {
     this.id = cfg.id;
     this.priority = cfg.priority ?? 0;
-    this.outputs = shed.map((s) => s.out);
-    this.expressions = [grid];
+    this.outputs = [...(battery ? [battery.setpoint, battery.mode] : []), ...shed.map((s) => s.out)];
+    this.expressions = [grid, ...(battery ? [battery.power, battery.soc] : [])];
     this.over = new ConditionLatch((cfg.delayOnS ?? 0) * 1000, 0);
     this.under = new ConditionLatch((cfg.delayOffS ?? 0) * 1000, 0);
   }
@@ -113,18 +128,65 @@ export class PeakShaveRule implements RuleRuntime {
     return this.level;
   }
 
+  /** The battery stage's setpoint (W of discharge), or undefined while released. */
+  get batterySetpoint(): number | undefined {
+    return this.batterySp;
+  }
+
+  /**
+   * Battery stage for this tick: whether it is at its limit (so loads must be shed) and why.
+   * The setpoint is what puts import exactly at the limit: measured battery power + (import - limit),
+   * clamped to [0, maxW], and 0 at or below the reserve. 0 means "stop charging" (mode hold).
+   */
+  private batteryStage(ctx: RuleContext, p: number, restore: number): { exhausted: boolean; why: string } {
+    const b = this.battery;
+    if (!b) return { exhausted: true, why: '' };
+    const r = tryInputs(() => ({ power: b.power.evaluate(ctx.scope) as number, soc: b.soc.evaluate(ctx.scope) as number }));
+    if (!r.ok) {
+      // Battery readings unknown: do not discharge blind; stop charging; loads do the shaving.
+      if (this.batterySp !== undefined) this.batterySp = 0;
+      return { exhausted: true, why: `battery unknown (${r.reason})` };
+    }
+    const { power, soc } = r.value;
+    const empty = soc <= b.reserveSoc;
+    const before = this.batterySp;
+    const need = power + (p - this.cfg.limitW);
+    if (this.batterySp === undefined) {
+      if (p > this.cfg.limitW) this.batterySp = empty ? 0 : clampNum(need, 0, b.maxW);
+    } else if (this.level === 0 && p < restore && this.under.update(false, true, true, ctx.now).on && need <= 0) {
+      this.batterySp = undefined; // back below the restore level with no load shed: release the battery
+      this.under.reset();
+      return { exhausted: false, why: 'battery released' };
+    } else {
+      const target = empty ? 0 : clampNum(need, 0, b.maxW);
+      // Up at once (the limit); down only by more than 2 % of its power, so noise does not cause a write per tick.
+      if (target > this.batterySp || this.batterySp - target > b.maxW * 0.02 || target === 0) this.batterySp = target;
+    }
+    if (this.batterySp === undefined) return { exhausted: false, why: 'battery not needed' };
+    // At its limit only once it was already asked for maxW before this tick (the meter shows its effect).
+    const exhausted = empty || (before !== undefined && before >= b.maxW && this.batterySp >= b.maxW);
+    const why = empty
+      ? `battery at reserve (SoC ${soc} % <= ${b.reserveSoc} %)`
+      : this.batterySp > 0
+        ? `battery discharging ${Math.round(this.batterySp)} W of ${b.maxW} W`
+        : 'battery charging stopped';
+    return { exhausted, why };
+  }
+
   evaluate(ctx: RuleContext): Intent[] {
     const r = tryInputs(() => this.grid.evaluate(ctx.scope) as number);
     const restore = this.cfg.restoreBelowW ?? this.cfg.limitW * 0.9;
     let why: string;
     if (!r.ok) {
-      // Unknown demand: keep what is shed (hold), shed nothing new.
+      // Unknown demand: keep what is shed (hold), shed nothing new; a battery in the stage stops discharging.
+      if (this.batterySp !== undefined) this.batterySp = 0;
       why = `demand unknown (${r.reason}): keeping ${this.level} load(s) shed`;
     } else {
       const p = r.value;
+      const bat = this.batteryStage(ctx, p, restore);
       const stepOk = ctx.now - this.lastStep >= (this.cfg.stepS ?? 10) * 1000;
-      const over = this.over.update(false, p > this.cfg.limitW, true, ctx.now).on;
-      const under = this.under.update(false, p < restore, true, ctx.now).on;
+      const over = this.over.update(false, p > this.cfg.limitW && bat.exhausted, true, ctx.now).on;
+      const under = this.level > 0 && this.under.update(false, p < restore, true, ctx.now).on;
       if (over && stepOk && this.level < this.shed.length) {
         this.level++;
         this.lastStep = ctx.now;
@@ -134,10 +196,18 @@ export class PeakShaveRule implements RuleRuntime {
         this.lastStep = ctx.now;
         this.under.reset();
       }
-      why = `import ${Math.round(p)} W (limit ${this.cfg.limitW} W, restore below ${restore} W): ${this.level} of ${this.shed.length} load(s) shed`;
+      why = `import ${Math.round(p)} W (limit ${this.cfg.limitW} W, restore below ${restore} W): ${bat.why ? `${bat.why}, ` : ''}${this.level} of ${this.shed.length} load(s) shed`;
     }
     const inputs = captureInputs(this.expressions, ctx.scope);
-    return this.shed.slice(0, this.level).map((s) => ({ rule: this.id, priority: this.priority, output: s.out, value: s.off, reason: why, inputs }));
+    const intent = (out: OutputRef, value: OutputLiteral): Intent => ({ rule: this.id, priority: this.priority, output: out, value, reason: why, inputs });
+    const out: Intent[] = [];
+    if (this.battery && this.batterySp !== undefined) {
+      // The setpoint first, then the mode: the device never discharges at a stale setpoint.
+      if (this.batterySp > 0) out.push(intent(this.battery.setpoint, Math.round(this.batterySp)), intent(this.battery.mode, 'discharge'));
+      else out.push(intent(this.battery.mode, 'hold'));
+    }
+    for (const s of this.shed.slice(0, this.level)) out.push(intent(s.out, s.off));
+    return out;
   }
 
   exitIntents(): Intent[] {
@@ -155,6 +225,32 @@ export function buildPeakShave(cfg: PeakShaveRuleConfig, b: RuleBuilder, path: s
     shed.push({ out, off: b.literal(out, s.off ?? def, `${path}/shed/${i}/off`) });
   });
   if (cfg.restoreBelowW !== undefined && cfg.restoreBelowW >= cfg.limitW) b.issue(`${path}/restoreBelowW`, `must be below limitW (${cfg.limitW}) or loads would flap`);
-  if (!grid || shed.length !== (cfg.shed ?? []).length) return undefined;
-  return new PeakShaveRule(cfg, grid, shed);
+  if (!cfg.battery && !(cfg.shed ?? []).length) b.issue(`${path}/shed`, 'peak shaving needs loads to shed and/or a battery to discharge');
+  let battery: PeakShaveBattery | undefined;
+  let batteryOk = true;
+  if (cfg.battery) {
+    const bp = `${path}/battery`;
+    const dev = cfg.battery.device;
+    const mode = b.output(dev, `${bp}/device`);
+    batteryOk = false;
+    if (mode) {
+      const missing = ['discharge', 'hold'].filter((m) => !(mode.modes ?? []).includes(m));
+      if (missing.length) b.issue(`${bp}/device`, `profile of ${dev} lacks battery mode(s) ${missing.join(', ')} (has ${(mode.modes ?? []).join(', ') || 'no modes'})`);
+      const sp = b.model.findPoint(dev, 'power_setpoint');
+      const pw = b.model.findPoint(dev, 'active_power');
+      const so = b.model.findPoint(dev, 'soc');
+      if (!sp) b.issue(`${bp}/device`, `${dev} has no power_setpoint point for the discharge power`);
+      if (!pw) b.issue(`${bp}/device`, `${dev} has no active_power point`);
+      if (!so) b.issue(`${bp}/device`, `${dev} has no 'soc' point`);
+      const setpoint = sp ? b.output(`${dev}.${sp.id}`, `${bp}/device`) : undefined;
+      const power = pw ? b.expr(`${dev}.${pw.id}`, 'number', `${bp}/device`) : undefined;
+      const soc = so ? b.expr(`${dev}.${so.id}`, 'number', `${bp}/device`) : undefined;
+      if (!missing.length && setpoint && power && soc) {
+        battery = { mode, setpoint, power, soc, maxW: cfg.battery.maxW, reserveSoc: cfg.battery.reserveSoc ?? 10 };
+        batteryOk = true;
+      }
+    }
+  }
+  if (!grid || !batteryOk || shed.length !== (cfg.shed ?? []).length) return undefined;
+  return new PeakShaveRule(cfg, grid, shed, battery);
 }

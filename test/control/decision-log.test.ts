@@ -6,6 +6,9 @@ import { loadContract } from '../../runtime/uplink/contract.js';
 import { DecisionLog, readDecisions } from '../../runtime/control/decision-log.js';
 import { WriteGate } from '../../runtime/control/write-gate.js';
 import type { WriteBackend } from '../../runtime/services.js';
+import { ModbusWriteBackend, verify } from '../../runtime/control/backends.js';
+import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
+import { demoSiteConfig } from '../../runtime/simulation/demo-config.js';
 
 const contract = loadContract();
 
@@ -61,6 +64,25 @@ describe('decision log: SQLite rules_decisions and the outbox stream `decision`'
     const { db, gate } = setup(false, { write: async () => { throw new Error('exception 02'); } });
     expect((await gate.write({ device: 'load', point: 'relay', value: false, reason: 'x' })).status).toBe('failed');
     expect(readDecisions(db)[0]).toMatchObject({ status: 'failed', error: 'exception 02', rule: 'manual' });
+  });
+
+  it('Modbus writes are verified by read-back: a value the device does not confirm is a failed decision', async () => {
+    const { profiles } = loadBuiltinProfiles();
+    const readBacks: Record<string, number | boolean> = { 'load/relay': false, 'battery/power_setpoint': 5000, 'battery/control_mode': 2 };
+    const backend = new ModbusWriteBackend({ writePoint: async (d, p) => ({ readBack: readBacks[`${d}/${p}`]! }) }, demoSiteConfig({ tcpPort: 1 }), profiles);
+    const db = new Database(':memory:');
+    const gate = new WriteGate({ dryRun: false, sinks: [new DecisionLog(db)], backends: [backend] });
+    expect(backend.canWrite('load', 'relay')).toBe(true);
+    expect(backend.canWrite('load', 'active_power')).toBe(false); // input register: read-only
+    expect((await gate.write({ device: 'load', point: 'relay', value: true, reason: 'x' })).status).toBe('failed');
+    expect((await gate.write({ device: 'battery', point: 'power_setpoint', value: 5000, reason: 'x' })).status).toBe('verified');
+    expect((await gate.write({ device: 'battery', point: 'control_mode', value: 3, reason: 'x' })).status).toBe('failed');
+    expect(readDecisions(db).map((d) => d.error ?? null)).toEqual(['read-back false does not confirm the written true', null, 'read-back 2 does not confirm the written 3']);
+    // within one register step of a scaled register is a confirmation; booleans accept 0/1
+    expect(verify(12.3, 12.34, 0.1)).toBeUndefined();
+    expect(verify(12.3, 12.5, 0.1)).toMatch(/does not confirm/);
+    expect(verify(true, 1, 1)).toBeUndefined();
+    expect(verify(false, 'x', 1)).toMatch(/does not confirm/);
   });
 
   it('the contract example validates against decision.v1 and the envelope', () => {

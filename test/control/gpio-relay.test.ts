@@ -1,16 +1,22 @@
 /**
- * GPIO relays: one contract every RelayOutput implementation must pass (the in-memory stand-in
- * always; the onoff/sysfs relay where this machine has GPIO, e.g. on a Raspberry Pi with
- * CARBONEDGE_TEST_GPIO_LINE set), and the chip-base lookup against sysfs trees of real boards.
+ * GPIO relays: one contract every RelayOutput implementation must pass:
+ * - MemoryRelay (the in-memory stand-in);
+ * - OnoffRelay with the real onoff library on an emulated sysfs GPIO tree (./sysfs-gpio.ts, kernel
+ *   semantics for export, value, active_low and direction high/low), active-high and active-low:
+ *   this runs everywhere, CI included, and is what covers OnoffRelay;
+ * - OnoffRelay on real GPIO: opt-in (a board with sysfs GPIO and CARBONEDGE_TEST_GPIO_LINE set);
+ *   skipped elsewhere, and no coverage is claimed from it.
+ * Plus the chip-base lookup against sysfs trees of real boards.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findGpioChip, gpioNumber, listGpioChips } from '../../drivers/gpio/chip.js';
 import { gpioAccessible, MemoryRelay, OnoffRelay, type RelayOutput } from '../../drivers/gpio/relay.js';
 import { GpioWriteBackend } from '../../runtime/control/backends.js';
 import { WriteGate } from '../../runtime/control/write-gate.js';
+import { installSysfsGpio, type SysfsGpio } from './sysfs-gpio.js';
 
 function relayContract(name: string, make: () => RelayOutput) {
   describe(`RelayOutput contract: ${name}`, () => {
@@ -49,8 +55,49 @@ function relayContract(name: string, make: () => RelayOutput) {
 }
 
 relayContract('MemoryRelay', () => new MemoryRelay('k1'));
+
+describe('OnoffRelay with the real onoff library on an emulated sysfs GPIO tree (Raspberry Pi 4, base 512)', () => {
+  let sysfs: SysfsGpio;
+  beforeAll(() => {
+    sysfs = installSysfsGpio([
+      { name: 'gpiochip512', base: 512, ngpio: 58, label: 'pinctrl-bcm2711' },
+      { name: 'gpiochip570', base: 570, ngpio: 8, label: 'raspberrypi-exp-gpio' },
+    ]);
+  });
+  afterAll(() => sysfs.uninstall());
+
+  relayContract('OnoffRelay, active high (line 17 = gpio529)', () => new OnoffRelay('k1', 17, { sysfsRoot: sysfs.root }));
+  relayContract('OnoffRelay, active low (line 18 = gpio530)', () => new OnoffRelay('k2', 18, { activeLow: true, sysfsRoot: sysfs.root }));
+
+  it('exports base + line, as an output, starting de-energised: low pin, or high for an active-low board', async () => {
+    const hi = new OnoffRelay('k3', 22, { sysfsRoot: sysfs.root });
+    const lo = new OnoffRelay('k4', 23, { activeLow: true, sysfsRoot: sysfs.root });
+    expect(hi.number).toBe(534);
+    expect(lo.number).toBe(535);
+    expect(sysfs.direction(534)).toBe('out');
+    expect(sysfs.physical(534)).toBe(false);
+    expect(sysfs.physical(535)).toBe(true); // active-low relay off = pin high
+    expect(await lo.get()).toBe(false);
+    await lo.set(true);
+    expect(sysfs.physical(535)).toBe(false); // energised: pin pulled low
+    await hi.set(true);
+    expect(sysfs.physical(534)).toBe(true);
+    expect(sysfs.physical(512 + 24)).toBeUndefined(); // nothing else exported
+  });
+
+  it('a gateway restart keeps the relay where it was (no re-initialisation of an exported output)', async () => {
+    const first = new OnoffRelay('k5', 25, { activeLow: true, sysfsRoot: sysfs.root });
+    await first.set(true);
+    first.close();
+    const again = new OnoffRelay('k5', 25, { activeLow: true, sysfsRoot: sysfs.root });
+    expect(await again.get()).toBe(true);
+    expect(sysfs.physical(537)).toBe(false);
+  });
+});
+
+// Opt-in on a real board (sysfs GPIO and CARBONEDGE_TEST_GPIO_LINE set); skipped elsewhere.
 const line = process.env.CARBONEDGE_TEST_GPIO_LINE;
-describe.runIf(gpioAccessible() && line !== undefined)('on real GPIO', () => {
+describe.runIf(gpioAccessible() && line !== undefined)('on real GPIO (opt-in)', () => {
   relayContract('OnoffRelay (sysfs via onoff)', () => new OnoffRelay('k1', Number(line)));
 });
 
