@@ -33,10 +33,18 @@ export interface Contract {
   record(stream: string, version: number): ValidateFunction | undefined;
   /** Streams with a record schema, and their versions. */
   streams: Map<string, number[]>;
+  /** Validator of the payload of command `<name>` (`command-<name>.v<N>.schema.json`, highest version). */
+  command(name: string): ValidateFunction | undefined;
+  /** Commands with a schema (`rules`, `instruments`). */
+  commands: string[];
+  /** Answers on `<prefix>/cmd/<name>/response` (`command-response.v1.schema.json`). */
+  commandResponse: ValidateFunction;
 }
 
 const SCHEMA_FILE = /^(.+)\.v(\d+)\.schema\.json$/;
 const NOT_STREAMS = new Set(['envelope', 'status']);
+/** `command-<name>` files are inbound commands and their answers, not record streams. */
+const COMMAND_PREFIX = 'command-';
 
 export function loadContract(dir = contractDir()): Contract {
   const ajv7 = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
@@ -57,6 +65,7 @@ export function loadContract(dir = contractDir()): Contract {
   const streams = new Map<string, number[]>();
   let envelope: ValidateFunction | undefined;
   let status: ValidateFunction | undefined;
+  const commands = new Map<string, { version: number; validate: ValidateFunction }>();
   for (const f of readdirSync(dir).sort()) {
     const m = SCHEMA_FILE.exec(f);
     if (!m) continue;
@@ -65,15 +74,27 @@ export function loadContract(dir = contractDir()): Contract {
     if (name === 'envelope' && version === 1) envelope = compile(f);
     else if (name === 'status' && version === 1) status = compile(f);
     if (NOT_STREAMS.has(name!)) continue;
+    if (name!.startsWith(COMMAND_PREFIX)) {
+      const cmd = name!.slice(COMMAND_PREFIX.length);
+      const prev = commands.get(cmd);
+      if (!prev || prev.version < version) commands.set(cmd, { version, validate: compile(f) });
+      continue;
+    }
     validators.set(`${name}@${version}`, compile(f));
     streams.set(name!, [...(streams.get(name!) ?? []), version].sort((a, b) => a - b));
   }
   if (!envelope || !status) throw new Error(`contract directory ${dir} lacks envelope.v1 / status.v1 schemas`);
+  const commandResponse = commands.get('response')?.validate;
+  if (!commandResponse) throw new Error(`contract directory ${dir} lacks command-response.v1.schema.json`);
+  commands.delete('response');
   return {
     dir,
     envelope,
     status,
     streams,
+    commandResponse,
+    commands: [...commands.keys()].sort(),
+    command: (name) => commands.get(name)?.validate,
     record(stream, version) {
       const exact = validators.get(`${stream}@${version}`);
       if (exact) return exact;

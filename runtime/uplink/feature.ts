@@ -3,11 +3,15 @@ import type { Feature, FeatureFactory } from '../gateway.js';
 import type { Store } from '../store/store.js';
 import { resolveUplinkConfig, type UplinkConfig } from './config-schema.js';
 import { Uplink } from './uplink.js';
+import { CommandRouter, gatewayCommandSpecs } from './commands.js';
+import { loadContract } from './contract.js';
 
 /**
  * The uplink feature: publishes the store's outbox to the MQTT broker given by `--uplink URL`
  * (ctx.options.uplinkUrl) or `uplink.url` in the config; without either it stays off (the store
- * still fills). Offers service `uplink` (Uplink, with health()).
+ * still fills). Offers service `uplink` (Uplink, with health()). Takes commands on
+ * `<prefix>/cmd/rules` and `<prefix>/cmd/instruments` (runtime/uplink/commands.ts), handed to the
+ * `rules` and `accounting` services (looked up when a command arrives: they start after the uplink).
  */
 export const uplinkFeature: FeatureFactory = (ctx) => {
   const log = ctx.logger.child({ feature: 'uplink' });
@@ -23,10 +27,11 @@ export const uplinkFeature: FeatureFactory = (ctx) => {
   }
   const store = ctx.services.get('store') as Store | undefined;
   if (!store) throw new Error('uplink needs the store feature (it publishes the store outbox)');
+  const commands = new CommandRouter(gatewayCommandSpecs({ services: ctx.services, contract: loadContract(), clock: ctx.clock }), { logger: log });
   const uplink = new Uplink(store, resolveUplinkConfig(cfg, url, ctx.config.site.id, ctx.config.gateway.id), {
     site: ctx.config.site.id,
     gateway: ctx.config.gateway.id,
-  }, { logger: log, clock: ctx.clock });
+  }, { logger: log, clock: ctx.clock, commands });
   ctx.services.set('uplink', uplink);
   const feature: Feature = {
     name: 'uplink',

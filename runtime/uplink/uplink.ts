@@ -7,6 +7,7 @@ import type { Clock } from '../types.js';
 import { systemClock } from '../types.js';
 import type { Store } from '../store/store.js';
 import type { ResolvedUplinkConfig } from './config-schema.js';
+import type { CommandResponse, CommandRouter } from './commands.js';
 
 /** Version of the envelope and status payloads (runtime/uplink/contract/envelope.v1.schema.json). */
 export const ENVELOPE_SCHEMA_VERSION = 1;
@@ -28,6 +29,8 @@ export interface UplinkHealth {
   inFlight: number;
   messagesAcked: number;
   recordsAcked: number;
+  /** Inbound commands (`<prefix>/cmd/<name>`): subscribed on this connection, and counts since start. */
+  commands: { subscribed: boolean; received: number; ok: number; error: number; responsesDropped: number };
 }
 
 interface Lane {
@@ -47,20 +50,32 @@ export function topicFor(prefix: string, stream: string, gzip: boolean): string 
   return `${prefix}/data/${stream}${gzip ? '/gzip' : ''}`;
 }
 
+/** Commands to the gateway arrive on `<prefix>/cmd/<name>`; answers go to `<prefix>/cmd/<name>/response`. */
+export function commandTopic(prefix: string, name = '+'): string {
+  return `${prefix}/cmd/${name}`;
+}
+
+/** Pending commands at most (a flood is answered with errors, never buffered without bound). */
+const MAX_PENDING_COMMANDS = 64;
+
 /**
  * The MQTT uplink: publishes the store's outbox, deletes records only after PUBACK.
  *
  * - One supervised connection; a new mqtt.js client per attempt (reconnectPeriod 0) with jittered
  *   exponential backoff, so mqtt.js's in-memory outgoing store never outlives a connection: every
  *   unacknowledged record is still in the outbox and is re-sent from there after a reconnect.
- * - Clean session (clean: true): the outbox, not the broker session, is the source of truth; we
- *   subscribe to nothing, so a persistent session would only keep mqtt.js state we discard anyway.
+ * - Clean session (clean: true): the outbox, not the broker session, is the source of truth. The
+ *   only subscription is the command topic `<prefix>/cmd/+` (QoS 1), renewed on every connect;
+ *   commands published while the gateway is offline are not queued for it (see README: a stale
+ *   override or price replayed hours later would be worse than none).
  * - Every publish is guarded by `publishTimeoutMs`: a broker that stops acknowledging makes us drop
  *   the connection and reconnect, never wait forever (publishAsync never settles while offline).
  * - Ordered per stream. Records already waiting when the connection comes up are backfilled in
  *   sequence order with a rate cap (`backfillRecordsPerSec`), in a lane separate from live records,
  *   so live data is not starved; envelopes carry `backfill: true` for the former.
  * - A retained `<prefix>/status` {state: online|offline} on connect, set as the Will, and on stop.
+ *   With commands, `online` is published once the command subscription is acknowledged: a cloud
+ *   that sees `online` can send commands.
  */
 export class Uplink {
   private client: MqttClient | undefined;
@@ -78,6 +93,10 @@ export class Uplink {
   private unsubs: (() => void)[] = [];
   private pendingAcks: { stream: string; seqs: number[] }[] = [];
   private ackTimer: NodeJS.Timeout | undefined;
+  private commandsSubscribed = false;
+  private pendingCommands = 0;
+  private commandChain: Promise<void> = Promise.resolve();
+  private responsesDropped = 0;
   private readonly h = { connects: 0, publishTimeouts: 0, messagesAcked: 0, recordsAcked: 0, lastAckAt: undefined as number | undefined, lastConnectAt: undefined as number | undefined, lastError: undefined as string | undefined };
   private readonly log: Logger;
   private readonly clock: Clock;
@@ -86,11 +105,14 @@ export class Uplink {
     private readonly store: Store,
     readonly config: ResolvedUplinkConfig,
     private readonly ids: { site: string; gateway: string },
-    opts: { logger?: Logger; clock?: Clock } = {},
+    opts: { logger?: Logger; clock?: Clock; commands?: CommandRouter } = {},
   ) {
     this.log = opts.logger ?? silentLogger();
     this.clock = opts.clock ?? systemClock;
+    this.commands = opts.commands;
   }
+
+  private readonly commands?: CommandRouter;
 
   get statusTopic(): string {
     return `${this.config.topicPrefix}/status`;
@@ -145,6 +167,13 @@ export class Uplink {
       inFlight: this.inFlight,
       messagesAcked: this.h.messagesAcked,
       recordsAcked: this.h.recordsAcked,
+      commands: {
+        subscribed: this.commandsSubscribed,
+        received: this.commands?.counts.received ?? 0,
+        ok: this.commands?.counts.ok ?? 0,
+        error: this.commands?.counts.error ?? 0,
+        responsesDropped: this.responsesDropped,
+      },
     };
   }
 
@@ -203,10 +232,46 @@ export class Uplink {
       this.tokens = this.config.backfillRecordsPerSec;
       this.tokensAt = this.clock.now();
       this.log.info({ url: redact(this.config.url), backlog: this.store.outboxStats().records }, 'uplink connected');
-      client.publish(this.statusTopic, this.statusPayload('online'), { qos: 1, retain: true }, (err) => {
-        if (err && gen === this.generation) this.noteError(err);
-      });
+      let announced = false;
+      const live = () => gen === this.generation && this.client === client && this.connected;
+      const online = () => {
+        if (announced || !live()) return;
+        announced = true;
+        try {
+          client.publish(this.statusTopic, this.statusPayload('online'), { qos: 1, retain: true }, (err) => {
+            if (err && gen === this.generation) this.noteError(err);
+          });
+        } catch (err) {
+          this.noteError(err as Error);
+        }
+      };
+      if (this.commands) {
+        const topic = commandTopic(this.config.topicPrefix);
+        // A broker that never answers the SUBSCRIBE still gets the status (data flows regardless).
+        const subTimer = setTimeout(() => {
+          if (!live() || announced) return;
+          this.log.error({ topic, timeoutMs: this.config.publishTimeoutMs }, 'no SUBACK for the command subscription: online without commands');
+          online();
+        }, this.config.publishTimeoutMs);
+        subTimer.unref?.();
+        client.subscribe(topic, { qos: 1 }, (err, granted) => {
+          clearTimeout(subTimer);
+          if (!live()) return; // the connection went away meanwhile
+          const refused = err ?? (granted?.some((g) => g.qos === 128) ? new Error(`broker refused the subscription to ${topic}`) : undefined);
+          if (refused) {
+            this.noteError(refused);
+            this.log.error({ topic, err: refused.message }, 'command subscription failed: this gateway receives no commands on this connection');
+          } else {
+            this.commandsSubscribed = true;
+            this.log.info({ topic, commands: this.commands!.names() }, 'listening for commands');
+          }
+          online();
+        });
+      } else online();
       this.schedulePump(0);
+    });
+    client.on('message', (topic, payload, packet) => {
+      if (gen === this.generation) this.onCommandMessage(topic, payload, !!packet.retain);
     });
     client.on('error', (err) => {
       if (gen === this.generation) this.noteError(err);
@@ -215,6 +280,7 @@ export class Uplink {
       if (gen !== this.generation) return;
       const was = this.connected;
       this.connected = false;
+      this.commandsSubscribed = false;
       this.inFlight = 0;
       this.client = undefined;
       client.removeAllListeners('connect');
@@ -222,6 +288,58 @@ export class Uplink {
       if (was) this.log.warn({ url: redact(this.config.url) }, 'uplink disconnected; unacknowledged records stay in the outbox');
       this.scheduleReconnect();
     });
+  }
+
+  /** A message on `<prefix>/cmd/<name>`: handled in arrival order, answered on `.../response`. */
+  private onCommandMessage(topic: string, payload: Buffer, retained: boolean): void {
+    const router = this.commands;
+    const base = commandTopic(this.config.topicPrefix, '');
+    if (!router || !topic.startsWith(base)) return;
+    const name = topic.slice(base.length);
+    if (!name || name.includes('/')) return;
+    if (payload.length === 0) {
+      // An empty (retained) message clears a retained command at the broker: not a command.
+      this.log.info({ command: name }, 'empty command message ignored');
+      return;
+    }
+    const responseTopic = `${topic}/response`;
+    if (this.pendingCommands >= MAX_PENDING_COMMANDS) {
+      router.counts.received++;
+      router.counts.error++;
+      this.log.warn({ command: name, pending: this.pendingCommands }, 'command refused: too many commands pending');
+      this.publishResponse(responseTopic, { schemaVersion: 1, status: 'error', error: `busy: ${this.pendingCommands} commands pending, try again later` });
+      return;
+    }
+    this.pendingCommands++;
+    this.commandChain = this.commandChain
+      .then(() => router.handle(name, payload, { retained }))
+      .then(
+        (res) => this.publishResponse(responseTopic, res),
+        (err: unknown) => this.log.error({ err, command: name }, 'command handling failed'),
+      )
+      .finally(() => {
+        this.pendingCommands--;
+      });
+  }
+
+  private publishResponse(topic: string, res: CommandResponse): void {
+    const client = this.client;
+    if (!client || !this.connected) {
+      this.responsesDropped++;
+      this.log.warn({ topic, status: res.status, transaction: res.transaction }, 'command response dropped: not connected');
+      return;
+    }
+    try {
+      client.publish(topic, JSON.stringify(res), { qos: 1 }, (err) => {
+        if (err) {
+          this.responsesDropped++;
+          this.log.warn({ topic, err: err.message }, 'command response not delivered');
+        }
+      });
+    } catch (err) {
+      this.responsesDropped++;
+      this.log.warn({ topic, err: (err as Error).message }, 'command response not delivered');
+    }
   }
 
   private noteError(err: Error): void {

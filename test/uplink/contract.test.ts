@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadContract } from '../../runtime/uplink/contract.js';
 import { Receiver } from '../../tools/receiver/receiver.js';
 import zlib from 'node:zlib';
+import { accountingConfigSchema } from '../../runtime/accounting/config-schema.js';
 
 const contract = loadContract();
 
@@ -25,6 +26,15 @@ describe('MQTT contract', () => {
         expect(contract.status(ex), `${f}: ${JSON.stringify(contract.status.errors)}`).toBe(true);
         continue;
       }
+      if (name.startsWith('command-')) {
+        // Command examples: a list of payloads.
+        const cmd = name.slice('command-'.length);
+        const validate = cmd === 'response' ? contract.commandResponse : contract.command(cmd);
+        expect(validate, `schema for example ${f}`).toBeDefined();
+        expect(Array.isArray(ex), `${f} is a list of payloads`).toBe(true);
+        for (const c of ex as unknown as unknown[]) expect(validate!(c), `${f}: ${JSON.stringify(validate!.errors)}`).toBe(true);
+        continue;
+      }
       const validate = contract.record(name, 1);
       expect(validate, `schema for example ${f}`).toBeDefined();
       const records = Array.isArray(ex.records) ? (ex.records as unknown[]) : [ex];
@@ -38,9 +48,29 @@ describe('MQTT contract', () => {
     for (const s of contract.streams.keys()) expect(fs.existsSync(path.join(dir, `${s}.json`)), `examples/${s}.json`).toBe(true);
   });
 
-  it('the topic table in the contract README lists every stream', () => {
+  it('commands: rules and instruments have schemas and examples, apart from the record streams', () => {
+    expect(contract.commands).toEqual(['instruments', 'rules']);
+    for (const s of contract.streams.keys()) expect(s.startsWith('command-'), s).toBe(false);
+    const dir = path.join(contract.dir, 'examples');
+    for (const c of [...contract.commands, 'response']) expect(fs.existsSync(path.join(dir, `command-${c}.json`)), `examples/command-${c}.json`).toBe(true);
+    // The instrument in the command is exactly an entry of accounting.instruments (no drift between the two schemas).
+    const schema = JSON.parse(fs.readFileSync(path.join(contract.dir, 'command-instruments.v1.schema.json'), 'utf8')) as { properties: { instrument: unknown } };
+    expect(schema.properties.instrument).toEqual((accountingConfigSchema.properties as Record<string, { items: unknown }>).instruments.items);
+    // What the schemas refuse.
+    const rules = contract.command('rules')!;
+    expect(rules({ type: 'override', output: 'load.relay', value: true })).toBe(false); // no forS
+    expect(rules({ type: 'carbon-intensity', value: 6000 })).toBe(false);
+    expect(rules({ type: 'clear-override', output: 'x', value: 1 })).toBe(false);
+    expect(rules({ type: 'price', value: 0.2, transaction: { a: 1 } })).toBe(false);
+    expect(contract.commandResponse({ schemaVersion: 1, status: 'error' })).toBe(false); // an error says why
+    expect(contract.commandResponse({ schemaVersion: 1, status: 'ok', error: 'x' })).toBe(false);
+  });
+
+  it('the topic table in the contract README lists every stream and command topic', () => {
     const readme = fs.readFileSync(path.join(contract.dir, 'README.md'), 'utf8');
     for (const s of contract.streams.keys()) expect(readme).toContain(`\`${s}\``);
+    for (const c of contract.commands) expect(readme).toContain(`\`<prefix>/cmd/${c}\``);
+    expect(readme).toContain('`<prefix>/cmd/<name>/response`');
   });
 });
 

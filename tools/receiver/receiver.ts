@@ -29,7 +29,7 @@ export interface ReceiverOptions {
 
 export interface MessageEvent {
   topic: string;
-  kind: 'data' | 'status' | 'other';
+  kind: 'data' | 'status' | 'response' | 'other';
   gateway?: string;
   stream?: string;
   records: number;
@@ -61,6 +61,8 @@ export interface ReceiverStats {
   /** Records of streams with no schema in the contract: stored, counted, not validated. */
   unvalidatedRecords: number;
   statusMessages: number;
+  /** Answers to commands seen on `<prefix>/cmd/<name>/response` (validated; commands themselves are not ours). */
+  commandResponses: number;
 }
 
 export class Receiver {
@@ -76,6 +78,7 @@ export class Receiver {
     invalidRecords: 0,
     unvalidatedRecords: 0,
     statusMessages: 0,
+    commandResponses: 0,
   };
   private readonly insert: Database.Statement;
   private readonly insertInvalid: Database.Statement;
@@ -163,6 +166,17 @@ export class Receiver {
       this.insertInvalid.run(now, topic, error, raw ?? payload.subarray(0, 4096).toString('utf8'));
     };
     try {
+      if (topic.includes('/cmd/')) {
+        if (!topic.endsWith('/response')) return this.emit(ev); // a command to a gateway: not ours
+        ev.kind = 'response';
+        const msg = JSON.parse(payload.toString('utf8')) as unknown;
+        if (!this.contract.commandResponse(msg)) {
+          bad(`command response: ${formatAjvErrors(this.contract.commandResponse.errors)}`);
+          return this.emit(ev);
+        }
+        this.s.commandResponses++;
+        return this.emit(ev);
+      }
       if (topic.endsWith('/status')) {
         ev.kind = 'status';
         if (payload.length === 0) return this.emit(ev); // retained message cleared

@@ -41,6 +41,7 @@ export const command: Command = {
           return;
         }
         if (ev.kind === 'status') out(`${ev.topic}: status ${ev.error ? `INVALID (${ev.error})` : 'ok'}`);
+        else if (ev.kind === 'response') out(`${ev.topic}: command response ${ev.error ? `INVALID (${ev.error})` : 'ok'}`);
         else if (ev.error) out(`${ev.topic}: INVALID ${ev.error}`);
         else
           out(
