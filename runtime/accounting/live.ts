@@ -537,8 +537,14 @@ export class AccountingEngine {
   private send(stream: string, record: Record<string, unknown>, mark: () => void): void {
     if (!this.outbox || !this.settings.uplink) return;
     try {
-      this.outbox.enqueue(stream, record);
-      mark();
+      // One transaction: the outbox (the store) lives in this same database, so the record is
+      // enqueued and the summary marked sent together. A crash between the two can neither lose
+      // the summary nor re-send it under a new sequence number at the next start.
+      const outbox = this.outbox;
+      this.db.transaction(() => {
+        outbox.enqueue(stream, record);
+        mark();
+      })();
     } catch (err) {
       this.log.error({ err, stream }, 'could not enqueue carbon summary; retried at next start');
     }

@@ -204,6 +204,8 @@ export class Store implements OutboxWriter {
       getMeta: db.prepare('SELECT value FROM store_meta WHERE key = ?').pluck(),
       insertOutbox: db.prepare('INSERT INTO outbox (stream, seq, ts, created, bytes, payload) VALUES (?, ?, ?, ?, ?, ?)'),
       setSeq: db.prepare('INSERT OR REPLACE INTO outbox_seq (stream, last_seq) VALUES (?, ?)'),
+      getSeq: db.prepare('SELECT last_seq FROM outbox_seq WHERE stream = ?').pluck(),
+      countOutbox: db.prepare('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM outbox WHERE stream = ?'),
       readOutbox: db.prepare('SELECT seq, bytes, payload FROM outbox WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?'),
       readOutboxUpTo: db.prepare('SELECT seq, bytes, payload FROM outbox WHERE stream = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
       deleteOutboxRange: db.prepare('SELECT count(*) AS n, sum(bytes) AS b FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ?'),
@@ -261,6 +263,13 @@ export class Store implements OutboxWriter {
    */
   flush(now = this.clock.now()): void {
     if (this.closed) return;
+    if (this.db.inTransaction) {
+      // Called (through ingest) inside another part's transaction: our writes would commit or
+      // roll back with it. Flush right after it instead.
+      setImmediate(() => this.flush());
+      return;
+    }
+    this.settleForeign();
     const batch = this.buffer;
     this.buffer = [];
     try {
@@ -291,6 +300,10 @@ export class Store implements OutboxWriter {
       this.dropped.readingsOnError += batch.length;
       this.dropsSinceStats = true;
       this.log.error({ err, readings: batch.length }, 'store flush failed; these readings are dropped (counted), the gateway keeps running');
+      // The transaction rolled back, but the flush had already moved the in-memory state on
+      // (sequence numbers, closed buckets, new point ids, counter baselines): start again from
+      // what is committed, as after a restart, so no sequence number is skipped or reused.
+      this.reloadState();
     }
     this.enforceCapSafe();
   }
@@ -478,6 +491,24 @@ export class Store implements OutboxWriter {
 
   // ------------------------------------------------------------------ state on open
 
+  /** Forget the in-memory state and rebuild it from the database (after a failed transaction). */
+  private reloadState(): void {
+    try {
+      this.points.clear();
+      this.counterLast.clear();
+      this.acc1m.clear();
+      this.acc15m.clear();
+      this.seqs.clear();
+      this.dirtySeqs.clear();
+      this.outboxCounts.clear();
+      this.pendingForeign.clear();
+      this.rawParams.length = 0;
+      this.loadState();
+    } catch (err) {
+      this.log.error({ err }, 'store state could not be reloaded after a failed write; retried after the next failure');
+    }
+  }
+
   private loadState(): void {
     const db = this.db;
     for (const p of db.prepare('SELECT id, device, point, canonical, unit FROM points').all() as {
@@ -601,33 +632,124 @@ export class Store implements OutboxWriter {
 
   // ------------------------------------------------------------------ outbox
 
-  /** OutboxWriter: commit one record on `stream` (synchronous=FULL); durable when it returns. */
+  /**
+   * OutboxWriter: commit one record on `stream` (synchronous=FULL); durable when it returns.
+   *
+   * May be called inside another part's transaction on `this.db` (`db.transaction(() => {
+   * store.enqueue(...); markSent(); })()`): the record then commits or rolls back with that
+   * transaction (better-sqlite3 nests ours as a savepoint), which is how a part makes "enqueued"
+   * and its own bookkeeping one atomic step. A rolled-back enqueue consumes no sequence number.
+   */
   enqueue(stream: string, record: Record<string, unknown>): { seq: number } {
     if (this.closed) throw new Error('store is closed');
-    const seq = this.withSync('FULL', () =>
-      this.db.transaction(() => {
-        const n = this.enqueueInTx(stream, record);
-        this.writeSeqs();
-        return n;
-      })(),
-    );
-    this.notifyEnqueued(stream);
+    this.settleForeign();
+    const foreign = this.db.inTransaction;
+    let seq: number;
+    try {
+      seq = this.withSync('FULL', () =>
+        this.db.transaction(() => {
+          this.seqFromDb(stream);
+          const n = this.enqueueInTx(stream, record);
+          this.writeSeqs();
+          return n;
+        })(),
+      );
+    } catch (err) {
+      this.afterFailedEnqueue(stream, foreign);
+      throw err;
+    }
+    this.afterEnqueue(stream, foreign);
     return { seq };
   }
 
-  /** Commit many records on `stream` in one FULL transaction; returns the last seq. */
+  /** Commit many records on `stream` in one FULL transaction; returns the last seq. Same transaction rules as enqueue(). */
   enqueueMany(stream: string, records: Iterable<Record<string, unknown>>): { lastSeq: number } {
     if (this.closed) throw new Error('store is closed');
-    const lastSeq = this.withSync('FULL', () =>
-      this.db.transaction(() => {
-        let seq = this.seqs.get(stream) ?? 0;
-        for (const r of records) seq = this.enqueueInTx(stream, r);
-        this.writeSeqs();
-        return seq;
-      })(),
-    );
-    this.notifyEnqueued(stream);
+    this.settleForeign();
+    const foreign = this.db.inTransaction;
+    let lastSeq: number;
+    try {
+      lastSeq = this.withSync('FULL', () =>
+        this.db.transaction(() => {
+          let seq = this.seqFromDb(stream);
+          for (const r of records) seq = this.enqueueInTx(stream, r);
+          this.writeSeqs();
+          return seq;
+        })(),
+      );
+    } catch (err) {
+      this.afterFailedEnqueue(stream, foreign);
+      throw err;
+    }
+    this.afterEnqueue(stream, foreign);
     return { lastSeq };
+  }
+
+  /**
+   * Streams enqueued inside a transaction the store does not own: whether it committed is known
+   * only once it has ended. Until then the in-memory sequence numbers and backlog counts of these
+   * streams are provisional; settleForeign() re-reads them from the database.
+   */
+  private readonly pendingForeign = new Set<string>();
+  private settleScheduled = false;
+
+  /** The stream's last committed (or, inside a transaction, visible) seq, into memory. */
+  private seqFromDb(stream: string): number {
+    const last = (this.st.getSeq.get(stream) as number | undefined) ?? 0;
+    if (last > 0) this.seqs.set(stream, last);
+    else this.seqs.delete(stream);
+    return last;
+  }
+
+  private afterEnqueue(stream: string, foreign: boolean): void {
+    if (!foreign) {
+      this.notifyEnqueued(stream);
+      return;
+    }
+    this.pendingForeign.add(stream);
+    this.scheduleSettle();
+  }
+
+  private afterFailedEnqueue(stream: string, foreign: boolean): void {
+    if (foreign) {
+      this.pendingForeign.add(stream);
+      this.scheduleSettle();
+    } else this.resyncStream(stream);
+  }
+
+  private scheduleSettle(): void {
+    if (this.settleScheduled) return;
+    this.settleScheduled = true;
+    setImmediate(() => {
+      this.settleScheduled = false;
+      if (this.closed) return;
+      if (this.db.inTransaction) this.scheduleSettle();
+      else this.settleForeign();
+    });
+  }
+
+  /** After foreign transactions ended: sequence numbers and counts from what actually committed; wake the uplink. */
+  private settleForeign(): void {
+    if (this.pendingForeign.size === 0 || this.closed || this.db.inTransaction) return;
+    const streams = [...this.pendingForeign];
+    this.pendingForeign.clear();
+    for (const s of streams) {
+      try {
+        this.resyncStream(s);
+      } catch (err) {
+        this.log.error({ err, stream: s }, 'could not re-read outbox state');
+        this.pendingForeign.add(s);
+      }
+    }
+    for (const s of streams) this.notifyEnqueued(s);
+  }
+
+  /** In-memory last seq and backlog counts of `stream` from the database. */
+  private resyncStream(stream: string): void {
+    this.seqFromDb(stream);
+    this.dirtySeqs.delete(stream);
+    const c = this.st.countOutbox.get(stream) as { n: number; b: number };
+    if (c.n > 0 || this.outboxCounts.has(stream)) this.outboxCounts.set(stream, { records: c.n, bytes: c.b });
   }
 
   /** Inside the transaction that enqueued: persist the streams' last sequence numbers. */
@@ -665,16 +787,19 @@ export class Store implements OutboxWriter {
 
   /** Streams that have ever had a record. */
   streams(): string[] {
+    this.settleForeign();
     return [...this.seqs.keys()].sort();
   }
 
   lastSeq(stream: string): number {
+    this.settleForeign();
     return this.seqs.get(stream) ?? 0;
   }
 
   /** Unsent records of `stream` after `afterSeq` (and up to `upToSeq`), in sequence order. */
   readOutbox(stream: string, afterSeq: number, limit: number, upToSeq?: number): OutboxRow[] {
     if (this.closed) return [];
+    this.settleForeign();
     return (
       upToSeq === undefined ? this.st.readOutbox.all(stream, afterSeq, limit) : this.st.readOutboxUpTo.all(stream, afterSeq, upToSeq, limit)
     ) as OutboxRow[];
@@ -723,6 +848,7 @@ export class Store implements OutboxWriter {
   }
 
   outboxStats(): OutboxStats {
+    this.settleForeign();
     let records = 0;
     let bytes = 0;
     let oldest: number | undefined;
