@@ -57,9 +57,17 @@ export class DecisionLog implements DecisionSink {
     }
   }
 
+  /**
+   * Log one decision locally and for the uplink. The store's outbox lives in the same database,
+   * so both rows commit in one transaction: a crash never leaves one without the other.
+   */
   record(d: Decision): void {
-    this.insert?.run(d.ts, d.device, d.point, JSON.stringify(d.value), d.rule, d.reason, JSON.stringify(d.inputs), d.status, d.dryRun ? 1 : 0, d.error ?? null);
-    this.outbox?.enqueue(DECISION_STREAM, decisionRecord(d));
+    const write = () => {
+      this.insert?.run(d.ts, d.device, d.point, JSON.stringify(d.value), d.rule, d.reason, JSON.stringify(d.inputs), d.status, d.dryRun ? 1 : 0, d.error ?? null);
+      this.outbox?.enqueue(DECISION_STREAM, decisionRecord(d));
+    };
+    if (this.db) this.db.transaction(write)();
+    else write();
   }
 }
 

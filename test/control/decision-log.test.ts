@@ -92,3 +92,36 @@ describe('decision log: SQLite rules_decisions and the outbox stream `decision`'
     for (const r of ex.records) expect(validate(r), JSON.stringify(validate.errors)).toBe(true);
   });
 });
+
+describe('decision log atomicity', () => {
+  it('the local row and the uplink record commit together: a failing outbox leaves no local row either', () => {
+    const db = new Database(':memory:');
+    let fail = true;
+    const enqueued: unknown[] = [];
+    const outbox = {
+      enqueue(_stream: string, record: Record<string, unknown>) {
+        if (fail) throw new Error('disk I/O error');
+        enqueued.push(record);
+        return { seq: enqueued.length };
+      },
+    };
+    const log = new DecisionLog(db, outbox);
+    const decision = {
+      ts: 1781604120000,
+      device: 'load',
+      point: 'relay',
+      value: true,
+      rule: 'r1',
+      reason: 'on-condition true',
+      inputs: { 'grid.active_power': -4200 },
+      status: 'verified' as const,
+      dryRun: false,
+    };
+    expect(() => log.record(decision)).toThrow(/disk I\/O error/);
+    expect(readDecisions(db)).toHaveLength(0);
+    fail = false;
+    log.record(decision);
+    expect(readDecisions(db)).toHaveLength(1);
+    expect(enqueued).toHaveLength(1);
+  });
+});
