@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
+// --max-semi-space-size=1: a 1 MB young generation keeps a gateway's resident memory small
+// (README, "Memory"); it is also set by `npm start`, the arm64 image and the benchmarks.
 // CLI entry point: the TypeScript sources are compiled to dist/ by `npm ci` (the `prepare` script).
 import { main } from '../dist/tools/cli/main.js';
 
