@@ -36,6 +36,19 @@ interface PointInfo {
   canonical?: string;
   unit?: string;
   counter: boolean;
+  /** `,"device":...,"point":...[,"canonical":...][,"unit":...]`: the fixed part of its summary records (built once). */
+  json?: string;
+}
+
+/** A finite number as JSON (same text as JSON.stringify), else null. */
+const jnum = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? 'null' : String(x));
+
+function pointJson(p: PointInfo): string {
+  return (
+    `,"device":${JSON.stringify(p.device)},"point":${JSON.stringify(p.point)}` +
+    (p.canonical ? `,"canonical":${JSON.stringify(p.canonical)}` : '') +
+    (p.unit ? `,"unit":${JSON.stringify(p.unit)}` : '')
+  );
 }
 
 interface Acc {
@@ -133,7 +146,9 @@ export class Store implements OutboxWriter {
   private statsTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  private readonly points = new Map<string, PointInfo>();
+  /** device -> point -> info (two levels: no key string built per reading), and by id. */
+  private readonly points = new Map<string, Map<string, PointInfo>>();
+  private readonly pointsById = new Map<number, PointInfo>();
   private readonly counterLast = new Map<number, { value: number; ts: number }>();
   private readonly acc1m = new Map<number, Map<number, Acc>>();
   private readonly acc15m = new Map<number, Map<number, Acc>>();
@@ -309,16 +324,19 @@ export class Store implements OutboxWriter {
   }
 
   private pointFor(r: Reading): PointInfo {
-    const k = `${r.device}\u0000${r.point}`;
-    let p = this.points.get(k);
+    let dev = this.points.get(r.device);
+    if (!dev) this.points.set(r.device, (dev = new Map()));
+    let p = dev.get(r.point);
     if (!p) {
       const id = Number(this.st.insertPoint.run(r.device, r.point, r.canonical ?? null, r.unit ?? null).lastInsertRowid);
       p = { id, device: r.device, point: r.point, canonical: r.canonical, unit: r.unit, counter: this.isCounter(r.device, r.point, r.canonical) };
-      this.points.set(k, p);
+      dev.set(r.point, p);
+      this.pointsById.set(id, p);
     } else if ((r.canonical !== undefined && p.canonical !== r.canonical) || (r.unit !== undefined && p.unit !== r.unit)) {
       p.canonical = r.canonical ?? p.canonical;
       p.unit = r.unit ?? p.unit;
       p.counter = this.isCounter(p.device, p.point, p.canonical);
+      p.json = undefined;
       this.st.updatePoint.run(p.canonical ?? null, p.unit ?? null, p.id);
     }
     return p;
@@ -446,8 +464,7 @@ export class Store implements OutboxWriter {
     const insert = is1m ? this.st.insert1m : this.st.insert15m;
     const publish = is1m ? this.config.publish1m : this.config.publish15m;
     const stream = is1m ? STREAM_READINGS_1M : STREAM_READINGS_15M;
-    const byId = new Map<number, PointInfo>();
-    for (const p of this.points.values()) byId.set(p.id, p);
+    const byId = this.pointsById;
     const aggRows: unknown[] = [];
     const outRows: unknown[] = [];
     for (const bucket of buckets) {
@@ -458,25 +475,15 @@ export class Store implements OutboxWriter {
         const mean = has ? a.sum / a.count : null;
         aggRows.push(bucket, pointId, has ? a.min : null, has ? a.max : null, mean, a.last, a.count, a.samples, quality, a.delta ?? null, a.deltaFlag ?? null);
         if (publish) {
+          // The record's JSON is built as text (fields in the order of readings-1m.v1: device,
+          // point, canonical?, unit?, min, max, mean, last, count, samples, quality, delta?,
+          // deltaFlag?); quality and flags are fixed tokens, numbers as JSON.stringify prints them.
           const p = byId.get(pointId)!;
-          const rec: Record<string, unknown> = {
-            device: p.device,
-            point: p.point,
-            ...(p.canonical ? { canonical: p.canonical } : {}),
-            ...(p.unit ? { unit: p.unit } : {}),
-            min: has ? a.min : null,
-            max: has ? a.max : null,
-            mean,
-            last: a.last,
-            count: a.count,
-            samples: a.samples,
-            quality,
-          };
-          if (a.delta !== undefined) {
-            rec.delta = a.delta;
-            if (a.deltaFlag) rec.deltaFlag = a.deltaFlag;
-          }
-          this.enqueueInTx(stream, rec, bucket, outRows);
+          let body =
+            (p.json ??= pointJson(p)) +
+            `,"min":${has ? jnum(a.min) : 'null'},"max":${has ? jnum(a.max) : 'null'},"mean":${jnum(mean)},"last":${jnum(a.last)},"count":${a.count},"samples":${a.samples},"quality":"${quality}"`;
+          if (a.delta !== undefined) body += `,"delta":${jnum(a.delta)}${a.deltaFlag ? `,"deltaFlag":"${a.deltaFlag}"` : ''}`;
+          this.enqueueBodyInTx(stream, body, bucket, outRows);
         }
       }
       if (is1m) for (const [pointId, a] of m) this.fold(bucket, pointId, a);
@@ -495,6 +502,7 @@ export class Store implements OutboxWriter {
   private reloadState(): void {
     try {
       this.points.clear();
+      this.pointsById.clear();
       this.counterLast.clear();
       this.acc1m.clear();
       this.acc15m.clear();
@@ -526,7 +534,10 @@ export class Store implements OutboxWriter {
         unit: p.unit ?? undefined,
         counter: this.isCounter(p.device, p.point, p.canonical ?? undefined),
       };
-      this.points.set(`${p.device}\u0000${p.point}`, info);
+      let dev = this.points.get(p.device);
+      if (!dev) this.points.set(p.device, (dev = new Map()));
+      dev.set(p.point, info);
+      this.pointsById.set(p.id, info);
     }
     for (const c of db.prepare('SELECT point_id, value, ts FROM counter_last').all() as { point_id: number; value: number; ts: number }[]) {
       this.counterLast.set(c.point_id, { value: c.value, ts: c.ts });
@@ -758,21 +769,39 @@ export class Store implements OutboxWriter {
     this.dirtySeqs.clear();
   }
 
+  /** `"<gateway>/<stream>/` as a JSON string start, per stream (names checked once). */
+  private readonly idHeads = new Map<string, string>();
+
+  private idHead(stream: string): string {
+    let h = this.idHeads.get(stream);
+    if (h === undefined) {
+      if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(stream)) throw new Error(`invalid stream name '${stream}' (lower-case letters, digits, '-')`);
+      h = JSON.stringify(`${this.gatewayId}/${stream}/`).slice(0, -1);
+      this.idHeads.set(stream, h);
+    }
+    return h;
+  }
+
   /** Inside an open transaction: assign the next sequence number and insert the record. */
   private enqueueInTx(stream: string, record: Record<string, unknown>, recordTs?: number, sink?: unknown[]): number {
-    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(stream)) throw new Error(`invalid stream name '${stream}' (lower-case letters, digits, '-')`);
-    const seq = (this.seqs.get(stream) ?? 0) + 1;
-    const now = this.clock.now();
-    const ts = recordTs ?? (typeof record.ts === 'number' && Number.isFinite(record.ts) ? record.ts : now);
-    const id = `${this.gatewayId}/${stream}/${seq}`;
-    let payload: string;
+    const ts = recordTs ?? (typeof record.ts === 'number' && Number.isFinite(record.ts) ? record.ts : this.clock.now());
+    let body: string;
     if ('id' in record || 'seq' in record || 'ts' in record) {
       const { id: _i, seq: _s, ts: _t, ...rest } = record;
-      payload = JSON.stringify({ id, seq, ts, ...rest });
-    } else {
-      const body = JSON.stringify(record);
-      payload = `{"id":${JSON.stringify(id)},"seq":${seq},"ts":${ts}${body.length > 2 ? ',' : ''}${body.slice(1)}`;
-    }
+      body = JSON.stringify(rest);
+    } else body = JSON.stringify(record);
+    return this.enqueueBodyInTx(stream, body.length > 2 ? `,${body.slice(1, -1)}` : '', ts, sink);
+  }
+
+  /**
+   * Inside an open transaction: the record `{"id","seq","ts"` + `body` + `}` (`body`: the other
+   * fields as JSON text, starting with a comma, or empty) with the next sequence number.
+   */
+  private enqueueBodyInTx(stream: string, body: string, ts: number, sink?: unknown[]): number {
+    const head = this.idHead(stream);
+    const seq = (this.seqs.get(stream) ?? 0) + 1;
+    const now = this.clock.now();
+    const payload = `{"id":${head}${seq}","seq":${seq},"ts":${ts}${body}}`;
     const bytes = Buffer.byteLength(payload);
     if (sink) sink.push(stream, seq, ts, now, bytes, payload);
     else this.st.insertOutbox.run(stream, seq, ts, now, bytes, payload);

@@ -73,6 +73,58 @@ describe('Store', () => {
     store.close();
   });
 
+  it('summary records are exact JSON whatever the names and values (text-built payloads)', () => {
+    const dir = tmpDir();
+    dirs.push(dir);
+    const clock = clockAt(T0);
+    const store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw "7"/ü', clock, config: { statsIntervalMs: 0 } });
+    const dev = 'Zähler "A"\\1';
+    store.ingest([
+      reading(dev, 'p/1', -0.1 + 0.2 * 1e-17, T0 + 1000, { unit: '°C' }),
+      reading(dev, 'p/1', 1e21, T0 + 2000, { unit: '°C' }),
+      reading(dev, 'bad', null, T0 + 1000),
+      reading(dev, 'energy_import', 5, T0 + 1000, { canonical: 'energy_import', unit: 'kWh' }),
+      reading(dev, 'energy_import', 5.25, T0 + 30_000, { canonical: 'energy_import', unit: 'kWh' }),
+    ]);
+    clock.t = T0 + MIN + 3000;
+    store.flush();
+    const rows = store.readOutbox('readings-1m', 0, 10);
+    const recs = rows.map((r) => JSON.parse(r.payload) as Record<string, unknown>);
+    expect(rows.map((r) => r.bytes)).toEqual(rows.map((r) => Buffer.byteLength(r.payload)));
+    expect(recs).toEqual([
+      { id: 'gw "7"/ü/readings-1m/1', seq: 1, ts: T0, device: dev, point: 'p/1', unit: '°C', min: -0.1, max: 1e21, mean: (-0.1 + 1e21) / 2, last: 1e21, count: 2, samples: 2, quality: 'good' },
+      { id: 'gw "7"/ü/readings-1m/2', seq: 2, ts: T0, device: dev, point: 'bad', min: null, max: null, mean: null, last: null, count: 0, samples: 1, quality: 'comm-error' },
+      {
+        id: 'gw "7"/ü/readings-1m/3',
+        seq: 3,
+        ts: T0,
+        device: dev,
+        point: 'energy_import',
+        canonical: 'energy_import',
+        unit: 'kWh',
+        min: 5,
+        max: 5.25,
+        mean: 5.125,
+        last: 5.25,
+        count: 2,
+        samples: 2,
+        quality: 'good',
+        delta: 0.25,
+        deltaFlag: 'first',
+      },
+    ]);
+    // Field order as in the contract's examples: id, seq, ts first.
+    expect(Object.keys(recs[2]!)).toEqual(['id', 'seq', 'ts', 'device', 'point', 'canonical', 'unit', 'min', 'max', 'mean', 'last', 'count', 'samples', 'quality', 'delta', 'deltaFlag']);
+    // Records enqueued by other parts: id/seq/ts given by the store, whatever the record says.
+    store.enqueue('decision', { id: 'x', seq: 99, ts: 5, note: 'ü"' });
+    store.enqueue('decision', {});
+    expect(store.readOutbox('decision', 0, 10).map((r) => JSON.parse(r.payload))).toEqual([
+      { id: 'gw "7"/ü/decision/1', seq: 1, ts: 5, note: 'ü"' },
+      { id: 'gw "7"/ü/decision/2', seq: 2, ts: clock.t },
+    ]);
+    store.close();
+  });
+
   it('turns cumulative counters into deltas; the first delta after a restart covers the downtime; a reset is flagged', () => {
     const dir = tmpDir();
     dirs.push(dir);
