@@ -21,7 +21,7 @@ import { formatAjvErrors, type Contract } from './contract.js';
 export const COMMAND_SCHEMA_VERSION = 1;
 /** Largest command payload accepted (bytes). */
 export const MAX_COMMAND_BYTES = 64 * 1024;
-/** Commands remembered by transaction: a repeat (QoS 1 redelivery, a sender's retry) is answered again, not applied twice. */
+/** Commands remembered with their transaction: a repeat of the same command (QoS 1 redelivery, a sender's retry) is answered again, not applied twice. */
 const REMEMBERED_TRANSACTIONS = 256;
 
 export interface CommandResponse {
@@ -87,7 +87,9 @@ export class CommandRouter {
         // A retained command would be delivered again at every reconnect and applied again.
         return fail('retained command ignored: publish commands without the retain flag');
       }
-      const key = transaction === undefined ? undefined : `${name}\u0000${typeof transaction}:${transaction}`;
+      // Same command, same transaction: a redelivery or a retry. (A reused transaction with another
+      // command is a new command.)
+      const key = transaction === undefined ? undefined : `${name}\u0000${typeof transaction}:${transaction}\u0000${JSON.stringify(cmd)}`;
       const seen = key === undefined ? undefined : this.recent.get(key);
       if (seen) {
         this.counts.repeated++;

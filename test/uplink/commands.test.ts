@@ -106,6 +106,7 @@ describe('MQTT commands (aedes, running gateway, simulated demo site over Modbus
     // The same transaction again (a QoS 1 redelivery or a retry): answered again, not applied twice.
     const again = await command('rules', { type: 'override', output: 'load.relay', value: false, forS: 600, reason: 'grid operator request', by: 'vpp', transaction: 'ovr-1' });
     expect(again).toEqual(res);
+    expect((gw.ctx.services.get('uplink') as Uplink).health().commands).toMatchObject({ received: 2, ok: 1 }); // applied once
     const clear = await command('rules', { type: 'clear-override', output: 'load.relay', transaction: 2 });
     expect(clear).toMatchObject({ status: 'ok', transaction: 2, data: { overrides: [] } });
     await waitFor(() => sim.site.values('load').relay === true, 20_000, 'the rule takes over again');
