@@ -35,6 +35,23 @@ const RULES: RuleConfig[] = [
   { id: 'battery', kind: 'battery', device: 'battery', reserveSoc: 15, default: 'hold' },
 ];
 
+const tmpDir = () => mkdtempSync(path.join(os.tmpdir(), 'ce-gw-'));
+
+/**
+ * Holds the start of the rule engine until every device has been read once: a first control tick
+ * on a partial process image would (correctly) drive outputs to their safe states first, and the
+ * counts below are about the decisions on the whole site.
+ */
+const firstReadings = (ctx: Gateway['ctx']) => ({
+  name: 'first-readings',
+  start: () =>
+    waitFor(() => {
+      const read = new Set([...ctx.hub.snapshot().values()].filter((r) => r.quality === 'good').map((r) => r.device));
+      return ctx.config.devices.every((d) => read.has(d.id));
+    }, 20000, 'every device read once'),
+  stop: async () => {},
+});
+
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanup.reverse()) await c();
@@ -48,12 +65,14 @@ async function startSite(dryRun: boolean, opts: { store?: Database.Database } = 
   const base = demoSiteConfig({ tcpPort: server.tcpPort!, dryRun });
   const config: SiteConfig = {
     ...base,
-    devices: base.devices.map((d) => ({ ...d, pollIntervalMs: 300 })),
+    // Fast polls for a short test, but on a slow (loaded) CI machine a late poll must not make the
+    // inputs stale: the rules would then rightly go to their safe states (extra writes).
+    devices: base.devices.map((d) => ({ ...d, pollIntervalMs: 300, staleAfterMs: 30_000 })),
     control: { tickMs: 300, onExit: 'safe' },
     rules: RULES,
   };
   const services = opts.store ? [(ctx: Gateway['ctx']) => (ctx.services.set('store', { db: opts.store }), null)] : [];
-  const gw = new Gateway({ config, profiles, logger: silentLogger(), features: [...services, acquisitionFeature, rulesFeature], options: { dataDir: '/tmp/carbonedge-rules-test' } });
+  const gw = new Gateway({ config, profiles, logger: silentLogger(), features: [...services, acquisitionFeature, firstReadings, rulesFeature], options: { dataDir: tmpDir() } });
   await gw.start();
   cleanup.push(() => gw.stop());
   const gate = gw.ctx.services.get('writeGate') as WriteGate;
@@ -81,12 +100,20 @@ describe('write gate over Modbus TCP against the simulated demo site', () => {
   });
 
   it('live: writes reach the devices, are verified by read-back and recorded with rule, inputs and reason', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ce-gw-'));
+    const dir = tmpDir();
     const db = new Database(path.join(dir, 'carbonedge.db'));
     db.pragma('journal_mode = WAL');
     const { sim, gate, rules, gw } = await startSite(false, { store: db });
-    await waitFor(() => sim.site.values('load').relay === true && sim.site.sgState() === 3 && rules.engine.outputs.get('battery#mode')?.value === 'hold', 20000, 'writes at the device');
+    // The engine takes an output's new value once its writes returned (verified, decision logged).
+    const out = (key: string) => rules.engine.outputs.get(key)?.value;
+    await waitFor(
+      () => out('load/relay') === true && out('heatpump#mode') === 'sg3-boost' && out('battery#mode') === 'hold' && out('battery/reserve_soc') === 15,
+      20000,
+      'writes applied',
+    );
     expect(gate.counts.failed).toBe(0);
+    expect(sim.site.values('load').relay).toBe(true);
+    expect(sim.site.sgState()).toBe(3);
     expect(sim.site.values('battery').control_mode).toBe(1);
     expect(sim.site.values('battery').reserve_soc).toBe(15);
     const decisions = readDecisions(db);
@@ -123,7 +150,7 @@ describe('write gate over Modbus TCP against the simulated demo site', () => {
 describe('rules feature wiring', () => {
   it('registers the write gate even without rules, and starts no control loop', async () => {
     const base = demoSiteConfig({ tcpPort: 1 });
-    const gw = new Gateway({ config: { ...base, rules: [], control: { enabled: false } }, profiles, logger: silentLogger(), features: [rulesFeature], options: { dataDir: '/tmp/carbonedge-rules-test' } });
+    const gw = new Gateway({ config: { ...base, rules: [], control: { enabled: false } }, profiles, logger: silentLogger(), features: [rulesFeature], options: { dataDir: tmpDir() } });
     await gw.start();
     try {
       expect(gw.ctx.services.get('writeGate')).toBeDefined();
