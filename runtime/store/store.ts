@@ -161,7 +161,6 @@ export class Store implements OutboxWriter {
   private readonly outboxCounts = new Map<string, { records: number; bytes: number }>();
   private readonly dropped: DropCounters;
   private readingsPersisted = 0;
-  private dropsSinceStats = false;
   private capWarned = false;
   private readonly ackListeners = new Set<() => void>();
   private readonly enqueueListeners = new Set<(stream: string) => void>();
@@ -313,7 +312,6 @@ export class Store implements OutboxWriter {
     } catch (err) {
       this.rawParams.length = 0;
       this.dropped.readingsOnError += batch.length;
-      this.dropsSinceStats = true;
       this.log.error({ err, readings: batch.length }, 'store flush failed; these readings are dropped (counted), the gateway keeps running');
       // The transaction rolled back, but the flush had already moved the in-memory state on
       // (sequence numbers, closed buckets, new point ids, counter baselines): start again from
@@ -1025,7 +1023,6 @@ export class Store implements OutboxWriter {
     const droppedSomething = JSON.stringify(before) !== JSON.stringify(this.dropped);
     if (droppedSomething) {
       this.withSync('FULL', () => this.db.transaction(() => this.saveCounters())());
-      this.dropsSinceStats = true;
       this.log.warn({ usedBytes: this.usedBytes(), maxBytes: max, dropped: this.dropped }, 'store byte cap reached: oldest data dropped by policy');
       this.enqueueStats();
     }
@@ -1103,7 +1100,6 @@ export class Store implements OutboxWriter {
         backlog: { records: s.outbox.records, bytes: s.outbox.bytes },
         ...extra,
       });
-      this.dropsSinceStats = false;
     } catch (err) {
       this.log.error({ err }, 'could not enqueue store-stats');
     }

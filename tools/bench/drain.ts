@@ -9,22 +9,12 @@ import { silentLogger } from '../../runtime/logger.js';
 import { Store } from '../../runtime/store/store.js';
 import { resolveUplinkConfig } from '../../runtime/uplink/config-schema.js';
 import { topicFor, Uplink } from '../../runtime/uplink/uplink.js';
+import { freeTcpPort } from '../free-port.js';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 async function startMosquitto(dir: string): Promise<{ url: string; proc: ChildProcess }> {
-  const port = await freePort();
+  const port = await freeTcpPort();
   const conf = path.join(dir, 'mosquitto.conf');
   fs.writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', `user ${os.userInfo().username}`, 'max_inflight_messages 0', 'max_queued_messages 0', 'log_dest none', ''].join('\n'));
   const proc = spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });

@@ -4,7 +4,6 @@
  * client doing the same block reads and decoding nothing. Both talk to the same modbus-serial
  * ServerTCP serving an SDM630 register image; rounds alternate so machine noise hits both.
  */
-import net from 'node:net';
 import modbusSerial from 'modbus-serial';
 import { ModbusBus } from '../../drivers/modbus/bus.js';
 import { fromEngineering } from '../../drivers/modbus/codec.js';
@@ -14,20 +13,10 @@ import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
 import type { Profile } from '../../drivers/profiles/types.js';
 import { ReadingsHub } from '../../runtime/readings-hub.js';
 import type { Reading } from '../../runtime/types.js';
+import { freeTcpPort } from '../free-port.js';
 
 const ModbusRTU = modbusSerial.default;
 const { ServerTCP } = modbusSerial;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** SDM630 image: every polled point at a plausible value, everything else 0. */
 function image(profile: Profile): { input: number[]; holding: number[] } {
@@ -58,7 +47,7 @@ export async function benchPoll(opts: { cycles?: number; rounds?: number } = {})
   const profile: Profile = { ...base, limits: { ...base.limits, interRequestDelayMs: 0 } };
   const blocks = planReads(profile);
   const img = image(profile);
-  const port = await freePort();
+  const port = await freeTcpPort();
   const server = new ServerTCP(
     {
       getInputRegister: (addr: number) => img.input[addr] ?? 0,

@@ -1,22 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeTcpPort } from '../free-port.js';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../tools/carbonedge.js');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** V8 flags the gateway ships with (the shebang of tools/carbonedge.js, npm start, Dockerfile.arm64). */
 export const SHIPPED_NODE_FLAGS = ['--max-semi-space-size=1'];
@@ -47,7 +36,7 @@ function stop(child: ChildProcess): Promise<void> {
  */
 export async function benchRss(seconds = 30): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(path.join(tmpdir(), 'ce-bench-rss-'));
-  const port = await freePort();
+  const port = await freeTcpPort();
   const sim = spawn(process.execPath, [cli, 'simulate', '--site', 'demo', '--tcp', String(port)], { stdio: 'ignore' });
   let gw: ChildProcess | undefined;
   try {

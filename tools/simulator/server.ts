@@ -5,12 +5,13 @@
  * at all over RTU (what a bus does). Loopback only unless a host is given.
  */
 import { createRequire } from 'node:module';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../runtime/logger.js';
 import { silentLogger } from '../../runtime/logger.js';
 import type { PointValue } from '../../runtime/types.js';
 import type { ProfilePoint } from '../../drivers/profiles/types.js';
 import { MODBUS_EXCEPTION, ModbusException, type RegisterImage } from './register-image.js';
+import { freeTcpPort } from '../free-port.js';
 
 // modbus-serial is CommonJS; its servers are exported as properties of the client class.
 const require = createRequire(import.meta.url);
@@ -47,18 +48,6 @@ export interface SimulatorServerOptions {
   logger?: Logger;
   /** Level of the log line of each accepted write (default info; the demo's gateway logs writes itself). */
   writeLogLevel?: 'info' | 'debug';
-}
-
-/** A TCP port that is free on `host` right now. */
-function freeTcpPort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 type Cb<T> = (err: Error | null, value?: T) => void;
