@@ -3,7 +3,7 @@
  * energy_export, gas volume, production count...) into deltas, with rollover and meter-reset
  * detection. A reset or an implausible jump yields delta 0 and a flag, never a huge delta.
  *
- * Used by the store (energy deltas per meter) and by accounting (H5).
+ * Used by the store (energy deltas per meter) and by accounting.
  */
 
 export interface CounterSample {
