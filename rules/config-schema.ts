@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { ValidateFunction } from 'ajv';
-import { createAjv, validateWith } from '../runtime/config/ajv-issues.js';
+import { validateWith } from '../runtime/config/ajv-issues.js';
+import { schemaValidator } from '../runtime/config/precompiled.js';
 import type { ConfigIssue } from '../runtime/config/errors.js';
 import type { SiteConfig } from '../runtime/config/types.js';
 import type { Profile } from '../drivers/profiles/types.js';
@@ -269,7 +270,7 @@ export const controlConfigSchema: Record<string, unknown> = {
 let ruleValidator: ValidateFunction | undefined;
 /** Schema-check one rule from a rule file (the config's own `rules:` are checked by the config loader). */
 export function validateRuleShape(rule: unknown, file: string, at: string): ConfigIssue[] {
-  ruleValidator ??= createAjv().compile(ruleSchema);
+  ruleValidator ??= schemaValidator('rule', ruleSchema);
   return validateWith(ruleValidator, rule, file).map((i) => ({ ...i, path: `${at}${i.path}` }));
 }
 

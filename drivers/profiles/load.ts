@@ -8,7 +8,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { ValidateFunction } from 'ajv';
-import { createAjv, validateWith } from '../../runtime/config/ajv-issues.js';
+import { validateWith } from '../../runtime/config/ajv-issues.js';
+import { schemaValidator as precompiledValidator } from '../../runtime/config/precompiled.js';
 import type { ConfigIssue } from '../../runtime/config/errors.js';
 import { parseSource } from '../../runtime/config/yaml-source.js';
 import { fromEngineering, registerCount } from '../modbus/codec.js';
@@ -28,7 +29,7 @@ let validator: ValidateFunction | undefined;
 function schemaValidator(): ValidateFunction {
   if (!validator) {
     const schema = JSON.parse(readFileSync(path.join(builtinProfileDir(), SCHEMA_FILE), 'utf8')) as object;
-    validator = createAjv().compile(schema);
+    validator = precompiledValidator('profile', schema);
   }
   return validator;
 }

@@ -9,7 +9,9 @@
  */
 import type Database from 'better-sqlite3';
 import type { ConfigIssue } from '../config/errors.js';
-import { ajvIssues, createAjv } from '../config/ajv-issues.js';
+import type { ValidateFunction } from 'ajv';
+import { ajvIssues } from '../config/ajv-issues.js';
+import { schemaValidator } from '../config/precompiled.js';
 import { migrateAccounting } from './acct-db.js';
 import { accountingConfigSchema, type InstrumentConfig } from './config-schema.js';
 import { Q } from './exact.js';
@@ -20,7 +22,7 @@ export function instrumentKey(i: InstrumentConfig): string {
   return i.serials?.length ? `${i.type}:${i.serials.join(',')}` : `${i.type}:${i.MWh}:${i.vintage ?? ''}:${i.evidence ?? ''}`;
 }
 
-let validator: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
+let validator: ValidateFunction | undefined;
 
 /**
  * Every problem with an instrument: its shape (the config section's schema), missing evidence
@@ -28,7 +30,7 @@ let validator: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
  * matching the MWh (1 GEC = 1 MWh), a validity period that ends before it starts.
  */
 export function checkInstrument(ins: unknown, file = 'instrument', where = ''): ConfigIssue[] {
-  validator ??= createAjv().compile((accountingConfigSchema.properties as Record<string, { items: object }>).instruments.items);
+  validator ??= schemaValidator('instrument', (accountingConfigSchema.properties as Record<string, { items: object }>).instruments.items);
   if (!validator(ins)) return ajvIssues(validator.errors, file, ins).map((i) => ({ ...i, path: `${where}${i.path}` }));
   const x = ins as InstrumentConfig;
   const issues: ConfigIssue[] = [];

@@ -1,9 +1,25 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
 import type { ConfigIssue } from './errors.js';
 
-/** One shared ajv instance: all errors, defaults untouched, unknown keywords (description) allowed. */
-export function createAjv(): Ajv {
-  return new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
+/**
+ * An ajv instance: all errors, verbose (errors carry their schema, see allowedKeys), defaults
+ * untouched, unknown keywords (description) allowed. ajv is loaded on first use only: the gateway
+ * validates with precompiled code (runtime/config/precompiled.ts) and never needs the compiler.
+ */
+export function createAjv(extra: Options = {}): Ajv {
+  const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
+  return new AjvClass({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true, ...extra });
+}
+
+/**
+ * Keys an object accepts, from the schema holding the failed `additionalProperties`. ajv reports that
+ * schema (`parentSchema`) with `verbose: true`, which createAjv() and the precompiled validators use;
+ * the error's schemaPath would not do: inside a `$ref` it is relative to the referenced schema.
+ */
+function allowedKeys(e: ErrorObject): string[] {
+  const props = e.parentSchema && typeof e.parentSchema === 'object' ? (e.parentSchema as { properties?: unknown }).properties : undefined;
+  return props && typeof props === 'object' ? Object.keys(props) : [];
 }
 
 const show = (v: unknown) => (typeof v === 'string' ? `'${v}'` : JSON.stringify(v));
@@ -35,9 +51,7 @@ export function ajvIssues(errors: ErrorObject[] | null | undefined, file: string
       case 'additionalProperties': {
         const extra = (e.params as { additionalProperty: string }).additionalProperty;
         path = `${path}/${extra}`;
-        const allowed = e.parentSchema && typeof e.parentSchema === 'object' && 'properties' in e.parentSchema
-          ? Object.keys((e.parentSchema as { properties: object }).properties)
-          : [];
+        const allowed = allowedKeys(e);
         message = `unknown field '${extra}'${allowed.length ? ` (expected one of: ${allowed.join(', ')})` : ''}`;
         break;
       }

@@ -6,7 +6,8 @@ import { validateStoreConfig } from '../store/config-schema.js';
 import { validateUplinkConfig } from '../uplink/config-schema.js';
 import { validateAccountingConfig } from '../accounting/config-schema.js';
 import { validateRulesConfig } from '../../rules/config-schema.js';
-import { createAjv, validateWith } from './ajv-issues.js';
+import { validateWith } from './ajv-issues.js';
+import { schemaValidator as precompiledValidator } from './precompiled.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { siteConfigSchema } from './schema.js';
 import type { SiteConfig } from './types.js';
@@ -19,10 +20,8 @@ export interface LoadedSite {
   file: string;
 }
 
-let compiled: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
 function schemaValidator() {
-  compiled ??= createAjv().compile(siteConfigSchema);
-  return compiled;
+  return precompiledValidator('site-config', siteConfigSchema);
 }
 
 /** Cross-reference checks of the core sections (buses, devices, profiles). */

@@ -68,7 +68,16 @@ devices:
     expect(byPath['/devices/0/unitId']?.line).toBe(10);
     expect(byPath['/devices/1/role']?.message).toMatch(/expected one of .*grid_meter.*got 'solar'/);
     expect(byPath['/devices/1/colour']?.message).toMatch(/unknown field 'colour'/);
+    expect(byPath['/devices/1/colour']?.message).toContain('(expected one of: id, name, role, bus, unitId, profile, pollIntervalMs, staleAfterMs, timeoutMs, tags)');
     expect(issues.every((i) => i.file === 'bad.yaml')).toBe(true);
+  });
+
+  it('lists the fields an object accepts for an unknown field, also inside if/then/else branches', () => {
+    const bad = good.replace('parity: even }', 'parity: even, speed: 9600 }').replace('gateway: { id: gw-1 }', 'gateway: { id: gw-1, dryrun: true }');
+    const issues = issuesOf(() => loadSiteConfigText(bad, 'bad.yaml'));
+    const byPath = Object.fromEntries(issues.map((i) => [i.path, i.message]));
+    expect(byPath['/gateway/dryrun']).toBe("unknown field 'dryrun' (expected one of: id, dryRun, staleAfterMs, dataDir)");
+    expect(byPath['/buses/0/speed']).toBe("unknown field 'speed' (expected one of: id, timeoutMs, interRequestDelayMs, type, path, baudRate, parity, dataBits, stopBits)");
   });
 
   it('checks cross references: buses, unit ids, profiles, shared serial ports', () => {
