@@ -64,6 +64,22 @@ describe('carbonedge demo --uplink + carbonedge receive', () => {
     }
     demo.proc.kill('SIGTERM');
     expect(await demo.exit).toBe(0);
+    // Records the broker acknowledged to the demo have left its outbox but may still be on their
+    // way to the receiver: stop the receiver only once it has printed every one of them.
+    const acked = (() => {
+      const db = new Database(path.join(data, 'carbonedge.db'), { readonly: true, fileMustExist: true });
+      try {
+        return (db.prepare('SELECT stream, last_seq FROM outbox_seq').all() as { stream: string; last_seq: number }[]).map(({ stream, last_seq }) => {
+          const firstWaiting = db.prepare('SELECT min(seq) FROM outbox WHERE stream = ?').pluck().get(stream) as number | null;
+          return { stream, upTo: firstWaiting === null ? last_seq : firstWaiting - 1 };
+        });
+      } finally {
+        db.close();
+      }
+    })();
+    const printedUpTo = (stream: string) =>
+      Math.max(0, ...messages().filter((m) => m.gateway === 'demo-gateway' && m.stream === stream).map((m) => Number(m.lastSeq)));
+    await waitFor(() => acked.every(({ stream, upTo }) => printedUpTo(stream) >= upTo), 20_000, 'receiver printed every acknowledged record');
     rx.proc.kill('SIGINT');
     expect(await rx.exit).toBe(0); // exit code 1 would mean gaps or invalid messages
     const summary = jsonLines(rx.out()).find((l) => l.type === 'summary') as {
