@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { Logger } from './logger.js';
 import type { SiteConfig } from './config/types.js';
 import type { Profile } from '../drivers/profiles/types.js';
@@ -6,6 +5,7 @@ import { ReadingsHub } from './readings-hub.js';
 import type { Clock } from './types.js';
 import { systemClock } from './types.js';
 import { FEATURES } from './features.js';
+import { resolveDataDir } from './config/data-dir.js';
 
 /** What every feature of the gateway is given. */
 export interface GatewayContext {
@@ -63,7 +63,7 @@ export class Gateway {
   }) {
     const options = args.options ?? {};
     const clock = options.clock ?? systemClock;
-    const dataDir = path.resolve(options.dataDir ?? args.config.gateway.dataDir ?? '.carbonedge');
+    const dataDir = resolveDataDir(args.config, options.dataDir);
     const config: SiteConfig =
       options.dryRun === undefined ? args.config : { ...args.config, gateway: { ...args.config.gateway, dryRun: options.dryRun } };
     this.ctx = {

@@ -13,6 +13,7 @@ import type { AccountingConfig, InstrumentConfig } from './config-schema.js';
 import { GRID_KINDS, loadFactorLibrary, type FactorLibrary } from './factors.js';
 import { fromEntry, resolveFactor, type ResolvedFactor } from './inventory.js';
 import { AccountingEngine, accountingDevices, type AcctSettings, type Totals } from './live.js';
+import { DB_FILE_NAME } from '../store/store.js';
 
 export interface AccountingService {
   /** Hour, day, month and year-to-date windows (exact totals). */
@@ -98,7 +99,7 @@ export const accountingFeature: FeatureFactory = (ctx) => {
   if (store?.db) db = store.db;
   else {
     mkdirSync(ctx.dataDir, { recursive: true });
-    ownDb = new Database(path.join(ctx.dataDir, 'carbonedge.db'));
+    ownDb = new Database(path.join(ctx.dataDir, DB_FILE_NAME));
     ownDb.pragma('journal_mode = WAL');
     ownDb.pragma('synchronous = FULL');
     db = ownDb;

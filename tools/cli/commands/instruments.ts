@@ -9,6 +9,8 @@ import { checkInstrument, listInstruments, recordInstrument } from '../../../run
 import { Calendar } from '../../../runtime/accounting/live.js';
 import type { Command } from '../main.js';
 import { parseCommandArgs, runCommand, UsageError } from '../main.js';
+import { resolveDataDir } from '../../../runtime/config/data-dir.js';
+import { DB_FILE_NAME } from '../../../runtime/store/store.js';
 
 const usage =
   'carbonedge instruments (--config FILE [--data DIR] | --db FILE [--timezone TZ])\n' +
@@ -51,9 +53,9 @@ export const command: Command = {
         const a = config.accounting as unknown as AccountingConfig | undefined;
         if (!a || a.enabled === false) throw new UsageError(`${values.config} has no (enabled) accounting section: instruments would never be applied`);
         timezone = a.timezone ?? config.site.timezone ?? 'UTC';
-        const dataDir = path.resolve(values.data ?? config.gateway.dataDir ?? '.carbonedge');
+        const dataDir = resolveDataDir(config, values.data);
         mkdirSync(dataDir, { recursive: true });
-        dbFile = path.join(dataDir, 'carbonedge.db');
+        dbFile = path.join(dataDir, DB_FILE_NAME);
       } else {
         dbFile = values.db!;
         timezone = values.timezone ?? 'UTC';

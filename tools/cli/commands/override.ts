@@ -6,6 +6,8 @@ import { parseDuration, parseOverrideValue, SqliteOverrides } from '../../../run
 import { SiteModel } from '../../../rules/site-model.js';
 import type { Command } from '../main.js';
 import { parseCommandArgs, runCommand, UsageError } from '../main.js';
+import { resolveDataDir } from '../../../runtime/config/data-dir.js';
+import { DB_FILE_NAME } from '../../../runtime/store/store.js';
 
 const usage =
   'carbonedge override --config FILE [--data DIR] (--set OUTPUT=VALUE --for DURATION [--reason TEXT] [--by NAME] | --clear OUTPUT | --list) [--json]';
@@ -30,9 +32,9 @@ export const command: Command = {
       const actions = [values.set !== undefined, values.clear !== undefined, !!values.list].filter(Boolean).length;
       if (actions !== 1) throw new UsageError('give exactly one of --set, --clear, --list');
       const { config, profiles } = await loadSiteConfigFile(values.config);
-      const dataDir = path.resolve(values.data ?? config.gateway.dataDir ?? '.carbonedge');
+      const dataDir = resolveDataDir(config, values.data);
       mkdirSync(dataDir, { recursive: true });
-      const db = new Database(path.join(dataDir, 'carbonedge.db'));
+      const db = new Database(path.join(dataDir, DB_FILE_NAME));
       try {
         db.pragma('busy_timeout = 5000');
         const store = new SqliteOverrides(db);
