@@ -133,6 +133,9 @@ export interface DemoPowers {
   grid: number;
 }
 
+/** Line-to-line voltage from two phase voltages 120 degrees apart. */
+const vLL = (a: number, b: number) => Math.sqrt(a * a + b * b + a * b);
+
 export class DemoSite {
   readonly seed: number;
   /** Writes that reached each device (accepted or rejected), for tests of dry-run and gating. */
@@ -267,7 +270,6 @@ export class DemoSite {
         const perPhase = p.pv / 3;
         const vAvg = (v[0] + v[1] + v[2]) / 3;
         const dcV = p.pv > 0 ? 620 + 60 * smoothNoise(this.seed, 20, this.t, 600_000) : 0;
-        const vLL = (a: number, b: number) => Math.sqrt(a * a + b * b + a * b);
         return {
           active_power: p.pv,
           energy_export: this.pvExport,
@@ -634,7 +636,6 @@ export class DemoSite {
     const q = qq[0] + qq[1] + qq[2];
     const s = Math.hypot(p.grid, q);
     const pf = s > 0 ? Math.abs(p.grid) / s : 1;
-    const vLL = (a: number, b: number) => Math.sqrt(a * a + b * b + a * b); // 120 degrees apart
     return {
       active_power: p.grid,
       energy_import: this.gridImport,
