@@ -7,6 +7,7 @@
  *   { "type": "carbon-intensity", "value": 320, "validForS": 3600 }
  *   { "type": "price", "value": 0.12, "validForS": 3600 }
  */
+import type { CommandHandler } from '../runtime/feature-api.js';
 import type { OverrideStore } from '../runtime/control/overrides.js';
 import type { RuleEngine } from './engine.js';
 
@@ -53,4 +54,33 @@ export function applyRulesCommand(
     default:
       return { ok: false, error: `unknown command type '${String((cmd as { type?: unknown }).type)}'` };
   }
+}
+
+/** What the `rules` command needs of the running rule engine (rules/feature.ts RulesService). */
+export interface RulesCommandTarget {
+  command(cmd: unknown): { ok: true } | { ok: false; error: string };
+  overrides: { list(now: number): { output: string; value: unknown; expiresAt: number; reason: string; by: string }[] };
+}
+
+/**
+ * The `rules` command over the uplink (override, clear-override, carbon-intensity, price: see
+ * rules/README.md). `target` undefined: the rule engine is not running on this gateway.
+ */
+export function rulesCommand(target: RulesCommandTarget | undefined, clock: { now(): number }): CommandHandler {
+  return {
+    name: 'rules',
+    feature: 'rules',
+    run(cmd) {
+      if (!target) return { ok: false, error: 'the rule engine is not running on this gateway (no rules configured, or control.enabled: false)' };
+      const r = target.command(cmd);
+      if (!r.ok) return { ok: false, error: r.error };
+      const now = clock.now();
+      if (cmd.type === 'override' || cmd.type === 'clear-override') {
+        const overrides = target.overrides.list(now).map((o) => ({ ...o, expiresAt: new Date(o.expiresAt).toISOString() }));
+        return { ok: true, data: { type: cmd.type, overrides } };
+      }
+      const validForS = typeof cmd.validForS === 'number' ? cmd.validForS : undefined;
+      return { ok: true, data: { type: cmd.type, value: cmd.value, ...(validForS ? { validUntil: new Date(now + validForS * 1000).toISOString() } : {}) } };
+    },
+  };
 }

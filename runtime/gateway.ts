@@ -1,56 +1,31 @@
-import type { Logger } from './logger.js';
-import type { SiteConfig } from './config/types.js';
 import type { Profile } from '../drivers/profiles/types.js';
-import { ReadingsHub } from './readings-hub.js';
-import type { Clock } from './types.js';
-import { systemClock } from './types.js';
-import { FEATURES } from './features.js';
 import { resolveDataDir } from './config/data-dir.js';
+import type { SiteConfig } from './config/types.js';
+import {
+  CommandRegistry,
+  ServiceRegistry,
+  type Feature,
+  type FeatureDeclaration,
+  type GatewayContext,
+  type GatewayOptions,
+} from './feature-api.js';
+import type { Logger } from './logger.js';
+import { ReadingsHub } from './readings-hub.js';
+import { systemClock } from './types.js';
 
-/** What every feature of the gateway is given. */
-export interface GatewayContext {
-  config: SiteConfig;
-  /** Path of the site config file (for messages); undefined for built-in configs. */
-  configFile?: string;
-  logger: Logger;
-  hub: ReadingsHub;
-  /** Profiles by id, loaded and validated before start. */
-  profiles: Map<string, Profile>;
-  /** Directory of the store and state files. */
-  dataDir: string;
-  clock: Clock;
-  /** Command-line overrides (e.g. --uplink URL). */
-  options: GatewayOptions;
-  /**
-   * Services features offer each other, by name: `acquisition`, `store`, `outbox`, `uplink`,
-   * `writeGate`, `accounting`, `rules`. Registered in start order (see FEATURES).
-   */
-  services: Map<string, unknown>;
-}
-
-export interface GatewayOptions {
-  uplinkUrl?: string;
-  dataDir?: string;
-  dryRun?: boolean;
-  clock?: Clock;
-}
-
-/** A part of the running gateway with a lifecycle (acquisition, store, uplink, accounting, rules). */
-export interface Feature {
-  readonly name: string;
-  start(): Promise<void>;
-  /** Must finish within a few seconds; the gateway gives every feature a close deadline. */
-  stop(): Promise<void>;
-}
-
-export type FeatureFactory = (ctx: GatewayContext) => Feature | null | Promise<Feature | null>;
-
+export type { Feature, FeatureDeclaration, GatewayContext, GatewayOptions } from './feature-api.js';
 
 const STOP_DEADLINE_MS = 5000;
 
+/**
+ * The gateway: creates the features it is given, in order (each may require services of the
+ * ones before it), starts them, and stops them in reverse order within a deadline each. It knows
+ * no feature by name: the composition root (tools/cli/features.ts) passes the list.
+ */
 export class Gateway {
   readonly ctx: GatewayContext;
   private readonly started: Feature[] = [];
+  private readonly features: readonly FeatureDeclaration[];
   private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(args: {
@@ -59,7 +34,7 @@ export class Gateway {
     profiles: Map<string, Profile>;
     logger: Logger;
     options?: GatewayOptions;
-    features?: FeatureFactory[];
+    features: readonly FeatureDeclaration[];
   }) {
     const options = args.options ?? {};
     const clock = options.clock ?? systemClock;
@@ -75,12 +50,11 @@ export class Gateway {
       dataDir,
       clock,
       options,
-      services: new Map(),
+      services: new ServiceRegistry(),
+      commands: new CommandRegistry(),
     };
-    this.factories = args.features ?? FEATURES;
+    this.features = args.features;
   }
-
-  private readonly factories: FeatureFactory[];
 
   async start(): Promise<void> {
     const { ctx } = this;
@@ -88,8 +62,12 @@ export class Gateway {
       ctx.hub.setStaleAfter(d.id, d.staleAfterMs ?? ctx.config.gateway.staleAfterMs ?? 3 * d.pollIntervalMs);
     }
     try {
-      for (const factory of this.factories) {
-        const feature = await factory(ctx);
+      for (const decl of this.features) {
+        const missing = (decl.requires ?? []).filter((key) => !ctx.services.has(key));
+        if (missing.length) {
+          throw new Error(`feature '${decl.name}' requires ${missing.map((k) => `service '${k.id}'`).join(', ')}, which no feature listed before it provides`);
+        }
+        const feature = await decl.create(ctx);
         if (!feature) continue;
         await feature.start();
         this.started.push(feature);

@@ -1,7 +1,9 @@
 /**
- * Interfaces through which the runtime's parts talk to each other. Implementations live in
- * their own modules; the gateway (runtime/gateway.ts) wires them together.
+ * Interfaces through which the runtime's parts talk to each other, with their service keys.
+ * Implementations live in their own modules; the composition root (tools/cli/features.ts) lists the
+ * features that provide them.
  */
+import { serviceKey } from './feature-api.js';
 
 /** Everything bound for the cloud goes through the outbox (runtime/store): committed before publish. */
 export interface OutboxWriter {
@@ -39,3 +41,6 @@ export interface WriteBackend {
   canWrite(device: string, point: string): boolean;
   write(req: WriteRequest): Promise<WriteResult>;
 }
+
+/** The outbox (provided by the store feature). */
+export const OUTBOX = serviceKey<OutboxWriter>('outbox');

@@ -2,10 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Profile } from '../../drivers/profiles/types.js';
 import { builtinProfileDir, loadProfiles } from '../../drivers/profiles/load.js';
-import { validateStoreConfig } from '../store/config-schema.js';
-import { validateUplinkConfig } from '../uplink/config-schema.js';
-import { validateAccountingConfig } from '../accounting/config-schema.js';
-import { validateRulesConfig } from '../../rules/config-schema.js';
+import type { FeatureDeclaration } from '../feature-api.js';
 import { validateWith } from './ajv-issues.js';
 import { schemaValidator as precompiledValidator } from './precompiled.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
@@ -20,9 +17,8 @@ export interface LoadedSite {
   file: string;
 }
 
-function schemaValidator() {
-  return precompiledValidator('site-config', siteConfigSchema);
-}
+/** What the loader needs of each feature: its sections and their checks. */
+export type ConfigFeature = Pick<FeatureDeclaration, 'name' | 'sections' | 'check'>;
 
 /** Cross-reference checks of the core sections (buses, devices, profiles). */
 function crossCheck(config: SiteConfig, profiles: Map<string, Profile>, file: string): ConfigIssue[] {
@@ -76,51 +72,67 @@ function crossCheck(config: SiteConfig, profiles: Map<string, Profile>, file: st
   return issues;
 }
 
-/**
- * Validate a parsed site configuration: schema, profiles, cross references and every section's
- * own checks. Throws ConfigError listing every issue (file, path, line, what was expected).
- */
-export function validateSiteConfig(
-  value: unknown,
-  file: string,
-  opts: { locate?: (path: string) => { line?: number; column?: number }; baseDir?: string } = {},
-): LoadedSite {
-  const schemaIssues = validateWith(schemaValidator(), value, file);
-  const raw = (value ?? {}) as Partial<SiteConfig>;
-  const baseDir = opts.baseDir ?? (file.startsWith('<') ? process.cwd() : path.dirname(path.resolve(file)));
-  const dirs = [builtinProfileDir(), ...(Array.isArray(raw.profileDirs) ? raw.profileDirs.map((d) => path.resolve(baseDir, String(d))) : [])];
-  const { profiles, issues: profileIssues } = loadProfiles(dirs);
-  let issues: ConfigIssue[] = [...schemaIssues];
-  if (schemaIssues.length === 0) {
-    const config = value as SiteConfig;
-    issues.push(...crossCheck(config, profiles, file));
-    for (const check of [validateStoreConfig, validateUplinkConfig, validateAccountingConfig, validateRulesConfig]) {
-      try {
-        issues.push(...check(config, profiles, file));
-      } catch (err) {
-        issues.push({ file, path: '', message: `internal validation error: ${(err as Error).message}` });
+/** The site config loader for a list of features (the composition root's: tools/cli/site.ts). */
+export interface SiteLoader {
+  /** The JSON Schema the loader validates against (core + the features' sections). */
+  readonly schema: object;
+  /**
+   * Validate a parsed site configuration: schema, profiles, cross references and every section's
+   * own checks. Throws ConfigError listing every issue (file, path, line, what was expected).
+   */
+  validateSiteConfig(value: unknown, file: string, opts?: { locate?: (path: string) => { line?: number; column?: number }; baseDir?: string }): LoadedSite;
+  /** Read, parse and validate a site configuration file (YAML or JSON). */
+  loadSiteConfigFile(file: string): Promise<LoadedSite>;
+  loadSiteConfigText(text: string, file: string): LoadedSite;
+}
+
+export function createSiteLoader(features: readonly ConfigFeature[]): SiteLoader {
+  const schema = siteConfigSchema(features);
+  const checks = features.flatMap((f) => (f.check ? [{ name: f.name, check: f.check }] : []));
+
+  function validateSiteConfig(
+    value: unknown,
+    file: string,
+    opts: { locate?: (path: string) => { line?: number; column?: number }; baseDir?: string } = {},
+  ): LoadedSite {
+    const schemaIssues = validateWith(precompiledValidator('site-config', schema), value, file);
+    const raw = (value ?? {}) as Partial<SiteConfig>;
+    const baseDir = opts.baseDir ?? (file.startsWith('<') ? process.cwd() : path.dirname(path.resolve(file)));
+    const dirs = [builtinProfileDir(), ...(Array.isArray(raw.profileDirs) ? raw.profileDirs.map((d) => path.resolve(baseDir, String(d))) : [])];
+    const { profiles, issues: profileIssues } = loadProfiles(dirs);
+    let issues: ConfigIssue[] = [...schemaIssues];
+    if (schemaIssues.length === 0) {
+      const config = value as SiteConfig;
+      issues.push(...crossCheck(config, profiles, file));
+      for (const { name, check } of checks) {
+        try {
+          issues.push(...check(config, profiles, file));
+        } catch (err) {
+          issues.push({ file, path: '', message: `internal validation error (${name}): ${(err as Error).message}` });
+        }
       }
     }
+    if (opts.locate) issues = issues.map((i) => (i.line || i.file !== file ? i : { ...i, ...opts.locate!(i.path) }));
+    issues.push(...profileIssues);
+    if (issues.length) throw new ConfigError(issues);
+    return { config: value as SiteConfig, profiles, file };
   }
-  if (opts.locate) issues = issues.map((i) => (i.line || i.file !== file ? i : { ...i, ...opts.locate!(i.path) }));
-  issues.push(...profileIssues);
-  if (issues.length) throw new ConfigError(issues);
-  return { config: value as SiteConfig, profiles, file };
-}
 
-/** Read, parse and validate a site configuration file (YAML or JSON). */
-export async function loadSiteConfigFile(file: string): Promise<LoadedSite> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError([{ file, path: '', message: `cannot read the configuration file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+  function loadSiteConfigText(text: string, file: string): LoadedSite {
+    const source = parseSource(text, file);
+    if (source.syntaxIssues.length) throw new ConfigError(source.syntaxIssues);
+    return validateSiteConfig(source.value, file, { locate: source.locate });
   }
-  return loadSiteConfigText(text, file);
-}
 
-export function loadSiteConfigText(text: string, file: string): LoadedSite {
-  const source = parseSource(text, file);
-  if (source.syntaxIssues.length) throw new ConfigError(source.syntaxIssues);
-  return validateSiteConfig(source.value, file, { locate: source.locate });
+  async function loadSiteConfigFile(file: string): Promise<LoadedSite> {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError([{ file, path: '', message: `cannot read the configuration file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+    }
+    return loadSiteConfigText(text, file);
+  }
+
+  return { schema, validateSiteConfig, loadSiteConfigFile, loadSiteConfigText };
 }

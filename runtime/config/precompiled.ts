@@ -32,14 +32,15 @@ for (const name of PRECOMPILED_NAMES) {
   }
 }
 
-const cache = new Map<string, ValidateFunction>();
+/** By schema object: two loaders with different schemas under one name (e.g. feature subsets) never share a validator. */
+const cache = new WeakMap<object, ValidateFunction>();
 
 /**
  * The validator for `schema`: the precompiled one when it was built from this very schema, else
  * one compiled now.
  */
 export function schemaValidator(name: PrecompiledName, schema: object): ValidateFunction {
-  let fn = cache.get(name);
+  let fn = cache.get(schema);
   if (fn) return fn;
   const pre = modules.get(name);
   if (pre && pre.schemaHash === schemaHash(schema)) {
@@ -47,7 +48,7 @@ export function schemaValidator(name: PrecompiledName, schema: object): Validate
   } else {
     fn = createAjv().compile(schema);
   }
-  cache.set(name, fn);
+  cache.set(schema, fn);
   return fn;
 }
 

@@ -1,8 +1,5 @@
+import type { ConfigSection } from '../feature-api.js';
 import { DEVICE_ROLES } from '../types.js';
-import { storeConfigSchema } from '../store/config-schema.js';
-import { uplinkConfigSchema } from '../uplink/config-schema.js';
-import { accountingConfigSchema } from '../accounting/config-schema.js';
-import { controlConfigSchema, rulesConfigSchema } from '../../rules/config-schema.js';
 
 const id = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'identifier: letters, digits, _ . -' };
 const ms = (min: number, max: number, description: string) => ({ type: 'integer', minimum: min, maximum: max, description });
@@ -40,8 +37,11 @@ const rtuBus = {
   },
 };
 
-/** JSON Schema of the site configuration file (ajv, draft-07). */
-export const siteConfigSchema = {
+/**
+ * JSON Schema of the core of the site configuration file (ajv, draft-07): version, site, gateway,
+ * profile directories, buses and devices. The features' sections are added by siteConfigSchema().
+ */
+export const coreConfigSchema = {
   $id: 'https://carbonedge.dev/schemas/site-config.v1.json',
   type: 'object',
   required: ['version', 'site', 'gateway', 'buses', 'devices'],
@@ -99,10 +99,22 @@ export const siteConfigSchema = {
         },
       },
     },
-    store: storeConfigSchema,
-    uplink: uplinkConfigSchema,
-    accounting: accountingConfigSchema,
-    rules: rulesConfigSchema,
-    control: controlConfigSchema,
   },
 } as const;
+
+/**
+ * The site configuration schema for a list of features: the core plus each feature's sections.
+ * Throws when two features claim one key (or a feature claims a core key): a wiring error.
+ */
+export function siteConfigSchema(features: readonly { name: string; sections?: readonly ConfigSection[] }[]): object {
+  const properties: Record<string, object> = { ...coreConfigSchema.properties };
+  const owner = new Map<string, string>();
+  for (const f of features) {
+    for (const s of f.sections ?? []) {
+      if (s.key in properties) throw new Error(`config section '${s.key}' of feature '${f.name}' is already defined${owner.has(s.key) ? ` by feature '${owner.get(s.key)}'` : ' by the core schema'}`);
+      properties[s.key] = s.schema;
+      owner.set(s.key, f.name);
+    }
+  }
+  return { ...coreConfigSchema, properties };
+}

@@ -1,35 +1,19 @@
-import type { Feature, FeatureFactory } from '../gateway.js';
-import type { StoreConfig } from './config-schema.js';
-import { Store } from './store.js';
+import { serviceKey, type FeatureDeclaration } from '../feature-api.js';
+import { OUTBOX } from '../services.js';
+import { storeConfigSchema, validateStoreConfig } from './config-schema.js';
+import type { Store } from './store.js';
+
+/** The store (SQLite buffer, aggregates, outbox): `<dataDir>/carbonedge.db`. */
+export const STORE = serviceKey<Store>('store');
 
 /**
  * The store feature: opens `<dataDir>/carbonedge.db`, buffers every reading batch from the hub,
  * and offers services `store` (Store) and `outbox` (OutboxWriter, the same object).
  */
-export const storeFeature: FeatureFactory = (ctx) => {
-  const log = ctx.logger.child({ feature: 'store' });
-  const store = new Store({
-    dataDir: ctx.dataDir,
-    siteId: ctx.config.site.id,
-    gatewayId: ctx.config.gateway.id,
-    config: ctx.config.store as StoreConfig | undefined,
-    clock: ctx.clock,
-    logger: log,
-  });
-  ctx.services.set('store', store);
-  ctx.services.set('outbox', store);
-  let unsubscribe: (() => void) | undefined;
-  const feature: Feature = {
-    name: 'store',
-    async start() {
-      unsubscribe = ctx.hub.subscribe((batch) => store.ingest(batch));
-      store.start();
-      log.info({ file: store.file, maxBytes: store.config.maxBytes, recoveredFromCorruption: !!store.corruption }, 'store open');
-    },
-    async stop() {
-      unsubscribe?.();
-      store.close();
-    },
-  };
-  return feature;
+export const storeFeature: FeatureDeclaration = {
+  name: 'store',
+  sections: [{ key: 'store', schema: storeConfigSchema }],
+  check: validateStoreConfig,
+  provides: [STORE, OUTBOX],
+  create: async (ctx) => (await import('./feature-impl.js')).createStoreFeature(ctx),
 };

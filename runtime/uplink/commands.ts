@@ -1,14 +1,15 @@
 import type { ValidateFunction } from 'ajv';
+import type { CommandOutcome, CommandRegistry } from '../feature-api.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
-import type { Clock } from '../types.js';
-import { systemClock } from '../types.js';
-import { formatAjvErrors, type Contract } from './contract.js';
+import { formatAjvErrors } from './contract.js';
 
 /**
  * Inbound commands over MQTT (Zigbee2MQTT style). The uplink subscribes (QoS 1) to
- * `<prefix>/cmd/+`; a message on `<prefix>/cmd/<name>` is a JSON command for the part `<name>`
- * (`rules`, `instruments`); the answer goes to `<prefix>/cmd/<name>/response`:
+ * `<prefix>/cmd/+`; a message on `<prefix>/cmd/<name>` is a JSON command for the part that
+ * registered `<name>` (the rules feature registers `rules`, accounting `instruments`: see
+ * runtime/feature-api.ts CommandRegistry); the uplink only routes. The answer goes to
+ * `<prefix>/cmd/<name>/response`:
  *
  *   { "schemaVersion": 1, "status": "ok" | "error", "data"?: ..., "error"?: "...", "transaction"?: ... }
  *
@@ -32,30 +33,27 @@ export interface CommandResponse {
   transaction?: string | number;
 }
 
-export type CommandOutcome = { ok: true; data?: unknown } | { ok: false; error: string; data?: unknown };
-
-export interface CommandSpec {
-  /** Topic level after `<prefix>/cmd/`. */
-  name: string;
-  /** Validator of the payload (from the contract). */
-  validate: ValidateFunction;
-  /** Apply a validated command (without its `transaction`). May throw: the router turns it into an error response. */
-  run(cmd: Record<string, unknown>): CommandOutcome | Promise<CommandOutcome>;
+/** Where the router finds each command's payload schema (the contract: runtime/uplink/contract.ts). */
+export interface CommandSchemas {
+  command(name: string): ValidateFunction | undefined;
 }
 
+/** Routes command messages to the handlers the features registered; validates, de-duplicates, answers. */
 export class CommandRouter {
-  private readonly specs = new Map<string, CommandSpec>();
   private readonly log: Logger;
   private readonly recent = new Map<string, CommandResponse>();
   readonly counts = { received: 0, ok: 0, error: 0, repeated: 0 };
 
-  constructor(specs: CommandSpec[], opts: { logger?: Logger } = {}) {
-    for (const s of specs) this.specs.set(s.name, s);
+  constructor(
+    private readonly registry: CommandRegistry,
+    private readonly schemas: CommandSchemas,
+    opts: { logger?: Logger } = {},
+  ) {
     this.log = opts.logger ?? silentLogger();
   }
 
   names(): string[] {
-    return [...this.specs.keys()].sort();
+    return this.registry.names();
   }
 
   /** Handle one message on `<prefix>/cmd/<name>`; never throws. */
@@ -81,8 +79,10 @@ export class CommandRouter {
       cmd = parsed as Record<string, unknown>;
       const t = cmd.transaction;
       if ((typeof t === 'string' && t.length <= 128) || (typeof t === 'number' && Number.isSafeInteger(t))) transaction = t;
-      const spec = this.specs.get(name);
+      const spec = this.registry.get(name);
       if (!spec) return fail(`unknown command '${name}' (this gateway accepts: ${this.names().join(', ') || 'none'})`);
+      const validate = this.schemas.command(name);
+      if (!validate) return fail(`the contract has no schema for command '${name}' (command-${name}.v1.schema.json)`);
       if (meta.retained) {
         // A retained command would be delivered again at every reconnect and applied again.
         return fail('retained command ignored: publish commands without the retain flag');
@@ -96,7 +96,7 @@ export class CommandRouter {
         this.log.info({ command: name, transaction }, 'command repeated (same transaction): answered again, not applied twice');
         return seen;
       }
-      if (!spec.validate(cmd)) return fail(`invalid ${name} command: ${formatAjvErrors(spec.validate.errors)}`);
+      if (!validate(cmd)) return fail(`invalid ${name} command: ${formatAjvErrors(validate.errors)}`);
       const { transaction: _t, ...body } = cmd;
       let outcome: CommandOutcome;
       try {
@@ -126,65 +126,4 @@ export class CommandRouter {
 function preview(payload: Buffer): string {
   const s = payload.subarray(0, 200).toString('utf8');
   return payload.length > 200 ? `${s}...` : s;
-}
-
-/** What the command specs need from the running gateway (looked up at each command: features start after the uplink). */
-export interface CommandDeps {
-  services: Map<string, unknown>;
-  contract: Contract;
-  clock?: Clock;
-}
-
-interface RulesServiceLike {
-  command(cmd: unknown): { ok: true } | { ok: false; error: string };
-  overrides?: { list(now: number): { output: string; value: unknown; expiresAt: number; reason: string; by: string }[] };
-}
-
-interface AccountingServiceLike {
-  addInstrument(ins: unknown): { added: boolean; issues: { path: string; message: string }[] };
-}
-
-/**
- * The gateway's commands: `rules` (override, clear-override, carbon-intensity, price: see
- * rules/README.md) and `instruments` (add a contractual instrument: runtime/accounting/README.md).
- */
-export function gatewayCommandSpecs(deps: CommandDeps): CommandSpec[] {
-  const clock = deps.clock ?? systemClock;
-  const validator = (name: string): ValidateFunction => {
-    const v = deps.contract.command(name);
-    if (!v) throw new Error(`contract has no schema for command '${name}' (command-${name}.v1.schema.json)`);
-    return v;
-  };
-  return [
-    {
-      name: 'rules',
-      validate: validator('rules'),
-      run(cmd) {
-        const rules = deps.services.get('rules') as RulesServiceLike | undefined;
-        if (!rules) return { ok: false, error: 'the rule engine is not running on this gateway (no rules configured, or control.enabled: false)' };
-        const r = rules.command(cmd);
-        if (!r.ok) return { ok: false, error: r.error };
-        const now = clock.now();
-        if (cmd.type === 'override' || cmd.type === 'clear-override') {
-          const overrides = (rules.overrides?.list(now) ?? []).map((o) => ({ ...o, expiresAt: new Date(o.expiresAt).toISOString() }));
-          return { ok: true, data: { type: cmd.type, overrides } };
-        }
-        const validForS = typeof cmd.validForS === 'number' ? cmd.validForS : undefined;
-        return { ok: true, data: { type: cmd.type, value: cmd.value, ...(validForS ? { validUntil: new Date(now + validForS * 1000).toISOString() } : {}) } };
-      },
-    },
-    {
-      name: 'instruments',
-      validate: validator('instruments'),
-      run(cmd) {
-        const acct = deps.services.get('accounting') as AccountingServiceLike | undefined;
-        if (!acct) return { ok: false, error: 'carbon accounting is not enabled on this gateway (no accounting section)' };
-        const r = acct.addInstrument(cmd.instrument);
-        if (r.issues.length) {
-          return { ok: false, error: `instrument not recorded: ${r.issues.map((i) => `${i.path || '/'}: ${i.message}`).join('; ')}`, data: { added: false } };
-        }
-        return { ok: true, data: { added: r.added, ...(r.added ? {} : { note: 'already recorded (same serials): nothing claimed twice' }) } };
-      },
-    },
-  ];
 }

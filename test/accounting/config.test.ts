@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateSiteConfig } from '../../runtime/config/load.js';
+import { validateSiteConfig } from '../../tools/cli/site.js';
 import { ConfigError } from '../../runtime/config/errors.js';
 import { validateAccountingConfig } from '../../runtime/accounting/config-schema.js';
 import { ACCOUNTING, demoConfig, profiles } from './helpers.js';

@@ -13,6 +13,7 @@ import { createAjv } from '../../runtime/config/ajv-issues.js';
 import { DAY0, demoConfig, deviceReadings, profiles, tmpDb } from './helpers.js';
 import schema15 from '../../runtime/uplink/contract/carbon-15m.v1.schema.json' with { type: 'json' };
 import schemaDay from '../../runtime/uplink/contract/carbon-day.v1.schema.json' with { type: 'json' };
+import { ACCOUNTING } from '../../runtime/accounting/feature.js';
 
 describe('end to end: demo site for a simulated day through hub, store and accounting', async () => {
   const { dir, file, db: probe } = tmpDb();
@@ -26,7 +27,7 @@ describe('end to end: demo site for a simulated day through hub, store and accou
     site.step(t);
     gw.ctx.hub.publish(DEMO_DEVICES.flatMap((d) => deviceReadings(site, d, t)));
   }
-  const acct = gw.ctx.services.get('accounting') as AccountingService;
+  const acct = gw.ctx.services.get(ACCOUNTING)!;
   const stats = { ...acct.engine.stats };
   await gw.stop();
 

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { acquisitionFeature } from '../../drivers/acquisition.js';
+import { acquisitionFeature } from '../../runtime/acquisition/feature.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
 import { Gateway } from '../../runtime/gateway.js';
 import { silentLogger } from '../../runtime/logger.js';
@@ -22,6 +22,7 @@ import type { SiteConfig } from '../../runtime/config/types.js';
 import { SimulatorServer } from '../../tools/simulator/server.js';
 import { SimulatedSite } from '../../tools/simulator/site.js';
 import { waitFor } from '../helpers/peers.js';
+import { STORE } from '../../runtime/store/feature.js';
 
 const SPEED = 2880; // a simulated day in 30 wall seconds
 /** Midnight of 2024-06-01 in Europe/Berlin (the demo site's time zone, UTC+2 in summer). */
@@ -51,7 +52,7 @@ describe('gateway over Modbus TCP for a simulated day: inventory --db on its sto
   const clock = { now: () => (wall0 === undefined ? START : START + (Date.now() - wall0) * SPEED) };
   const gw = new Gateway({ config, profiles, logger: silentLogger(), options: { dataDir: dir, clock }, features: [storeFeature, accountingFeature, acquisitionFeature] });
   await gw.start();
-  const store = gw.ctx.services.get('store') as { db: Database.Database };
+  const store = gw.ctx.services.get(STORE)!;
   try {
     await waitFor(() => base.devices.every((d) => gw.ctx.hub.latest(d.id, 'active_power')?.quality === 'good'), 30_000, 'a first good reading of every device');
     wall0 = Date.now();

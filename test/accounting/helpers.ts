@@ -9,7 +9,7 @@ import { DEMO_DEVICES, DemoSite, type DemoDevice } from '../../runtime/simulatio
 import { DEMO_DEVICE_SPECS } from '../../runtime/simulation/demo-config.js';
 import type { SiteConfig } from '../../runtime/config/types.js';
 import { loadFactorLibrary } from '../../runtime/accounting/factors.js';
-import { resolveAccountingSettings } from '../../runtime/accounting/feature.js';
+import { resolveAccountingSettings } from '../../runtime/accounting/feature-impl.js';
 import { AccountingEngine, accountingDevices, type AcctSettings } from '../../runtime/accounting/live.js';
 import type { AccountingConfig } from '../../runtime/accounting/config-schema.js';
 import type { OutboxWriter } from '../../runtime/services.js';

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { ValidateFunction } from 'ajv';
 import { ajvIssues, createAjv } from '../../runtime/config/ajv-issues.js';
 import { ConfigError } from '../../runtime/config/errors.js';
-import { loadSiteConfigText } from '../../runtime/config/load.js';
+import { loadSiteConfigText } from '../../tools/cli/site.js';
 import { PRECOMPILED_NAMES, schemaHash, type PrecompiledName } from '../../runtime/config/validator-names.js';
 import { parseSource } from '../../runtime/config/yaml-source.js';
 import { validatorSchemas } from '../../tools/build/compile-validators.js';
@@ -107,7 +107,7 @@ describe('precompiled validators (dist/validators)', () => {
       }
       throw new Error('expected a ConfigError');
     };
-    const fromDist = issuesOf((await dist('runtime/config/load.js')).loadSiteConfigText);
+    const fromDist = issuesOf((await dist('tools/cli/site.js')).loadSiteConfigText);
     const fromSources = issuesOf(loadSiteConfigText);
     expect(fromSources.length).toBeGreaterThanOrEqual(10);
     expect(fromDist).toEqual(fromSources);

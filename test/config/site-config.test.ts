@@ -4,7 +4,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadSiteConfigFile, loadSiteConfigText } from '../../runtime/config/load.js';
+import { loadSiteConfigFile, loadSiteConfigText } from '../../tools/cli/site.js';
 import { ConfigError } from '../../runtime/config/errors.js';
 
 const exec = promisify(execFile);

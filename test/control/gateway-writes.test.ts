@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import YAML from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { acquisitionFeature } from '../../drivers/acquisition.js';
+import { acquisitionFeature } from '../../runtime/acquisition/feature.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
 import { Gateway } from '../../runtime/gateway.js';
 import { silentLogger } from '../../runtime/logger.js';
@@ -19,11 +19,13 @@ import type { SiteConfig } from '../../runtime/config/types.js';
 import { demoSiteConfig } from '../../runtime/simulation/demo-config.js';
 import { SimulatorServer } from '../../tools/simulator/server.js';
 import { SimulatedSite } from '../../tools/simulator/site.js';
-import { rulesFeature, type RulesService } from '../../rules/feature.js';
-import type { WriteGate } from '../../runtime/control/write-gate.js';
+import { rulesFeature } from '../../rules/feature.js';
 import { readDecisions } from '../../runtime/control/decision-log.js';
 import { waitFor } from '../helpers/peers.js';
 import type { RuleConfig } from '../../rules/types.js';
+import { RULES as RULES_SERVICE, WRITE_GATE } from '../../rules/feature.js';
+import { STORE, storeFeature } from '../../runtime/store/feature.js';
+import type { FeatureDeclaration } from '../../runtime/feature-api.js';
 
 const { profiles } = loadBuiltinProfiles();
 const run = promisify(execFile);
@@ -42,15 +44,18 @@ const tmpDir = () => mkdtempSync(path.join(os.tmpdir(), 'ce-gw-'));
  * on a partial process image would (correctly) drive outputs to their safe states first, and the
  * counts below are about the decisions on the whole site.
  */
-const firstReadings = (ctx: Gateway['ctx']) => ({
+const firstReadings: FeatureDeclaration = {
   name: 'first-readings',
-  start: () =>
-    waitFor(() => {
-      const read = new Set([...ctx.hub.snapshot().values()].filter((r) => r.quality === 'good').map((r) => r.device));
-      return ctx.config.devices.every((d) => read.has(d.id));
-    }, 20000, 'every device read once'),
-  stop: async () => {},
-});
+  create: (ctx) => ({
+    name: 'first-readings',
+    start: () =>
+      waitFor(() => {
+        const read = new Set([...ctx.hub.snapshot().values()].filter((r) => r.quality === 'good').map((r) => r.device));
+        return ctx.config.devices.every((d) => read.has(d.id));
+      }, 20000, 'every device read once'),
+    stop: async () => {},
+  }),
+};
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -58,7 +63,7 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function startSite(dryRun: boolean, opts: { store?: Database.Database } = {}) {
+async function startSite(dryRun: boolean, opts: { dataDir?: string; store?: boolean } = {}) {
   const sim = new SimulatedSite({ profiles, site: { seed: 3, startMs: NOON } });
   const server = await SimulatorServer.start({ tcp: { port: 0 }, devices: sim.devices });
   cleanup.push(() => server.close());
@@ -71,12 +76,12 @@ async function startSite(dryRun: boolean, opts: { store?: Database.Database } = 
     control: { tickMs: 300, onExit: 'safe' },
     rules: RULES,
   };
-  const services = opts.store ? [(ctx: Gateway['ctx']) => (ctx.services.set('store', { db: opts.store }), null)] : [];
-  const gw = new Gateway({ config, profiles, logger: silentLogger(), features: [...services, acquisitionFeature, firstReadings, rulesFeature], options: { dataDir: tmpDir() } });
+  const store = opts.store ? [storeFeature] : [];
+  const gw = new Gateway({ config, profiles, logger: silentLogger(), features: [...store, acquisitionFeature, firstReadings, rulesFeature], options: { dataDir: opts.dataDir ?? tmpDir() } });
   await gw.start();
   cleanup.push(() => gw.stop());
-  const gate = gw.ctx.services.get('writeGate') as WriteGate;
-  const rules = gw.ctx.services.get('rules') as RulesService;
+  const gate = gw.ctx.services.get(WRITE_GATE)!;
+  const rules = gw.ctx.services.get(RULES_SERVICE)!;
   return { sim, gw, gate, rules };
 }
 
@@ -101,9 +106,8 @@ describe('write gate over Modbus TCP against the simulated demo site', () => {
 
   it('live: writes reach the devices, are verified by read-back and recorded with rule, inputs and reason', async () => {
     const dir = tmpDir();
-    const db = new Database(path.join(dir, 'carbonedge.db'));
-    db.pragma('journal_mode = WAL');
-    const { sim, gate, rules, gw } = await startSite(false, { store: db });
+    const { sim, gate, rules, gw } = await startSite(false, { dataDir: dir, store: true });
+    const db = gw.ctx.services.get(STORE)!.db;
     // The engine takes an output's new value once its writes returned (verified, decision logged).
     const out = (key: string) => rules.engine.outputs.get(key)?.value;
     await waitFor(
@@ -153,8 +157,8 @@ describe('rules feature wiring', () => {
     const gw = new Gateway({ config: { ...base, rules: [], control: { enabled: false } }, profiles, logger: silentLogger(), features: [rulesFeature], options: { dataDir: tmpDir() } });
     await gw.start();
     try {
-      expect(gw.ctx.services.get('writeGate')).toBeDefined();
-      expect(gw.ctx.services.get('rules')).toBeUndefined();
+      expect(gw.ctx.services.get(WRITE_GATE)).toBeDefined();
+      expect(gw.ctx.services.get(RULES_SERVICE)).toBeUndefined();
     } finally {
       await gw.stop();
     }

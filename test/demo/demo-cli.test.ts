@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { loadSiteConfigText } from '../../runtime/config/load.js';
+import { loadSiteConfigText } from '../../tools/cli/site.js';
 import { demoSiteConfig } from '../../runtime/simulation/demo-config.js';
 import { DEMO_DEVICES } from '../../runtime/simulation/demo-site.js';
 import { freePort, havePeer, waitFor } from '../helpers/peers.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acquisitionFeature, type AcquisitionService } from '../../drivers/acquisition.js';
+import { acquisitionFeature, type AcquisitionService } from '../../runtime/acquisition/feature.js';
 import { ModbusBus } from '../../drivers/modbus/bus.js';
 import { ModbusExceptionError, ModbusTimeoutError } from '../../drivers/modbus/errors.js';
 import { Gateway } from '../../runtime/gateway.js';
@@ -8,6 +8,7 @@ import type { Reading } from '../../runtime/types.js';
 import { freePort, havePeer, waitFor } from '../helpers/peers.js';
 import { PymodbusServer } from '../helpers/pymodbus.js';
 import { siteConfig, testMeter, testMeterImage, testMeterValues } from './fixtures.js';
+import { ACQUISITION } from '../../runtime/acquisition/feature.js';
 
 const ok = havePeer('pymodbus');
 
@@ -53,7 +54,7 @@ describe.runIf(ok)('Modbus TCP against an independent pymodbus server', () => {
       expect(p.source).toBe(`modbus-tcp://127.0.0.1:${port}#1/input/12`);
       expect(snap.get('meter1/frequency')!.source).toBe(`modbus-tcp://127.0.0.1:${port}#1/holding/10`);
       // Polling continues at the device's interval.
-      const acq = gw.ctx.services.get('acquisition') as AcquisitionService;
+      const acq = gw.ctx.services.get(ACQUISITION)!;
       const poller = acq.pollers().get('meter1')!;
       await waitFor(() => poller.stats.complete >= 3, 10000, 'three complete polls');
       expect(poller.stats.failed).toBe(0);
@@ -70,7 +71,7 @@ describe.runIf(ok)('Modbus TCP against an independent pymodbus server', () => {
     const gw = new Gateway({ config, profiles: new Map([['test-meter', testMeter]]), logger: silentLogger(), features: [acquisitionFeature] });
     await gw.start();
     try {
-      const acq = gw.ctx.services.get('acquisition') as AcquisitionService;
+      const acq = gw.ctx.services.get(ACQUISITION)!;
       const w = await acq.writePoint('meter2', 'setpoint', -250.5);
       expect(w.readBack).toBeCloseTo(-250.5, 3);
       const c = await acq.writePoint('meter2', 'relay', false);
@@ -97,7 +98,7 @@ describe.runIf(ok)('Modbus TCP against an independent pymodbus server', () => {
     });
     await gw.start();
     try {
-      const acq = gw.ctx.services.get('acquisition') as AcquisitionService;
+      const acq = gw.ctx.services.get(ACQUISITION)!;
       await expect(acq.writePoint('meter3', 'setpoint', 42)).rejects.toThrow(/refused: the gateway is in dry-run/);
       const all = byPoint(await acq.readDevice('meter3'));
       expect(all.setpoint!.value).toBeCloseTo(1500.25, 3); // unchanged on the device

@@ -5,13 +5,14 @@
  * alike and nothing is asserted about wall time.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { acquisitionFeature, type AcquisitionService } from '../../drivers/acquisition.js';
+import { acquisitionFeature, type AcquisitionService } from '../../runtime/acquisition/feature.js';
 import type { Profile } from '../../drivers/profiles/types.js';
 import type { SiteConfig } from '../../runtime/config/types.js';
 import { Gateway } from '../../runtime/gateway.js';
 import { silentLogger } from '../../runtime/logger.js';
 import { waitFor } from '../helpers/peers.js';
 import { startMbapPeer, type MbapPeer } from './mbap-peer.js';
+import { ACQUISITION } from '../../runtime/acquisition/feature.js';
 
 const twoBlocks: Profile = {
   id: 'two-blocks',
@@ -59,7 +60,7 @@ describe('healthy neighbours on a shared Modbus TCP connection', () => {
     gw = new Gateway({ config, profiles: new Map([['two-blocks', twoBlocks]]), logger: silentLogger(), features: [acquisitionFeature] });
     const t0 = Date.now();
     await gw.start();
-    const acq = gw.ctx.services.get('acquisition') as AcquisitionService;
+    const acq = gw.ctx.services.get(ACQUISITION)!;
     const healthy = acq.pollers().get('healthy')!;
     const dead = acq.pollers().get('dead')!;
     const control = acq.pollers().get('control')!;

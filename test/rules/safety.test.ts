@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { validateSiteConfig } from '../../runtime/config/load.js';
+import { validateSiteConfig } from '../../tools/cli/site.js';
 import { ConfigError } from '../../runtime/config/errors.js';
 import { MemoryOverrides } from '../../runtime/control/overrides.js';
 import type { RuleConfig } from '../../rules/types.js';

@@ -5,7 +5,7 @@
  * comm-error; when the device answers again it is good again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { acquisitionFeature } from '../../drivers/acquisition.js';
+import { acquisitionFeature } from '../../runtime/acquisition/feature.js';
 import type { Profile } from '../../drivers/profiles/types.js';
 import type { SiteConfig } from '../../runtime/config/types.js';
 import { Gateway } from '../../runtime/gateway.js';
@@ -13,6 +13,7 @@ import { silentLogger } from '../../runtime/logger.js';
 import type { Reading } from '../../runtime/types.js';
 import { startMbapPeer, type MbapPeer } from '../drivers/mbap-peer.js';
 import { waitFor } from '../helpers/peers.js';
+import { ACQUISITION } from '../../runtime/acquisition/feature.js';
 
 const oneRegister: Profile = {
   id: 'one-register',
@@ -73,7 +74,7 @@ describe('stale values through the gateway', () => {
     expect(stale.error).toMatch(/no fresh value for \d+ ms \(stale after 300 ms\)/);
     expect(stale.ts).toBe(lastGood.ts);
     // Still waiting for the reply: the poller has not reported a failure yet.
-    const poller = (gw.ctx.services.get('acquisition') as { pollers(): Map<string, { stats: { failed: number } }> }).pollers().get('meter')!;
+    const poller = gw.ctx.services.get(ACQUISITION)!.pollers().get('meter')!;
     expect(poller.stats.failed).toBe(0);
 
     await waitFor(() => hub.latest('meter', 'value')?.quality === 'comm-error', 10_000, 'comm-error after the timeout');

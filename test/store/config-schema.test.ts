@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateSiteConfig } from '../../runtime/config/load.js';
+import { validateSiteConfig } from '../../tools/cli/site.js';
 import type { ConfigError } from '../../runtime/config/errors.js';
 
 const base = {

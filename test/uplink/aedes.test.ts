@@ -8,6 +8,7 @@ import { AedesBroker } from './aedes-broker.js';
 import { drain, expectComplete, lastSeqs, startGateway, startReceiver, type TestGateway } from './scenarios.js';
 import type { Receiver } from '../../tools/receiver/receiver.js';
 import { loadContract } from '../../runtime/uplink/contract.js';
+import { OUTBOX } from '../../runtime/services.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -45,7 +46,7 @@ describe('uplink against aedes (fast tier)', () => {
   it('delivers every summary and outbox record once, in order, with a retained online status', async () => {
     const rx = await receiver(broker.url);
     const t = await gateway({ dataDir: tmp(), url: broker.url });
-    const outbox = t.gw.ctx.services.get('outbox') as { enqueue(s: string, r: Record<string, unknown>): { seq: number } };
+    const outbox = t.gw.ctx.services.get(OUTBOX)!;
     // Another part's stream (rule engine decisions), validated against its contract schema.
     const ex = JSON.parse(fs.readFileSync(path.join(loadContract().dir, 'examples', 'decision.json'), 'utf8')) as Record<string, unknown>;
     const { id: _id, seq: _seq, ...decision } = (Array.isArray(ex.records) ? (ex.records as Record<string, unknown>[])[0] : ex) as Record<string, unknown>;

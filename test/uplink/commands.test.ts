@@ -18,13 +18,21 @@ import type { Uplink } from '../../runtime/uplink/uplink.js';
 import type { RulesService } from '../../rules/feature.js';
 import type { AccountingService } from '../../runtime/accounting/feature.js';
 import { loadContract } from '../../runtime/uplink/contract.js';
-import { CommandRouter, gatewayCommandSpecs, type CommandResponse } from '../../runtime/uplink/commands.js';
+import { CommandRouter, type CommandResponse } from '../../runtime/uplink/commands.js';
+import { CommandRegistry } from '../../runtime/feature-api.js';
+import { instrumentsCommand } from '../../runtime/accounting/feature.js';
+import { rulesCommand } from '../../rules/commands.js';
+import { FEATURES } from '../../tools/cli/features.js';
 import { SimulatorServer } from '../../tools/simulator/server.js';
 import { SimulatedSite } from '../../tools/simulator/site.js';
 import type { Receiver } from '../../tools/receiver/receiver.js';
 import { waitFor } from '../helpers/peers.js';
 import { AedesBroker } from './aedes-broker.js';
 import { startReceiver } from './scenarios.js';
+import { UPLINK } from '../../runtime/uplink/feature.js';
+import { RULES } from '../../rules/feature.js';
+import { ACCOUNTING } from '../../runtime/accounting/feature.js';
+import { STORE } from '../../runtime/store/feature.js';
 
 const { profiles } = loadBuiltinProfiles();
 const contract = loadContract();
@@ -74,11 +82,11 @@ beforeAll(async () => {
     if (topic === `${PREFIX}/status`) online = (JSON.parse(payload.toString('utf8')) as { state: string }).state === 'online';
   });
   await cloud.subscribeAsync([`${PREFIX}/cmd/+/response`, `${PREFIX}/status`], { qos: 1 });
-  gw = new Gateway({ config, profiles, logger: silentLogger(), options: { dataDir: dir, uplinkUrl: broker.url } });
+  gw = new Gateway({ config, profiles, logger: silentLogger(), options: { dataDir: dir, uplinkUrl: broker.url }, features: FEATURES });
   await gw.start();
   // `online` is published once the gateway's command subscription is acknowledged.
   await waitFor(() => online, 20_000, 'gateway online');
-  expect((gw.ctx.services.get('uplink') as Uplink).health().commands.subscribed).toBe(true);
+  expect(gw.ctx.services.get(UPLINK)!.health().commands.subscribed).toBe(true);
 });
 
 afterAll(async () => {
@@ -93,7 +101,7 @@ afterAll(async () => {
 
 describe('MQTT commands (aedes, running gateway, simulated demo site over Modbus TCP)', () => {
   it('an override sent over MQTT reaches the rule engine and the device; clearing it hands the output back to the rule', async () => {
-    const rules = gw.ctx.services.get('rules') as RulesService;
+    const rules = gw.ctx.services.get(RULES)!;
     await waitFor(() => sim.site.values('load').relay === true, 20_000, 'the rule switched the load on');
     const res = await command('rules', { type: 'override', output: 'load.relay', value: false, forS: 600, reason: 'grid operator request', by: 'vpp', transaction: 'ovr-1' });
     expect(res).toMatchObject({ schemaVersion: 1, status: 'ok', transaction: 'ovr-1' });
@@ -106,7 +114,7 @@ describe('MQTT commands (aedes, running gateway, simulated demo site over Modbus
     // The same transaction again (a QoS 1 redelivery or a retry): answered again, not applied twice.
     const again = await command('rules', { type: 'override', output: 'load.relay', value: false, forS: 600, reason: 'grid operator request', by: 'vpp', transaction: 'ovr-1' });
     expect(again).toEqual(res);
-    expect((gw.ctx.services.get('uplink') as Uplink).health().commands).toMatchObject({ received: 2, ok: 1 }); // applied once
+    expect(gw.ctx.services.get(UPLINK)!.health().commands).toMatchObject({ received: 2, ok: 1 }); // applied once
     const clear = await command('rules', { type: 'clear-override', output: 'load.relay', transaction: 2 });
     expect(clear).toMatchObject({ status: 'ok', transaction: 2, data: { overrides: [] } });
     await waitFor(() => sim.site.values('load').relay === true, 20_000, 'the rule takes over again');
@@ -119,7 +127,7 @@ describe('MQTT commands (aedes, running gateway, simulated demo site over Modbus
   });
 
   it('malformed and refused commands get error answers, change nothing and never stop the gateway', async () => {
-    const rules = gw.ctx.services.get('rules') as RulesService;
+    const rules = gw.ctx.services.get(RULES)!;
     const writes = { ...sim.site.writeCount };
     const notJson = await command('rules', '{"type": "override", ');
     expect(notJson).toMatchObject({ schemaVersion: 1, status: 'error', error: expect.stringMatching(/not JSON/) });
@@ -145,16 +153,16 @@ describe('MQTT commands (aedes, running gateway, simulated demo site over Modbus
     expect(rules.overrides.list(gw.ctx.clock.now())).toEqual([]);
     expect(sim.site.writeCount).toEqual(writes);
     expect(await command('rules', { type: 'clear-override', output: 'heatpump' })).toMatchObject({ status: 'ok' });
-    const h = (gw.ctx.services.get('uplink') as Uplink).health();
+    const h = gw.ctx.services.get(UPLINK)!.health();
     expect(h.connected).toBe(true);
     expect(h.commands.error).toBe(9); // one per refused command above
   });
 
   it('a contractual instrument sent over MQTT is recorded by accounting, idempotently; one without evidence is refused', async () => {
-    const acct = gw.ctx.services.get('accounting') as AccountingService;
+    const acct = gw.ctx.services.get(ACCOUNTING)!;
     const ins = { type: 'GEC', MWh: 2, serials: ['GEC2026000001..GEC2026000002'], vintage: 2026 };
     expect(await command('instruments', { type: 'add', instrument: ins, transaction: 'i1' })).toMatchObject({ status: 'ok', transaction: 'i1', data: { added: true } });
-    const store = gw.ctx.services.get('store') as { db: import('better-sqlite3').Database };
+    const store = gw.ctx.services.get(STORE)!;
     expect(store.db.prepare('SELECT count(*) FROM acct_instrument').pluck().get()).toBe(1);
     expect(await command('instruments', { type: 'add', instrument: ins })).toMatchObject({ status: 'ok', data: { added: false } });
     expect(store.db.prepare('SELECT count(*) FROM acct_instrument').pluck().get()).toBe(1);
@@ -166,8 +174,8 @@ describe('MQTT commands (aedes, running gateway, simulated demo site over Modbus
   });
 
   it('a retained command is not applied again when the gateway reconnects (the broker re-delivers it with the retain flag)', async () => {
-    const rules = gw.ctx.services.get('rules') as RulesService;
-    const uplink = gw.ctx.services.get('uplink') as Uplink;
+    const rules = gw.ctx.services.get(RULES)!;
+    const uplink = gw.ctx.services.get(UPLINK)!;
     const cmd = { type: 'override', output: 'heatpump', value: 'sg2-normal', forS: 600, by: 'retained', transaction: 'ret' };
     // First delivery: to an established subscription (MQTT 3.1.1 clears the retain flag then), whatever the answer.
     await command('rules', cmd, { retain: true });
@@ -194,24 +202,36 @@ describe('MQTT commands (aedes, running gateway, simulated demo site over Modbus
 
 describe('CommandRouter without a broker', () => {
   it('answers a part that is not running with an error, and a part that throws with an error', async () => {
-    const services = new Map<string, unknown>();
-    const router = new CommandRouter(gatewayCommandSpecs({ services, contract }));
+    // What the rules and accounting features register when they are off.
+    let registry = new CommandRegistry();
+    registry.register(rulesCommand(undefined, { now: () => NOON }));
+    registry.register(instrumentsCommand(undefined));
+    let router = new CommandRouter(registry, contract);
     expect(await router.handle('rules', Buffer.from('{"type":"price","value":1}'))).toMatchObject({ status: 'error', error: /rule engine is not running/ });
     expect(await router.handle('instruments', Buffer.from('{"type":"add","instrument":{"type":"GEC","MWh":1,"evidence":"x"}}'))).toMatchObject({
       status: 'error',
       error: /accounting is not enabled/,
     });
-    services.set('rules', {
-      command() {
-        throw new Error('database is locked');
-      },
-    });
+    expect(router.counts).toMatchObject({ received: 2, ok: 0, error: 2 });
+    registry = new CommandRegistry();
+    registry.register(
+      rulesCommand(
+        {
+          command() {
+            throw new Error('database is locked');
+          },
+          overrides: { list: () => [] },
+        },
+        { now: () => NOON },
+      ),
+    );
+    router = new CommandRouter(registry, contract);
     expect(await router.handle('rules', Buffer.from('{"type":"price","value":1,"transaction":7}'))).toEqual({
       schemaVersion: 1,
       status: 'error',
       error: 'rules command failed: database is locked',
       transaction: 7,
     });
-    expect(router.counts).toMatchObject({ received: 3, ok: 0, error: 3 });
+    expect(router.counts).toMatchObject({ received: 1, ok: 0, error: 1 });
   });
 });

@@ -9,6 +9,8 @@ import type { SiteConfig } from '../../runtime/config/types.js';
 import { Receiver } from '../../tools/receiver/receiver.js';
 import { waitFor } from '../helpers/peers.js';
 import { acceleratedClock, syntheticConfig, syntheticFeature } from './synthetic.js';
+import { STORE } from '../../runtime/store/feature.js';
+import { UPLINK } from '../../runtime/uplink/feature.js';
 
 export interface TestGateway {
   gw: Gateway;
@@ -39,7 +41,7 @@ export async function startGateway(opts: {
     features: [storeFeature, uplinkFeature, synth],
   });
   await gw.start();
-  return { gw, store: gw.ctx.services.get('store') as Store, uplink: gw.ctx.services.get('uplink') as Uplink | undefined, synth };
+  return { gw, store: gw.ctx.services.get(STORE)!, uplink: gw.ctx.services.get(UPLINK), synth };
 }
 
 /** Stop producing, flush, and wait until the outbox is empty (everything acknowledged). */

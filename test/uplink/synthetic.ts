@@ -1,4 +1,4 @@
-import type { Feature, FeatureFactory } from '../../runtime/gateway.js';
+import type { Feature, FeatureDeclaration } from '../../runtime/feature-api.js';
 import type { SiteConfig } from '../../runtime/config/types.js';
 import type { Reading } from '../../runtime/types.js';
 
@@ -11,8 +11,8 @@ export function syntheticConfig(extra: Partial<SiteConfig> = {}): SiteConfig {
  * Feeds `devices` x `points` readings into the hub every `intervalMs` (point 0 is an
  * energy_import counter rising with time), timestamped by the gateway clock.
  */
-export function syntheticFeature(opts: { devices: number; points: number; intervalMs: number }): FeatureFactory & { paused: boolean } {
-  const factory = ((ctx) => {
+export function syntheticFeature(opts: { devices: number; points: number; intervalMs: number }): FeatureDeclaration & { paused: boolean } {
+  const create: FeatureDeclaration['create'] = (ctx) => {
     let timer: NodeJS.Timeout | undefined;
     const tick = () => {
       if (factory.paused) return;
@@ -45,8 +45,8 @@ export function syntheticFeature(opts: { devices: number; points: number; interv
       },
     };
     return f;
-  }) as FeatureFactory & { paused: boolean };
-  factory.paused = false;
+  };
+  const factory = { name: 'synthetic', create, paused: false };
   return factory;
 }
 

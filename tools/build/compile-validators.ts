@@ -11,7 +11,7 @@ import type { Ajv } from 'ajv';
 import standaloneModule from 'ajv/dist/standalone/index.js';
 import { createAjv } from '../../runtime/config/ajv-issues.js';
 import { PRECOMPILED_NAMES, schemaHash, VALIDATORS_DIR, type PrecompiledName } from '../../runtime/config/validator-names.js';
-import { siteConfigSchema } from '../../runtime/config/schema.js';
+import { siteConfigSchema } from '../cli/site.js';
 import { packagePath } from '../../runtime/package-root.js';
 import { ruleSchema } from '../../rules/config-schema.js';
 import { accountingConfigSchema } from '../../runtime/accounting/config-schema.js';

@@ -1,5 +1,6 @@
-import { Gateway, type FeatureFactory, type GatewayOptions } from '../../runtime/gateway.js';
-import type { LoadedSite } from '../../runtime/config/load.js';
+import { Gateway, type FeatureDeclaration, type GatewayOptions } from '../../runtime/gateway.js';
+import { FEATURES } from './features.js';
+import type { LoadedSite } from './site.js';
 import { createLogger, type Logger } from '../../runtime/logger.js';
 
 /**
@@ -10,10 +11,10 @@ import { createLogger, type Logger } from '../../runtime/logger.js';
 export async function runGatewayProcess(
   site: LoadedSite,
   options: GatewayOptions,
-  hooks: { logger?: Logger; features?: FeatureFactory[]; onStarted?: (gw: Gateway) => void | Promise<void>; onStop?: () => void | Promise<void> } = {},
+  hooks: { logger?: Logger; features?: readonly FeatureDeclaration[]; onStarted?: (gw: Gateway) => void | Promise<void>; onStop?: () => void | Promise<void> } = {},
 ): Promise<number> {
   const logger = hooks.logger ?? createLogger();
-  const gateway = new Gateway({ config: site.config, configFile: site.file, profiles: site.profiles, logger, options, features: hooks.features });
+  const gateway = new Gateway({ config: site.config, configFile: site.file, profiles: site.profiles, logger, options, features: hooks.features ?? FEATURES });
   let stopping: Promise<void> | undefined;
   const stopped = new Promise<number>((resolve) => {
     const stop = (signal: string) => {

@@ -1,4 +1,4 @@
-import { loadSiteConfigFile } from '../../../runtime/config/load.js';
+import { loadSiteConfigFile } from '../site.js';
 import type { Command } from '../main.js';
 import { parseCommandArgs, runCommand, UsageError } from '../main.js';
 

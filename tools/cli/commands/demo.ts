@@ -1,5 +1,5 @@
 import type { Gateway } from '../../../runtime/gateway.js';
-import { validateSiteConfig } from '../../../runtime/config/load.js';
+import { validateSiteConfig } from '../site.js';
 import { createLogger, type Logger } from '../../../runtime/logger.js';
 import { demoSiteConfig, demoSiteConfigYaml } from '../../../runtime/simulation/demo-config.js';
 import { DEMO_DEVICES, type DemoDevice } from '../../../runtime/simulation/demo-site.js';

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { mkdirSync, readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ConfigError, type ConfigIssue } from '../../../runtime/config/errors.js';
-import { loadSiteConfigFile } from '../../../runtime/config/load.js';
+import { loadSiteConfigFile } from '../site.js';
 import { parseSource } from '../../../runtime/config/yaml-source.js';
 import type { AccountingConfig, InstrumentConfig } from '../../../runtime/accounting/config-schema.js';
 import { checkInstrument, listInstruments, recordInstrument } from '../../../runtime/accounting/instruments.js';

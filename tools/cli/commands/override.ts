@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { loadSiteConfigFile } from '../../../runtime/config/load.js';
+import { loadSiteConfigFile } from '../site.js';
 import { parseDuration, parseOverrideValue, SqliteOverrides } from '../../../runtime/control/overrides.js';
 import { SiteModel } from '../../../rules/site-model.js';
 import type { Command } from '../main.js';

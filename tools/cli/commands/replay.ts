@@ -1,4 +1,4 @@
-import { loadSiteConfigFile } from '../../../runtime/config/load.js';
+import { loadSiteConfigFile } from '../site.js';
 import { runReplay, type ReplayReport, type ReplaySite } from '../../../rules/replay.js';
 import { DemoReplaySite, localMidnight } from '../../../rules/replay-sites.js';
 import type { Command } from '../main.js';

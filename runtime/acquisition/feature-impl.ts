@@ -1,25 +1,14 @@
-import type { Feature, FeatureFactory, GatewayContext } from '../runtime/gateway.js';
-import type { PointValue, Reading } from '../runtime/types.js';
-import { ModbusBus } from './modbus/bus.js';
-import { DevicePoller } from './modbus/device-poller.js';
-
-/** Service `acquisition` (see /work/shared contracts): ONLY the write gate may call writePoint. */
-export interface AcquisitionService {
-  /** Raw, ungated write of one point with read-back. */
-  writePoint(device: string, point: string, value: number | boolean): Promise<{ readBack: PointValue }>;
-  /** Read every point of a device now (published to the hub too). */
-  readDevice(device: string): Promise<Reading[]>;
-  /** Poll statistics per device (for health and tests). */
-  pollers(): ReadonlyMap<string, DevicePoller>;
-  buses(): ReadonlyMap<string, ModbusBus>;
-}
+import { ModbusBus } from '../../drivers/modbus/bus.js';
+import { DevicePoller } from '../../drivers/modbus/device-poller.js';
+import type { Feature, GatewayContext } from '../feature-api.js';
+import { ACQUISITION, type AcquisitionService } from './feature.js';
 
 /**
  * Acquisition: one ModbusBus per configured bus, one DevicePoller per device, publishing to the
  * readings hub. Devices whose profile is missing are refused by config validation before start;
  * here they are skipped with an error log rather than crashing the gateway.
  */
-export const acquisitionFeature: FeatureFactory = (ctx: GatewayContext): Feature | null => {
+export function createAcquisitionFeature(ctx: GatewayContext): Feature | null {
   const { config, logger, hub, clock } = ctx;
   if (!config.devices.length) return null;
   const log = logger.child({ feature: 'acquisition' });
@@ -58,7 +47,7 @@ export const acquisitionFeature: FeatureFactory = (ctx: GatewayContext): Feature
     pollers: () => pollers,
     buses: () => buses,
   };
-  ctx.services.set('acquisition', service);
+  ctx.services.provide(ACQUISITION, service, 'acquisition');
 
   return {
     name: 'acquisition',
@@ -89,4 +78,4 @@ export const acquisitionFeature: FeatureFactory = (ctx: GatewayContext): Feature
       await Promise.all(stopping);
     },
   };
-};
+}

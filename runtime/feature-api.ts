@@ -1,0 +1,177 @@
+/**
+ * The feature API: what a part of the gateway (acquisition, store, uplink, accounting, rules, ...)
+ * declares and what it is given. A leaf module: it imports types only, and nothing of any feature.
+ *
+ * - A feature is declared once (`FeatureDeclaration`): its name, the config sections it owns with
+ *   their JSON Schemas and cross-reference checks, the services it requires, uses and provides, and
+ *   how it is created. `create` loads the feature's heavy modules (`await import(...)`) so a
+ *   feature that is not enabled costs nothing.
+ * - The composition root (tools/cli/features.ts) owns the ordered list of declarations; the
+ *   Gateway (runtime/gateway.ts) takes it as an argument; the site config schema and validators
+ *   are derived from it (runtime/config/load.ts).
+ * - Features find each other through a typed service registry: `ServiceKey<T>` values, no casts at
+ *   call sites.
+ * - Each feature registers its own MQTT commands (`ctx.commands`); the uplink only routes them.
+ */
+import type { Profile } from '../drivers/profiles/types.js';
+import type { ConfigIssue } from './config/errors.js';
+import type { SiteConfig } from './config/types.js';
+import type { Logger } from './logger.js';
+import type { ReadingsHub } from './readings-hub.js';
+import type { Clock } from './types.js';
+
+/** A typed name of a service. Declare once (next to the service's interface) and share the constant. */
+export interface ServiceKey<T> {
+  readonly id: string;
+  /** Phantom field carrying T (never set). */
+  readonly __service?: (value: T) => T;
+}
+
+/** Any service key (for lists of keys, where the value type does not matter). */
+export interface AnyServiceKey {
+  readonly id: string;
+}
+
+export function serviceKey<T>(id: string): ServiceKey<T> {
+  return { id };
+}
+
+/** Services the features offer each other, by typed key. */
+export class ServiceRegistry {
+  private readonly values = new Map<string, unknown>();
+  private readonly providers = new Map<string, string>();
+
+  /** Offer `value` under `key`. A key is provided once: a second provider is a wiring error. */
+  provide<T>(key: ServiceKey<T>, value: T, by = 'gateway'): void {
+    const holder = this.providers.get(key.id);
+    if (holder !== undefined) throw new Error(`service '${key.id}' is already provided by '${holder}' (second provider: '${by}')`);
+    this.values.set(key.id, value);
+    this.providers.set(key.id, by);
+  }
+
+  get<T>(key: ServiceKey<T>): T | undefined {
+    // The only place the registry's values are narrowed: provide() accepted a T for this key.
+    return this.values.get(key.id) as T | undefined;
+  }
+
+  /** The service, or an error naming who needs it and that no enabled feature provides it. */
+  require<T>(key: ServiceKey<T>, by: string): T {
+    if (!this.values.has(key.id)) {
+      throw new Error(`feature '${by}' requires service '${key.id}', which no feature started before it provides`);
+    }
+    return this.get(key) as T;
+  }
+
+  has(key: AnyServiceKey): boolean {
+    return this.values.has(key.id);
+  }
+
+  /** Provided service ids with their provider (diagnostics). */
+  list(): { id: string; by: string }[] {
+    return [...this.providers].map(([id, by]) => ({ id, by }));
+  }
+}
+
+/** The outcome of one command. */
+export type CommandOutcome = { ok: true; data?: unknown } | { ok: false; error: string; data?: unknown };
+
+/** A command a feature accepts over the uplink on `<prefix>/cmd/<name>` (payload schema: the contract's command-<name>.v1.schema.json). */
+export interface CommandHandler {
+  /** Topic level after `<prefix>/cmd/`. */
+  name: string;
+  /** Feature that registered it (logs). */
+  feature: string;
+  /** Apply a command already validated against its contract schema (without `transaction`). May throw. */
+  run(cmd: Record<string, unknown>): CommandOutcome | Promise<CommandOutcome>;
+}
+
+/** Commands registered by the features; the uplink routes messages to them. */
+export class CommandRegistry {
+  private readonly handlers = new Map<string, CommandHandler>();
+
+  register(handler: CommandHandler): void {
+    const other = this.handlers.get(handler.name);
+    if (other) throw new Error(`command '${handler.name}' is already registered by feature '${other.feature}'`);
+    this.handlers.set(handler.name, handler);
+  }
+
+  get(name: string): CommandHandler | undefined {
+    return this.handlers.get(name);
+  }
+
+  names(): string[] {
+    return [...this.handlers.keys()].sort();
+  }
+}
+
+export interface GatewayOptions {
+  uplinkUrl?: string;
+  dataDir?: string;
+  dryRun?: boolean;
+  clock?: Clock;
+}
+
+/** What every feature is given. */
+export interface GatewayContext {
+  config: SiteConfig;
+  /** Path of the site config file (for messages); undefined for built-in configs. */
+  configFile?: string;
+  logger: Logger;
+  hub: ReadingsHub;
+  /** Profiles by id, loaded and validated before start. */
+  profiles: Map<string, Profile>;
+  /** Directory of the store and state files. */
+  dataDir: string;
+  clock: Clock;
+  /** Command-line overrides (e.g. --uplink URL). */
+  options: GatewayOptions;
+  /** Services of the features created so far (features are created in list order). */
+  services: ServiceRegistry;
+  /** Commands the features accept over the uplink. */
+  commands: CommandRegistry;
+}
+
+/** A running part of the gateway with a lifecycle. */
+export interface Feature {
+  readonly name: string;
+  start(): Promise<void>;
+  /** Must finish within a few seconds; the gateway gives every feature a close deadline. */
+  stop(): Promise<void>;
+}
+
+/** Cross-reference checks of a feature's sections, run once the whole config passed its schema. */
+export type SectionCheck = (config: SiteConfig, profiles: Map<string, Profile>, file: string) => ConfigIssue[];
+
+/** A top-level section of the site config owned by a feature. */
+export interface ConfigSection {
+  /** Top-level key, e.g. `store`. */
+  key: string;
+  /** JSON Schema (draft-07) of the section's value. */
+  schema: object;
+}
+
+/** Everything the gateway and the config loader need to know about a feature. */
+export interface FeatureDeclaration {
+  readonly name: string;
+  /** Config sections the feature owns (schema of each); the site schema is built from these. */
+  readonly sections?: readonly ConfigSection[];
+  /** Cross-reference checks of those sections (after the schema passed). */
+  readonly check?: SectionCheck;
+  /** Services that must be provided by a feature earlier in the list (else the gateway refuses to start). */
+  readonly requires?: readonly AnyServiceKey[];
+  /** Services used when present. */
+  readonly uses?: readonly AnyServiceKey[];
+  /** Services this feature provides (when created). */
+  readonly provides?: readonly AnyServiceKey[];
+  /**
+   * Create the feature (load its modules, provide its services, register its commands). Returns
+   * null when the config leaves it off. Must not start I/O: that is `start()`.
+   */
+  create(ctx: GatewayContext): Promise<Feature | null> | Feature | null;
+}
+
+/** A feature's config section, as validated by its schema (undefined when absent). */
+export function section<T>(config: SiteConfig, key: string): T | undefined {
+  // The section passed the schema the owning feature declared for it (runtime/config/load.ts).
+  return (config as unknown as Record<string, unknown>)[key] as T | undefined;
+}

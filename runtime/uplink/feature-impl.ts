@@ -1,0 +1,35 @@
+import path from 'node:path';
+import type { Feature, GatewayContext } from '../feature-api.js';
+import { section } from '../feature-api.js';
+import { STORE } from '../store/feature.js';
+import { CommandRouter } from './commands.js';
+import { resolveUplinkConfig, type UplinkConfig } from './config-schema.js';
+import { loadContract } from './contract.js';
+import { UPLINK } from './feature.js';
+import { Uplink } from './uplink.js';
+
+/** Publish the store's outbox to the broker; route commands to the handlers features registered. */
+export function createUplinkFeature(ctx: GatewayContext, url: string): Feature {
+  const log = ctx.logger.child({ feature: 'uplink' });
+  const raw = section<UplinkConfig>(ctx.config, 'uplink') ?? {};
+  // TLS file paths are relative to the config file (or the working directory for built-in configs).
+  const base = ctx.configFile ? path.dirname(path.resolve(ctx.configFile)) : process.cwd();
+  const rel = (f?: string) => (f === undefined ? undefined : path.resolve(base, f));
+  const cfg: UplinkConfig = raw.tls ? { ...raw, tls: { ...raw.tls, ca: rel(raw.tls.ca), cert: rel(raw.tls.cert), key: rel(raw.tls.key) } } : raw;
+  const store = ctx.services.require(STORE, 'uplink');
+  const commands = new CommandRouter(ctx.commands, loadContract(), { logger: log });
+  const uplink = new Uplink(store, resolveUplinkConfig(cfg, url, ctx.config.site.id, ctx.config.gateway.id), {
+    site: ctx.config.site.id,
+    gateway: ctx.config.gateway.id,
+  }, { logger: log, clock: ctx.clock, commands });
+  ctx.services.provide(UPLINK, uplink, 'uplink');
+  return {
+    name: 'uplink',
+    async start() {
+      uplink.start();
+    },
+    async stop() {
+      await uplink.stop();
+    },
+  };
+}
