@@ -6,8 +6,10 @@
  * independently. Format: device-profiles/README.md, "Fixtures".
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { decodeBlockResults, registerCount, type PointResult } from '../../drivers/modbus/codec.js';
 import { maxSpan, planReads, type ReadBlock } from '../../drivers/modbus/planner.js';
+import { builtinProfileDir } from '../../drivers/profiles/load.js';
 import type { Profile, ProfilePoint, RegisterType } from '../../drivers/profiles/types.js';
 import { formatIssue, type ConfigIssue } from '../../runtime/config/errors.js';
 import { parseSource } from '../../runtime/config/yaml-source.js';
@@ -54,7 +56,13 @@ const isPointValue = (v: unknown): v is PointValue => v === null || ['number', '
 
 /** Read a fixture file; problems are `file:line /path: message` strings, all at once. */
 export function loadFixture(file: string): { fixture?: ProfileFixture; problems: string[] } {
-  const source = parseSource(readFileSync(file, 'utf8'), file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return { problems: [`${file}: cannot read the fixture (${(err as NodeJS.ErrnoException).code ?? String(err)})`] };
+  }
+  const source = parseSource(text, file);
   if (source.syntaxIssues.length) return { problems: source.syntaxIssues.map(formatIssue) };
   const issues: ConfigIssue[] = [];
   const add = (path: string, message: string) => issues.push({ file, path, message, ...source.locate(path) });
@@ -105,6 +113,16 @@ export function loadFixture(file: string): { fixture?: ProfileFixture; problems:
   }
   if (issues.length || typeof doc.profile !== 'string' || typeof doc.source !== 'string') return { problems: issues.map(formatIssue) };
   return { fixture: { file, profile: doc.profile, source: doc.source, registers, reads, expected }, problems: [] };
+}
+
+/** Directory of the shipped profiles' fixtures: `<profile-id>.yaml` each. */
+export const FIXTURE_DIR = path.join(builtinProfileDir(), 'fixtures');
+
+/** The fixture of a shipped profile; throws with every problem when it is missing or malformed. */
+export function builtinFixture(id: string): ProfileFixture {
+  const { fixture, problems } = loadFixture(path.join(FIXTURE_DIR, `${id}.yaml`));
+  if (!fixture) throw new Error(`fixture of ${id}:\n${problems.join('\n')}`);
+  return fixture;
 }
 
 /** The fixture's words and bits by address; an address given twice is a problem. */

@@ -5,7 +5,6 @@
  * limits, and the same values come back through the simulator over Modbus TCP.
  */
 import { readdirSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModbusBus } from '../../drivers/modbus/bus.js';
 import { DevicePoller } from '../../drivers/modbus/device-poller.js';
@@ -14,27 +13,22 @@ import { builtinProfileDir, loadBuiltinProfiles } from '../../drivers/profiles/l
 import type { Profile } from '../../drivers/profiles/types.js';
 import { RegisterImage } from '../../tools/simulator/register-image.js';
 import { SimulatorServer } from '../../tools/simulator/server.js';
-import { asExpected, coverageProblems, decodeImage, limitProblems, loadFixture, rawImage, readsOf, type ProfileFixture } from './fixture.js';
+import { asExpected, builtinFixture, coverageProblems, decodeImage, FIXTURE_DIR, limitProblems, rawImage, readsOf, type ProfileFixture } from './fixture.js';
 
 const PROFILE_DIR = builtinProfileDir();
-const FIXTURE_DIR = path.join(PROFILE_DIR, 'fixtures');
 const idsIn = (dir: string, ext: RegExp) =>
   readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isFile() && ext.test(e.name) && e.name !== 'profile.schema.json')
     .map((e) => e.name.replace(ext, ''))
     .sort();
 const profileIds = idsIn(PROFILE_DIR, /\.(ya?ml|json)$/i);
-const fixtureIds = idsIn(FIXTURE_DIR, /\.ya?ml$/i);
+const fixtureIds = idsIn(FIXTURE_DIR, /\.yaml$/);
 const { profiles, issues } = loadBuiltinProfiles();
 
 function fixtureFor(id: string): { profile: Profile; fixture: ProfileFixture } {
   const profile = profiles.get(id);
   if (!profile) throw new Error(`profile ${id} did not load: ${JSON.stringify(issues)}`);
-  const file = readdirSync(FIXTURE_DIR).find((n) => n.replace(/\.ya?ml$/i, '') === id);
-  if (!file) throw new Error(`no fixture device-profiles/fixtures/${id}.yaml`);
-  const { fixture, problems } = loadFixture(path.join(FIXTURE_DIR, file));
-  if (!fixture) throw new Error(`fixture of ${id}:\n${problems.join('\n')}`);
-  return { profile, fixture };
+  return { profile, fixture: builtinFixture(id) };
 }
 
 describe('profile fixtures', () => {
