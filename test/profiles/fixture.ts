@@ -49,7 +49,7 @@ const QUALITIES: readonly Quality[] = ['good', 'stale', 'comm-error', 'out-of-ra
 const key = (register: RegisterType, address: number) => `${register}:${address}`;
 const isBitRegister = (r: RegisterType): r is 'coil' | 'discrete' => r === 'coil' || r === 'discrete';
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isAddress = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535;
+const isAddress = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 65535;
 const isRegister = (v: unknown): v is RegisterType => REGISTERS.some((r) => r === v);
 const isQuality = (v: unknown): v is Quality => QUALITIES.some((q) => q === v);
 const isPointValue = (v: unknown): v is PointValue => v === null || ['number', 'string', 'boolean'].includes(typeof v);
@@ -60,7 +60,7 @@ export function loadFixture(file: string): { fixture?: ProfileFixture; problems:
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    return { problems: [`${file}: cannot read the fixture (${(err as NodeJS.ErrnoException).code ?? String(err)})`] };
+    return { problems: [`${file}: cannot read the fixture (${err instanceof Error ? err.message : String(err)})`] };
   }
   const source = parseSource(text, file);
   if (source.syntaxIssues.length) return { problems: source.syntaxIssues.map(formatIssue) };
@@ -97,7 +97,7 @@ export function loadFixture(file: string): { fixture?: ProfileFixture; problems:
   if (!Array.isArray(doc.reads) || doc.reads.length === 0) add('/reads', 'expected the list of requests of a full read: { register, address, count }');
   else {
     doc.reads.forEach((r: unknown, i) => {
-      if (isRecord(r) && isRegister(r.register) && isAddress(r.address) && Number.isInteger(r.count) && typeof r.count === 'number' && r.count > 0) {
+      if (isRecord(r) && isRegister(r.register) && isAddress(r.address) && typeof r.count === 'number' && Number.isInteger(r.count) && r.count > 0) {
         reads.push({ register: r.register, address: r.address, count: r.count });
       } else add(`/reads/${i}`, 'expected { register, address, count }');
     });

@@ -11,6 +11,7 @@ import { DevicePoller } from '../../drivers/modbus/device-poller.js';
 import { minimumRequestCount, planReads } from '../../drivers/modbus/planner.js';
 import { builtinProfileDir, loadBuiltinProfiles } from '../../drivers/profiles/load.js';
 import type { Profile } from '../../drivers/profiles/types.js';
+import type { DeviceConfig } from '../../runtime/config/types.js';
 import { RegisterImage } from '../../tools/simulator/register-image.js';
 import { SimulatorServer } from '../../tools/simulator/server.js';
 import { asExpected, builtinFixture, coverageProblems, decodeImage, FIXTURE_DIR, limitProblems, rawImage, readsOf, type ProfileFixture } from './fixture.js';
@@ -88,7 +89,7 @@ describe('profile fixtures', () => {
 
     it.each(profileIds)('%s: the poller reads the fixture values from the served image', async (id) => {
       const { profile, fixture } = fixtureFor(id);
-      const device = { id, role: 'other' as const, bus: bus.id, unitId: units.get(id)!, profile: id, pollIntervalMs: 1000 };
+      const device: DeviceConfig = { id, role: 'other', bus: bus.id, unitId: units.get(id)!, profile: id, pollIntervalMs: 1000 };
       const poller = new DevicePoller({ device, profile, bus });
       const readings = await poller.pollOnce();
       const byPoint = new Map(profile.points.map((p) => [p.id, p]));
