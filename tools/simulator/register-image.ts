@@ -306,6 +306,30 @@ export class RegisterImage {
     return decodeRaw(p, w);
   }
 
+  /**
+   * Put registers into the image exactly as they are sent on the wire (e.g. a profile fixture's
+   * register image), bypassing the codec. Throws a RangeError, changing nothing, when an address
+   * is not implemented by this image.
+   */
+  setWords(register: 'input' | 'holding', start: number, words: readonly number[]): void {
+    const map = this.words[register];
+    this.checkImplemented(register, map, start, words.length);
+    words.forEach((w, i) => map.set(start + i, w & 0xffff));
+  }
+
+  /** Coils or discrete inputs as sent on the wire; like `setWords`. */
+  setBits(register: 'coil' | 'discrete', start: number, bits: readonly boolean[]): void {
+    const map = this.bits[register];
+    this.checkImplemented(register, map, start, bits.length);
+    bits.forEach((b, i) => map.set(start + i, b));
+  }
+
+  private checkImplemented(register: RegisterType, map: Map<number, unknown>, start: number, count: number): void {
+    for (let a = start; a < start + count; a++) {
+      if (!map.has(a)) throw new RangeError(`${this.profile.id}: ${register} ${a} is not implemented by this image`);
+    }
+  }
+
   /** Words of a register read (FC03/FC04); exception 02 when any address is not implemented. */
   readWords(register: 'input' | 'holding', start: number, count: number): number[] {
     if (count < 1 || count > 125) throw new ModbusException(MODBUS_EXCEPTION.illegalDataValue, `quantity ${count} is not 1..125`);
