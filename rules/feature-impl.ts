@@ -3,8 +3,8 @@ import path from 'node:path';
 import type { Feature, GatewayContext } from '../runtime/feature-api.js';
 import { section } from '../runtime/feature-api.js';
 import { OUTBOX } from '../runtime/services.js';
-import { STORE } from '../runtime/store/feature.js';
-import { ACQUISITION } from '../runtime/acquisition/feature.js';
+import { STORE } from '../runtime/store/service.js';
+import { ACQUISITION } from '../runtime/acquisition/service.js';
 import { ConfigError } from '../runtime/config/errors.js';
 import { WriteGate } from '../runtime/control/write-gate.js';
 import { GpioWriteBackend, ModbusWriteBackend, type PointWriter } from '../runtime/control/backends.js';
@@ -17,7 +17,7 @@ import { RuleEngine } from './engine.js';
 import { ScheduleVariables } from './schedules.js';
 import type { ControlConfig } from './types.js';
 import { applyRulesCommand, rulesCommand, type RulesCommand } from './commands.js';
-import { RULES, WRITE_GATE, type RulesService } from './feature.js';
+import { RULES, WRITE_GATE, type RulesService } from './service.js';
 
 export function createRulesFeature(ctx: GatewayContext): Feature | null {
   const control = section<ControlConfig>(ctx.config, 'control') ?? {};

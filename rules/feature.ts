@@ -9,29 +9,14 @@
  * the devices keep the last value written (Modbus registers, GPIO levels): give devices their
  * own fallback (e.g. a battery's communication watchdog) and wire relays fail-safe.
  */
-import { serviceKey, type FeatureDeclaration } from '../runtime/feature-api.js';
+import type { FeatureDeclaration } from '../runtime/feature-api.js';
 import { OUTBOX } from '../runtime/services.js';
-import { STORE } from '../runtime/store/feature.js';
-import { ACQUISITION } from '../runtime/acquisition/feature.js';
-import type { WriteGate } from '../runtime/control/write-gate.js';
-import type { OverrideStore } from '../runtime/control/overrides.js';
+import { STORE } from '../runtime/store/service.js';
+import { ACQUISITION } from '../runtime/acquisition/service.js';
 import { controlConfigSchema, rulesConfigSchema, validateRulesConfig } from './config-schema.js';
-import type { Override, RuleEngine } from './engine.js';
+import { RULES, WRITE_GATE } from './service.js';
 
-export interface RulesService {
-  engine: RuleEngine;
-  overrides: OverrideStore;
-  setOverride(o: Override): void;
-  clearOverride(output: string): boolean;
-  /** Push grid carbon intensity (g/kWh) or price from outside, optionally valid until a time. */
-  pushInput(name: 'carbonIntensity' | 'price', value: number, validUntil?: number): void;
-  /** Apply a command received over the uplink (rules/README.md "Commands"). */
-  command(cmd: unknown): { ok: true } | { ok: false; error: string };
-}
-
-export const RULES = serviceKey<RulesService>('rules');
-/** The write gate: every device write passes it (dry-run, logging, decision log). */
-export const WRITE_GATE = serviceKey<WriteGate>('writeGate');
+export { RULES, WRITE_GATE, type RulesService } from './service.js';
 
 export const rulesFeature: FeatureDeclaration = {
   name: 'rules',

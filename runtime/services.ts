@@ -3,7 +3,7 @@
  * Implementations live in their own modules; the composition root (tools/cli/features.ts) lists the
  * features that provide them.
  */
-import { serviceKey } from './feature-api.js';
+import { serviceKey } from './service-registry.js';
 
 /** Everything bound for the cloud goes through the outbox (runtime/store): committed before publish. */
 export interface OutboxWriter {

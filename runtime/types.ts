@@ -50,3 +50,8 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
+
+/** Where a producer of readings (a device poller) publishes them: the readings hub. */
+export interface ReadingSink {
+  publish(batch: readonly Reading[]): void;
+}

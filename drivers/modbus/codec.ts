@@ -20,8 +20,23 @@
  * engineering value.
  */
 import type { PointValue, Quality } from '../../runtime/types.js';
-import type { DataType, Profile, ProfilePoint } from '../profiles/types.js';
-import type { ReadBlock } from './planner.js';
+import type { DataType, Profile, ProfilePoint, RegisterType } from '../profiles/types.js';
+
+/** One read request of a plan (drivers/modbus/planner.ts) and the points it decodes. */
+export interface ReadBlock {
+  register: RegisterType;
+  /** First address read (zero-based protocol address). */
+  start: number;
+  /** Registers (or bits) read. */
+  count: number;
+  /** Points decoded from this read, in address order. */
+  points: ProfilePoint[];
+  /**
+   * Ids of points in `points` that were not asked for and are read only as scale-factor
+   * sources of other points; decodeBlockResults does not report them. Absent when none.
+   */
+  helpers?: string[];
+}
 
 export type RawValue = number | bigint | string;
 

@@ -1,8 +1,7 @@
 import type { DeviceConfig } from '../../runtime/config/types.js';
 import type { Logger } from '../../runtime/logger.js';
 import { silentLogger } from '../../runtime/logger.js';
-import type { ReadingsHub } from '../../runtime/readings-hub.js';
-import type { Clock, PointValue, Reading } from '../../runtime/types.js';
+import type { Clock, PointValue, Reading, ReadingSink } from '../../runtime/types.js';
 import { systemClock } from '../../runtime/types.js';
 import type { Profile, ProfilePoint } from '../profiles/types.js';
 import { Backoff } from './backoff.js';
@@ -28,7 +27,7 @@ export interface DevicePollerOptions {
   device: DeviceConfig;
   profile: Profile;
   bus: ModbusBus;
-  hub?: ReadingsHub;
+  hub?: ReadingSink;
   clock?: Clock;
   logger?: Logger;
   /** Per-device backoff after the device stops answering (default 1 s doubling, capped at 5 min). */
@@ -52,7 +51,7 @@ export class DevicePoller {
   readonly blocks: ReadBlock[];
   readonly stats: PollerStats = { polls: 0, complete: 0, failed: 0, skipped: 0, requests: 0 };
   private readonly bus: ModbusBus;
-  private readonly hub: ReadingsHub | undefined;
+  private readonly hub: ReadingSink | undefined;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly backoff: Backoff;

@@ -22,22 +22,10 @@
  * partition, and test/planner checks both against an exhaustive set cover on random profiles.
  */
 import type { Profile, ProfileLimits, ProfilePoint, ProhibitedRange, RegisterType } from '../profiles/types.js';
-import { registerCount } from './codec.js';
+import { registerCount, type ReadBlock } from './codec.js';
 
-export interface ReadBlock {
-  register: RegisterType;
-  /** First address read (zero-based protocol address). */
-  start: number;
-  /** Registers (or bits) read. */
-  count: number;
-  /** Points decoded from this read, in address order. */
-  points: ProfilePoint[];
-  /**
-   * Ids of points in `points` that were not asked for and are read only as scale-factor
-   * sources of other points; decodeBlockResults does not report them. Absent when none.
-   */
-  helpers?: string[];
-}
+export type { ReadBlock } from './codec.js';
+
 
 /** Modbus maximum bits per FC01/FC02 read. */
 export const MAX_BITS_PER_REQUEST = 2000;

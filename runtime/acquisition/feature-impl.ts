@@ -1,7 +1,7 @@
 import { ModbusBus } from '../../drivers/modbus/bus.js';
 import { DevicePoller } from '../../drivers/modbus/device-poller.js';
 import type { Feature, GatewayContext } from '../feature-api.js';
-import { ACQUISITION, type AcquisitionService } from './feature.js';
+import { ACQUISITION, type AcquisitionService } from './service.js';
 
 /**
  * Acquisition: one ModbusBus per configured bus, one DevicePoller per device, publishing to the

@@ -1,5 +1,12 @@
-import type { ConfigSection } from '../feature-api.js';
 import { DEVICE_ROLES } from '../types.js';
+
+/** A top-level section of the site config owned by a feature (runtime/feature-api.ts). */
+export interface ConfigSection {
+  /** Top-level key, e.g. `store`. */
+  key: string;
+  /** JSON Schema (draft-07) of the section's value. */
+  schema: object;
+}
 
 const id = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'identifier: letters, digits, _ . -' };
 const ms = (min: number, max: number, description: string) => ({ type: 'integer', minimum: min, maximum: max, description });

@@ -2,7 +2,7 @@ import type { Feature, GatewayContext } from '../feature-api.js';
 import { section } from '../feature-api.js';
 import { OUTBOX } from '../services.js';
 import type { StoreConfig } from './config-schema.js';
-import { STORE } from './feature.js';
+import { STORE } from './service.js';
 import { Store } from './store.js';
 
 /** Open `<dataDir>/carbonedge.db`, buffer every reading batch from the hub; services `store` and `outbox`. */

@@ -1,10 +1,9 @@
-import { serviceKey, type FeatureDeclaration } from '../feature-api.js';
+import type { FeatureDeclaration } from '../feature-api.js';
 import { OUTBOX } from '../services.js';
 import { storeConfigSchema, validateStoreConfig } from './config-schema.js';
-import type { Store } from './store.js';
+import { STORE } from './service.js';
 
-/** The store (SQLite buffer, aggregates, outbox): `<dataDir>/carbonedge.db`. */
-export const STORE = serviceKey<Store>('store');
+export { STORE } from './service.js';
 
 /**
  * The store feature: opens `<dataDir>/carbonedge.db`, buffers every reading batch from the hub,

@@ -1,11 +1,11 @@
 import path from 'node:path';
 import type { Feature, GatewayContext } from '../feature-api.js';
 import { section } from '../feature-api.js';
-import { STORE } from '../store/feature.js';
+import { STORE } from '../store/service.js';
 import { CommandRouter } from './commands.js';
 import { resolveUplinkConfig, type UplinkConfig } from './config-schema.js';
 import { loadContract } from './contract.js';
-import { UPLINK } from './feature.js';
+import { UPLINK } from './service.js';
 import { Uplink } from './uplink.js';
 
 /** Publish the store's outbox to the broker; route commands to the handlers features registered. */

@@ -1,10 +1,9 @@
-import { serviceKey, type FeatureDeclaration } from '../feature-api.js';
-import { STORE } from '../store/feature.js';
+import { section, type FeatureDeclaration } from '../feature-api.js';
+import { STORE } from '../store/service.js';
 import { uplinkConfigSchema, validateUplinkConfig, type UplinkConfig } from './config-schema.js';
-import { section } from '../feature-api.js';
-import type { Uplink } from './uplink.js';
+import { UPLINK } from './service.js';
 
-export const UPLINK = serviceKey<Uplink>('uplink');
+export { UPLINK } from './service.js';
 
 /**
  * The uplink feature: publishes the store's outbox to the MQTT broker given by `--uplink URL`

@@ -1,11 +1,6 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Command } from './command.js';
 
-/** A CLI command: returns the process exit code. */
-export interface Command {
-  summary: string;
-  usage: string;
-  run(argv: string[]): Promise<number>;
-}
+export type { Command } from './command.js';
 
 /** Commands load lazily so `carbonedge read` does not pay for SQLite or MQTT start-up. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
@@ -55,35 +50,4 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   return command.run(rest);
-}
-
-/** Thrown for bad command-line usage: printed without a stack, exit code 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-/** parseArgs with strict checking that turns its errors into UsageError. */
-export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
-  try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
-/** Wraps a command body: usage and config errors print cleanly with the right exit code. */
-export async function runCommand(usage: string, body: () => Promise<number>): Promise<number> {
-  try {
-    return await body();
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`carbonedge: ${err.message}\nusage: ${usage}\n`);
-      return 2;
-    }
-    if (err instanceof Error && err.name === 'ConfigError') {
-      process.stderr.write(`${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
 }

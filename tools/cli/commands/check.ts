@@ -1,6 +1,6 @@
 import { loadSiteConfigFile } from '../site.js';
-import type { Command } from '../main.js';
-import { parseCommandArgs, runCommand, UsageError } from '../main.js';
+import type { Command } from '../command.js';
+import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 
 const usage = 'carbonedge check --config FILE [--json]';
 

@@ -7,8 +7,8 @@ import type { ReadingsHub } from '../../../runtime/readings-hub.js';
 import { SimulatorServer } from '../../simulator/server.js';
 import { SimulatedSite } from '../../simulator/site.js';
 import { runGatewayProcess } from '../gateway-process.js';
-import type { Command } from '../main.js';
-import { parseCommandArgs, runCommand, UsageError } from '../main.js';
+import type { Command } from '../command.js';
+import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 
 const usage = 'carbonedge demo [--print-config] [--uplink URL] [--data DIR] [--dry-run] [--port N] [--speed N] [--seed N]';
 

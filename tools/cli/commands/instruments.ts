@@ -7,8 +7,8 @@ import { parseSource } from '../../../runtime/config/yaml-source.js';
 import type { AccountingConfig, InstrumentConfig } from '../../../runtime/accounting/config-schema.js';
 import { checkInstrument, listInstruments, recordInstrument } from '../../../runtime/accounting/instruments.js';
 import { Calendar } from '../../../runtime/accounting/live.js';
-import type { Command } from '../main.js';
-import { parseCommandArgs, runCommand, UsageError } from '../main.js';
+import type { Command } from '../command.js';
+import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 import { resolveDataDir } from '../../../runtime/config/data-dir.js';
 import { DB_FILE_NAME } from '../../../runtime/store/store.js';
 

@@ -1,7 +1,7 @@
 import { loadFactorLibrary } from '../../../runtime/accounting/factors.js';
 import { computeInventory, formatInventory, loadActivityFile } from '../../../runtime/accounting/inventory.js';
-import type { Command } from '../main.js';
-import { parseCommandArgs, runCommand, UsageError } from '../main.js';
+import type { Command } from '../command.js';
+import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 
 const usage =
   'carbonedge inventory --activity FILE [--json]\n       carbonedge inventory --db FILE --from DATE --to DATE [--json]   (YYYY-MM-DD: local days of the site, both inclusive; ISO times: instants, [from, to))';

@@ -4,8 +4,8 @@ import Database from 'better-sqlite3';
 import { loadSiteConfigFile } from '../site.js';
 import { parseDuration, parseOverrideValue, SqliteOverrides } from '../../../runtime/control/overrides.js';
 import { SiteModel } from '../../../rules/site-model.js';
-import type { Command } from '../main.js';
-import { parseCommandArgs, runCommand, UsageError } from '../main.js';
+import type { Command } from '../command.js';
+import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 import { resolveDataDir } from '../../../runtime/config/data-dir.js';
 import { DB_FILE_NAME } from '../../../runtime/store/store.js';
 

@@ -6,8 +6,8 @@ import type { Profile } from '../../../drivers/profiles/types.js';
 import type { BusConfig, DeviceConfig, Parity } from '../../../runtime/config/types.js';
 import { ConfigError } from '../../../runtime/config/errors.js';
 import type { Reading } from '../../../runtime/types.js';
-import type { Command } from '../main.js';
-import { parseCommandArgs, runCommand, UsageError } from '../main.js';
+import type { Command } from '../command.js';
+import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 
 const usage =
   'carbonedge read --profile ID (--tcp HOST:PORT | --rtu PATH --baud N --parity none|even|odd [--stop-bits 1|2] | --rtu-over-tcp HOST:PORT) ' +

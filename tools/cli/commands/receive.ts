@@ -1,6 +1,6 @@
 import { Receiver, type GapReport, type MessageEvent } from '../../receiver/receiver.js';
-import type { Command } from '../main.js';
-import { parseCommandArgs, runCommand, UsageError } from '../main.js';
+import type { Command } from '../command.js';
+import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 
 const usage =
   'carbonedge receive --url URL [--db FILE] [--topic PREFIX] [--json] [--client-id ID] [--username U] [--password P] [--ca FILE] [--cert FILE --key FILE] [--insecure] [--duration SECONDS]';

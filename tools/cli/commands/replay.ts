@@ -1,8 +1,8 @@
 import { loadSiteConfigFile } from '../site.js';
 import { runReplay, type ReplayReport, type ReplaySite } from '../../../rules/replay.js';
 import { DemoReplaySite, localMidnight } from '../../../rules/replay-sites.js';
-import type { Command } from '../main.js';
-import { parseCommandArgs, runCommand, UsageError } from '../main.js';
+import type { Command } from '../command.js';
+import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 
 const usage = 'carbonedge replay --config FILE [--days N] [--from-db FILE] [--no-rules] [--json] [--start YYYY-MM-DD] [--seed N]';
 

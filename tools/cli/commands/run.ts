@@ -1,6 +1,6 @@
 import { loadSiteConfigFile } from '../site.js';
-import type { Command } from '../main.js';
-import { parseCommandArgs, runCommand, UsageError } from '../main.js';
+import type { Command } from '../command.js';
+import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 import { runGatewayProcess } from '../gateway-process.js';
 
 const usage = 'carbonedge run --config FILE [--uplink URL] [--data DIR] [--dry-run]';

@@ -10,8 +10,8 @@ import type { ImageValues } from '../../simulator/register-image.js';
 import { createPtyPair, SocatMissingError, type PtyPair } from '../../simulator/pty.js';
 import { SimulatorServer, type SimulatedDevice } from '../../simulator/server.js';
 import { SimulatedSite, SingleSimulatedDevice } from '../../simulator/site.js';
-import type { Command } from '../main.js';
-import { parseCommandArgs, runCommand, UsageError } from '../main.js';
+import type { Command } from '../command.js';
+import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 
 const usage =
   'carbonedge simulate (--site demo | --profile ID --unit N [--values FILE.json] [--static]) ' +

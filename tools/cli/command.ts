@@ -1,0 +1,40 @@
+/** What every CLI command (tools/cli/commands/*) is and shares: usage errors, argument parsing, exit codes. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** A CLI command: returns the process exit code. */
+export interface Command {
+  summary: string;
+  usage: string;
+  run(argv: string[]): Promise<number>;
+}
+
+/** Thrown for bad command-line usage: printed without a stack, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** parseArgs with strict checking that turns its errors into UsageError. */
+export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** Wraps a command body: usage and config errors print cleanly with the right exit code. */
+export async function runCommand(usage: string, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`carbonedge: ${err.message}\nusage: ${usage}\n`);
+      return 2;
+    }
+    if (err instanceof Error && err.name === 'ConfigError') {
+      process.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
