@@ -21,7 +21,7 @@ import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { OutboxWriter } from '../services.js';
 import type { DeviceRole, Reading } from '../types.js';
-import { counterDelta, type CounterFlag } from '../store/counter-delta.js';
+import { counterDelta, type CounterFlag } from '../metering/counter-delta.js';
 import { migrateAccounting } from './acct-db.js';
 import { Q } from './exact.js';
 import type { AccountingDeviceConfig, InstrumentConfig } from './config-schema.js';

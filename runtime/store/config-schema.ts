@@ -1,7 +1,7 @@
 import type { ConfigIssue } from '../config/errors.js';
 import type { SiteConfig } from '../config/types.js';
 import type { Profile } from '../../drivers/profiles/types.js';
-import type { CounterDeltaOptions } from './counter-delta.js';
+import type { CounterDeltaOptions } from '../metering/counter-delta.js';
 
 /** The `store:` section of the site config. All fields optional; defaults in resolveStoreConfig. */
 export interface StoreConfig {

@@ -6,7 +6,7 @@ import type { OutboxWriter } from '../services.js';
 import type { Clock, Quality, Reading } from '../types.js';
 import { systemClock } from '../types.js';
 import type Database from 'better-sqlite3';
-import { counterDelta, type CounterFlag } from './counter-delta.js';
+import { counterDelta, type CounterFlag } from '../metering/counter-delta.js';
 import { openStoreDatabase, type CorruptionReport, type DB } from './db.js';
 import { resolveStoreConfig, type ResolvedStoreConfig, type StoreConfig } from './config-schema.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { counterDelta } from '../../runtime/store/counter-delta.js';
+import { counterDelta } from '../../runtime/metering/counter-delta.js';
 
 const H = 3_600_000;
 

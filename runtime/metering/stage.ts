@@ -1,0 +1,135 @@
+/**
+ * The metering stage: the one place where successive readings of a cumulative counter (energy
+ * import/export, gas volume, production count) become deltas. It sits between the readings hub
+ * and its consumers: the store's aggregates (`readings-1m` / `readings-15m` `delta`) and carbon
+ * accounting (`carbon-15m` energy) both book the events it emits, so the two can never disagree:
+ * for every meter and quarter-hour the sum of the 1-minute deltas equals the quarter's energy.
+ *
+ * Decisions, once per reading:
+ * - which points are counters (`meterOf`) and with which rollover / plausibility options;
+ * - the delta (runtime/metering/counter-delta.ts: rollover, reset, implausible jump, first sample),
+ *   in integer milli-units (`milli`) so sums are exact, and as a number (`delta` = milli / 1000);
+ * - where it is booked: the minute that contains `ts - 1 ms` (a sample closes the interval before
+ *   it: a reading exactly on a boundary belongs to the window that ends there). `bucketTs` is that
+ *   instant; consumers take its minute or quarter.
+ * Out-of-order and duplicate samples (ts <= the baseline's) are ignored; bad-quality and
+ * non-numeric readings never move a baseline.
+ *
+ * Pure: no I/O, no clock. The baseline is given at start (`restore`) and read back for persistence
+ * (`baseline`).
+ */
+import type { Reading } from '../types.js';
+import { counterDelta, type CounterDeltaOptions, type CounterFlag } from './counter-delta.js';
+
+/** Resolution of the deltas: 1/1000 of the counter's unit (Wh for a kWh counter). */
+export const MILLI = 1000;
+
+export interface MeterEvent {
+  device: string;
+  point: string;
+  canonical?: string;
+  unit?: string;
+  /** Time of the sample that produced the delta. */
+  ts: number;
+  /** Time of the previous sample (the baseline), when there was one. */
+  prevTs?: number;
+  /** Absolute counter value of this sample (the new baseline). */
+  value: number;
+  /** Delta in milli-units (integer, >= 0). */
+  milli: number;
+  /** Delta in the counter's unit (milli / 1000). */
+  delta: number;
+  flag?: CounterFlag;
+  /** The instant the delta is booked at (ts - 1 ms): its minute and quarter-hour hold the delta. */
+  bucketTs: number;
+}
+
+/** A counter's options, or undefined when the point is not a counter. */
+export type MeterLookup = (device: string, point: string, canonical: string | undefined) => CounterDeltaOptions | undefined;
+
+interface Baseline {
+  /** Milli-units. */
+  m: number;
+  ts: number;
+}
+
+const key = (device: string, point: string) => `${device}\u0000${point}`;
+
+export class MeteringStage {
+  private readonly last = new Map<string, Baseline>();
+  private readonly options = new Map<string, CounterDeltaOptions | null>();
+
+  constructor(private readonly meterOf: MeterLookup) {}
+
+  /** Start from persisted baselines (absolute values in the counter's unit). */
+  restore(baselines: Iterable<{ device: string; point: string; value: number; ts: number }>): void {
+    for (const b of baselines) this.last.set(key(b.device, b.point), { m: Math.round(b.value * MILLI), ts: b.ts });
+  }
+
+  /** The current baselines (absolute values in the counter's unit), for persistence and tests. */
+  baseline(device: string, point: string): { value: number; ts: number } | undefined {
+    const b = this.last.get(key(device, point));
+    return b && { value: b.m / MILLI, ts: b.ts };
+  }
+
+  /** Whether (device, point, canonical) is metered as a counter. */
+  isCounter(device: string, point: string, canonical?: string): boolean {
+    return this.optionsOf(device, point, canonical) !== undefined;
+  }
+
+  /** The events of one batch of readings, in batch order. */
+  process(batch: readonly Reading[]): MeterEvent[] {
+    const out: MeterEvent[] = [];
+    for (const r of batch) {
+      const e = this.reading(r);
+      if (e) out.push(e);
+    }
+    return out;
+  }
+
+  /** The event of one reading, or undefined (not a counter, not good, not a number, out of order). */
+  reading(r: Reading): MeterEvent | undefined {
+    if (r.quality !== 'good' || typeof r.value !== 'number' || !Number.isFinite(r.value)) return undefined;
+    const opts = this.optionsOf(r.device, r.point, r.canonical);
+    if (!opts) return undefined;
+    const k = key(r.device, r.point);
+    const prev = this.last.get(k);
+    if (prev && r.ts <= prev.ts) return undefined;
+    const m = Math.round(r.value * MILLI);
+    const d = counterDelta(prev ? { value: prev.m, ts: prev.ts } : undefined, { value: m, ts: r.ts }, opts);
+    // A reset or an implausible jump re-baselines on the new value: later deltas count from there.
+    this.last.set(k, { m, ts: r.ts });
+    const milli = Math.max(0, Math.round(d.delta));
+    return {
+      device: r.device,
+      point: r.point,
+      ...(r.canonical !== undefined ? { canonical: r.canonical } : {}),
+      ...(r.unit !== undefined ? { unit: r.unit } : {}),
+      ts: r.ts,
+      ...(prev ? { prevTs: prev.ts } : {}),
+      value: r.value,
+      milli,
+      delta: milli / MILLI,
+      ...(d.flag ? { flag: d.flag } : {}),
+      bucketTs: r.ts - 1,
+    };
+  }
+
+  private optionsOf(device: string, point: string, canonical: string | undefined): CounterDeltaOptions | undefined {
+    const k = key(device, point);
+    let o = this.options.get(k);
+    if (o === undefined) {
+      const found = this.meterOf(device, point, canonical);
+      // Options in the counter's unit, scaled to milli-units like the values.
+      o = found
+        ? {
+            ...(found.rolloverAt !== undefined ? { rolloverAt: Math.round(found.rolloverAt * MILLI) } : {}),
+            ...(found.maxRatePerHour !== undefined ? { maxRatePerHour: found.maxRatePerHour * MILLI } : {}),
+            ...(found.minWindowMs !== undefined ? { minWindowMs: found.minWindowMs } : {}),
+          }
+        : null;
+      this.options.set(k, o);
+    }
+    return o ?? undefined;
+  }
+}
