@@ -19,7 +19,7 @@ import { validateRuleShape } from './config-schema.js';
 import { RuleEngine } from './engine.js';
 import { ScheduleVariables } from './schedules.js';
 import { LocalTime } from './scope.js';
-import type { ControlConfig } from './types.js';
+import type { ControlConfig } from './config-types.js';
 
 /** The simulated or recorded site a replay steps through (device ids of the site config). */
 export interface ReplaySite {
