@@ -23,7 +23,7 @@ import { compileRules, DEFAULT_TICK_MS, gatherRules } from './compile-rules.js';
 import { validateRuleShape } from './config-schema.js';
 import { RuleEngine, type Override } from './engine.js';
 import { ScheduleVariables } from './schedules.js';
-import type { ControlConfig } from './config-types.js';
+import type { ControlConfig } from './types.js';
 import { applyRulesCommand, type RulesCommand } from './commands.js';
 
 export interface RulesService {
