@@ -4,7 +4,7 @@
  * output states; `run` also checks one write per change and none without.
  */
 import { describe, expect, it } from 'vitest';
-import { baseline, harness, profiles } from '../helpers.js';
+import { baseline, compile, harness, profiles } from '../helpers.js';
 
 describe('export limit', () => {
   // The demo PV map has no power-limit register; a site's inverter would (SunSpec WMaxLimPct).
@@ -31,5 +31,13 @@ describe('export limit', () => {
     h.set('grid.active_power', null, 'comm-error');
     await h.at(4);
     expect(pct()).toBe(0); // meter lost: generate at most the export limit (0 W)
+  });
+
+  it('is a feedback loop: may not run faster than the grid meter is polled (the demo grid meter: every 2000 ms)', () => {
+    const rule = { id: 'zero', kind: 'export-limit', output: 'pv.w_max_lim_pct', limitW: 0, maxW: 30000 } as const;
+    expect(compile([rule], { tickMs: 1000 }, pvWithLimit).issues.map((i) => i.message)).toEqual([
+      "export-limit rule 'zero' reacts to grid, polled every 2000 ms, faster than it is read (control.tickMs 1000 ms): set tickMs >= 2000 or poll grid faster",
+    ]);
+    expect(compile([rule], { tickMs: 2000 }, pvWithLimit).issues).toEqual([]);
   });
 });

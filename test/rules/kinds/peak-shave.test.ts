@@ -79,3 +79,13 @@ describe('peak shaving with the battery first', () => {
     ).toMatch(/rules 's' and 'b' both write battery\.control_mode with priority 0/);
   });
 });
+
+describe('peak shaving is a feedback loop on the grid meter', () => {
+  it('may not run faster than the meter is polled (the demo grid meter: every 2000 ms)', () => {
+    const rule = { id: 's', kind: 'peak-shave', limitW: 20000, shed: [{ output: 'load.relay' }] } as const;
+    expect(compile([rule], { tickMs: 1000 }).issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      "/rules/0: peak-shave rule 's' reacts to grid, polled every 2000 ms, faster than it is read (control.tickMs 1000 ms): set tickMs >= 2000 or poll grid faster",
+    ]);
+    expect(compile([rule], { tickMs: 2000 }).issues).toEqual([]);
+  });
+});

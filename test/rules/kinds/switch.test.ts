@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { SwitchRuleConfig } from '../../../rules/kinds/switch.js';
-import { baseline, exportW, harness, run, type Step } from '../helpers.js';
+import { baseline, compile, exportW, harness, run, type Step } from '../helpers.js';
 
 const relaySwitch = (extra: Partial<SwitchRuleConfig> = {}): SwitchRuleConfig => ({
   id: 'r',
@@ -157,5 +157,11 @@ describe('minimum on / off time and minimum switching interval', () => {
     const h = harness([relaySwitch(timing)]);
     baseline(h);
     await run(h, steps);
+  });
+});
+
+describe('not a meter feedback loop', () => {
+  it('may run faster than the meter it reads is polled (the demo grid meter: every 2000 ms)', () => {
+    expect(compile([relaySwitch()], { tickMs: 1000 }).issues).toEqual([]);
   });
 });
