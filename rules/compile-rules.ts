@@ -13,15 +13,14 @@ import type { Profile } from '../drivers/profiles/types.js';
 import { SiteModel } from './site-model.js';
 import type { RuleRuntime } from './rule.js';
 import { RuleBuilder } from './kinds/builder.js';
-import { buildSwitch } from './kinds/switch.js';
-import { buildSetpoint } from './kinds/setpoint.js';
-import { buildSurplus } from './kinds/surplus.js';
-import { buildBattery } from './kinds/battery.js';
-import { buildSgReady } from './kinds/sg-ready.js';
-import { buildExportLimit, buildPeakShave } from './kinds/grid-limits.js';
+import type { RuleKindDefinition } from './kinds/definition.js';
+import { RULE_KINDS } from './kinds/index.js';
 import type { ControlConfig, RuleConfig } from './types.js';
 
 export const DEFAULT_TICK_MS = 5000;
+
+/** The kinds by name. The schema has checked that a rule's keys are those of its kind. */
+const KINDS = new Map(RULE_KINDS.map((k): [string, RuleKindDefinition<RuleConfig>] => [k.kind, k]));
 
 /** A rule with where it came from (file and JSON path), for messages. */
 export interface SourcedRule {
@@ -73,18 +72,9 @@ export function compileRule(src: SourcedRule, model: SiteModel): { rule?: RuleRu
   const b = new RuleBuilder(model, src.file);
   const r = src.rule;
   const p = src.path;
-  let rule: RuleRuntime | undefined;
-  switch (r.kind) {
-    case 'switch': rule = buildSwitch(r, b, p); break;
-    case 'setpoint': rule = buildSetpoint(r, b, p); break;
-    case 'surplus': rule = buildSurplus(r, b, p); break;
-    case 'battery': rule = buildBattery(r, b, p); break;
-    case 'sg-ready': rule = buildSgReady(r, b, p); break;
-    case 'export-limit': rule = buildExportLimit(r, b, p); break;
-    case 'peak-shave': rule = buildPeakShave(r, b, p); break;
-    default:
-      b.issue(`${p}/kind`, `unknown rule kind '${String((r as { kind?: unknown }).kind)}'`);
-  }
+  const kind = KINDS.get(r.kind);
+  const rule = kind ? kind.build(r, b, p) : undefined;
+  if (!kind) b.issue(`${p}/kind`, `unknown rule kind '${String(r.kind)}'`);
   return { rule: b.issues.length ? undefined : rule, issues: b.issues };
 }
 
@@ -159,7 +149,7 @@ function checkTiming(config: SiteConfig, model: SiteModel, rules: RuleRuntime[],
         issues.push({ file: s.file, path: `${s.path}/${k}`, message: `${k} ${v} s is shorter than the control period control.tickMs ${tick} ms; it could never take effect` });
       }
     }
-    if (r.kind === 'export-limit' || r.kind === 'peak-shave') {
+    if (KINDS.get(r.kind)?.meterFeedback) {
       // A feedback loop faster than its meter is read reacts to its own stale input and oscillates.
       const keys = r.expressions.flatMap((e) => [...e.inputs.values()]);
       const devs = new Set<string>();

@@ -6,175 +6,16 @@ import type { ConfigIssue } from '../runtime/config/errors.js';
 import type { SiteConfig } from '../runtime/config/types.js';
 import type { Profile } from '../drivers/profiles/types.js';
 import { compileRules, gatherRules } from './compile-rules.js';
-import type { ControlConfig } from './types.js';
+import type { ControlConfig } from './config-types.js';
+import { RULE_KINDS } from './kinds/index.js';
+import { id, secs } from './schema-parts.js';
 
-const id = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$', description: 'identifier: letters, digits, _ . : -' };
-const expr = { type: 'string', minLength: 1, maxLength: 1000, description: 'rule expression (rules/README.md)' };
-const secs = (description: string) => ({ type: 'number', minimum: 0, maximum: 86_400 * 7, description });
-const literal = { type: ['number', 'boolean', 'string'], description: 'value for the output: true/false, a number, or a mode name' };
-const output = { type: 'string', minLength: 1, description: 'device.point, or a device with profile modes' };
-const watts = (description: string) => ({ type: 'number', minimum: 0, maximum: 1e9, description });
-
-const timing = {
-  delayOnS: secs('the on-condition must hold this long before switching on'),
-  delayOffS: secs('the off-condition must hold this long before switching off'),
-  minOnS: secs('minimum on time'),
-  minOffS: secs('minimum off time'),
-  minSwitchIntervalS: secs('minimum time between two changes of the output'),
-};
-const hysteresis = {
-  type: 'object',
-  required: ['input', 'on', 'off'],
-  additionalProperties: false,
-  properties: { input: expr, on: { type: 'number' }, off: { type: 'number' } },
-};
-const cond = {
-  type: 'object',
-  additionalProperties: false,
-  properties: { when: expr, until: expr, hysteresis },
-};
 const common = {
   id,
   description: { type: 'string' },
-  kind: { enum: ['switch', 'setpoint', 'surplus', 'battery', 'sg-ready', 'export-limit', 'peak-shave'] },
+  kind: { enum: RULE_KINDS.map((k) => k.kind) },
   priority: { type: 'integer', minimum: -1_000_000, maximum: 1_000_000, description: 'higher wins on a shared output' },
   enabled: { type: 'boolean' },
-};
-
-const kinds: Record<string, { required: string[]; properties: Record<string, unknown> }> = {
-  switch: {
-    required: ['output'],
-    properties: { ...timing, output, on: literal, off: literal, when: expr, until: expr, hysteresis, safe: { enum: ['on', 'off', 'hold'] } },
-  },
-  setpoint: {
-    required: ['output', 'value'],
-    properties: {
-      output,
-      value: expr,
-      when: expr,
-      idle: { type: 'number' },
-      min: { type: 'number' },
-      max: { type: 'number' },
-      rampPerS: { type: 'number', exclusiveMinimum: 0 },
-      deadband: { type: 'number', minimum: 0 },
-      minWriteIntervalS: secs('minimum time between two writes'),
-      safe: { anyOf: [{ type: 'number' }, { const: 'hold' }] },
-    },
-  },
-  surplus: {
-    required: ['loads'],
-    properties: {
-      ...timing,
-      surplus: expr,
-      reserveW: watts('surplus kept unallocated (W)'),
-      safe: { enum: ['off', 'hold'] },
-      loads: {
-        type: 'array',
-        minItems: 1,
-        maxItems: 64,
-        items: {
-          type: 'object',
-          required: ['output'],
-          additionalProperties: false,
-          properties: {
-            ...timing,
-            output,
-            type: { enum: ['step', 'continuous'] },
-            powerW: watts('nominal power of a step load (W)'),
-            power: expr,
-            on: literal,
-            off: literal,
-            hysteresisW: watts('a running step load stays on down to powerW - hysteresisW of surplus'),
-            minW: watts('continuous load: minimum power (W)'),
-            maxW: watts('continuous load: maximum power (W)'),
-            scale: { type: 'number', exclusiveMinimum: 0 },
-            rampPerS: { type: 'number', exclusiveMinimum: 0 },
-          },
-        },
-      },
-    },
-  },
-  battery: {
-    required: ['device'],
-    properties: {
-      device: id,
-      reserveSoc: { type: 'number', minimum: 0, maximum: 100 },
-      default: { enum: ['self-consumption', 'charge-from-surplus', 'hold'] },
-      hold: expr,
-      gridCharge: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          co2Below: { type: 'number', minimum: 0, description: 'g CO2/kWh' },
-          priceBelow: { type: 'number' },
-          when: expr,
-          untilSoc: { type: 'number', minimum: 0, maximum: 100 },
-          powerW: watts('charge power (W)'),
-        },
-      },
-      socHysteresis: { type: 'number', minimum: 0, maximum: 50 },
-      minSwitchIntervalS: timing.minSwitchIntervalS,
-      minOnS: timing.minOnS,
-      safe: { enum: ['self-consumption', 'hold', 'charge-from-surplus', 'grid-charge', 'discharge', 'hold-last'] },
-    },
-  },
-  'sg-ready': {
-    required: ['device'],
-    properties: {
-      ...timing,
-      device: id,
-      boost: cond,
-      forced: cond,
-      blocked: cond,
-      states: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { blocked: { type: 'string' }, normal: { type: 'string' }, boost: { type: 'string' }, forced: { type: 'string' } },
-      },
-      safe: { enum: ['blocked', 'normal', 'hold'] },
-    },
-  },
-  'export-limit': {
-    required: ['output', 'limitW', 'maxW'],
-    properties: {
-      output,
-      limitW: watts('maximum export (W); 0 = zero feed-in'),
-      meter: id,
-      generation: expr,
-      maxW: watts('generator rating (W)'),
-      scale: { type: 'number', exclusiveMinimum: 0 },
-      rampPerS: { type: 'number', exclusiveMinimum: 0 },
-      deadband: { type: 'number', minimum: 0 },
-      safe: { anyOf: [{ type: 'number' }, { const: 'hold' }] },
-    },
-  },
-  'peak-shave': {
-    required: ['limitW'],
-    properties: {
-      ...timing,
-      limitW: watts('import limit (W)'),
-      restoreBelowW: watts('release shed loads below this import (W)'),
-      meter: id,
-      stepS: secs('time between shedding or restoring two loads'),
-      battery: {
-        type: 'object',
-        required: ['device', 'maxW'],
-        additionalProperties: false,
-        description: 'shave with this battery first (discharge within maxW and above reserveSoc), then shed loads',
-        properties: {
-          device: id,
-          maxW: { type: 'number', exclusiveMinimum: 0, description: 'largest discharge power for peak shaving (W)' },
-          reserveSoc: { type: 'number', minimum: 0, maximum: 100, description: 'never discharge at or below this SoC (%), default 10' },
-        },
-      },
-      shed: {
-        type: 'array',
-        minItems: 0,
-        maxItems: 64,
-        items: { type: 'object', required: ['output'], additionalProperties: false, properties: { output, off: literal } },
-      },
-    },
-  },
 };
 
 /** JSON Schema of one rule (any kind). */
@@ -182,9 +23,9 @@ export const ruleSchema: Record<string, unknown> = {
   type: 'object',
   required: ['id', 'kind'],
   properties: { ...common },
-  allOf: Object.entries(kinds).map(([kind, k]) => ({
+  allOf: RULE_KINDS.map(({ kind, schema }) => ({
     if: { properties: { kind: { const: kind } }, required: ['kind'] },
-    then: { required: k.required, additionalProperties: false, properties: { ...common, ...k.properties } },
+    then: { required: schema.required, additionalProperties: false, properties: { ...common, ...schema.properties } },
   })),
 };
 

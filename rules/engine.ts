@@ -14,7 +14,7 @@ import { unknownOutput, type OutputState } from './primitives.js';
 import type { Intent, RuleContext, RuleRuntime } from './rule.js';
 import { InputHistory, LocalTime, TickScope } from './scope.js';
 import type { OutputRef, SiteModel } from './site-model.js';
-import type { OutputLiteral } from './types.js';
+import type { OutputLiteral } from './config-types.js';
 
 /** The one path to devices (runtime/control/write-gate.ts implements it). */
 export interface Writer {

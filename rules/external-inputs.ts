@@ -3,7 +3,7 @@
  * static hourly profile from the config (24 values, by local hour) or a constant, and can be
  * replaced by a value pushed over the uplink (or the CLI) that is trusted for `pushedMaxAgeS`.
  */
-import type { ControlConfig } from './types.js';
+import type { ControlConfig } from './config-types.js';
 
 export type ExternalInputName = 'carbonIntensity' | 'price';
 

@@ -3,7 +3,7 @@
  * (hysteresis + delay before acting), timing guard (minimum on/off time, minimum switching
  * interval) and ramp limiting. Rules in rules/kinds/ are built from these.
  */
-import type { OutputLiteral, TimingConfig } from './types.js';
+import type { OutputLiteral, TimingConfig } from './config-types.js';
 
 /** What the engine knows about an output: the value last applied and when it changed. */
 export interface OutputState {

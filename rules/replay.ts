@@ -19,7 +19,7 @@ import { validateRuleShape } from './config-schema.js';
 import { RuleEngine } from './engine.js';
 import { ScheduleVariables } from './schedules.js';
 import { LocalTime } from './scope.js';
-import type { ControlConfig } from './types.js';
+import type { ControlConfig } from './config-types.js';
 
 /** The simulated or recorded site a replay steps through (device ids of the site config). */
 export interface ReplaySite {
@@ -45,6 +45,8 @@ export interface ReplayOptions {
   /** Control period of the replay (default control.tickMs). */
   tickMs?: number;
   logger?: Logger;
+  /** Monotonic wall clock (ms) for wall_s and speed; default performance.now. */
+  wallClock?: () => number;
 }
 
 export interface OutputSwitching {
@@ -123,7 +125,8 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayReport> {
   const hourly = ci?.hourly && ci.hourly.length === 24 ? ci.hourly : undefined;
   const localTime = new LocalTime(config.site.timezone);
   let co2Grams = 0;
-  const wall0 = performance.now();
+  const wallClock = opts.wallClock ?? (() => performance.now());
+  const wall0 = wallClock();
   const e0 = site.energy();
   let lastImport = e0.gridImport;
   let lastT = site.startMs;
@@ -157,7 +160,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayReport> {
       changes.set(a.output, list);
     }
   }
-  const wall = (performance.now() - wall0) / 1000;
+  const wall = (wallClock() - wall0) / 1000;
   const e1 = site.energy();
   const imp = e1.gridImport - e0.gridImport;
   const exp = e1.gridExport - e0.gridExport;

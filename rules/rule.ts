@@ -6,7 +6,7 @@ import type { CompiledExpression, Value } from './expr/compile.js';
 import type { OutputState } from './primitives.js';
 import type { OutputRef } from './site-model.js';
 import type { TickScope } from './scope.js';
-import type { OutputLiteral } from './types.js';
+import type { OutputLiteral } from './config-types.js';
 
 export interface Intent {
   rule: string;

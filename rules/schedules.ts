@@ -6,7 +6,7 @@
  * At start the value is `initial`, unless an entry fired within the last 24 hours.
  */
 import { createTask, type ScheduledTask } from 'node-cron';
-import type { ControlConfig } from './types.js';
+import type { ControlConfig } from './config-types.js';
 
 type SchedValue = number | boolean | string;
 

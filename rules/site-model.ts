@@ -7,7 +7,7 @@ import type { SiteConfig, DeviceConfig } from '../runtime/config/types.js';
 import type { Profile, ProfilePoint } from '../drivers/profiles/types.js';
 import type { DeviceRole } from '../runtime/types.js';
 import type { ResolvedRef, Resolver, ValueType } from './expr/compile.js';
-import type { ControlConfig, OutputLiteral } from './types.js';
+import type { ControlConfig, OutputLiteral } from './config-types.js';
 
 /** An output a rule drives: a point, or a device's abstract mode (profile `modes`). */
 export interface OutputRef {

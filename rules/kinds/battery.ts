@@ -8,8 +8,35 @@ import type { CompiledExpression } from '../expr/compile.js';
 import { captureInputs, type Intent, type RuleContext, type RuleRuntime } from '../rule.js';
 import { guardChange } from '../primitives.js';
 import type { OutputRef } from '../site-model.js';
-import type { BatteryRuleConfig, OutputLiteral } from '../types.js';
+import type { OutputLiteral, RuleCommon } from '../config-types.js';
+import { expr, id, timing, watts } from '../schema-parts.js';
+import type { RuleKindDefinition } from './definition.js';
 import { tryInputs, type RuleBuilder } from './builder.js';
+
+export type BatteryMode = 'self-consumption' | 'hold' | 'charge-from-surplus' | 'grid-charge' | 'discharge';
+
+export interface BatteryRuleConfig extends RuleCommon {
+  kind: 'battery';
+  device: string;
+  /** Below this state of charge the battery is not discharged (%). */
+  reserveSoc?: number;
+  /** Mode when nothing else applies (default self-consumption). */
+  default?: 'self-consumption' | 'charge-from-surplus' | 'hold';
+  /** Condition (expression) forcing `hold`. */
+  hold?: string;
+  gridCharge?: {
+    co2Below?: number;
+    priceBelow?: number;
+    when?: string;
+    untilSoc?: number;
+    powerW?: number;
+  };
+  /** SoC hysteresis band (%), default 2. */
+  socHysteresis?: number;
+  minSwitchIntervalS?: number;
+  minOnS?: number;
+  safe?: BatteryMode | 'hold-last';
+}
 
 export const BATTERY_MODES = ['self-consumption', 'hold', 'charge-from-surplus', 'grid-charge'] as const;
 
@@ -112,7 +139,7 @@ export class BatteryRule implements RuleRuntime {
   }
 }
 
-export function buildBattery(cfg: BatteryRuleConfig, b: RuleBuilder, path: string): RuleRuntime | undefined {
+function buildBattery(cfg: BatteryRuleConfig, b: RuleBuilder, path: string): RuleRuntime | undefined {
   const modeOut = b.output(cfg.device, `${path}/device`);
   if (!modeOut) return undefined;
   const needed = new Set<string>([cfg.default ?? 'self-consumption', 'charge-from-surplus', 'hold']);
@@ -145,3 +172,32 @@ export function buildBattery(cfg: BatteryRuleConfig, b: RuleBuilder, path: strin
   if (!soc || (cfg.hold !== undefined && !hold)) return undefined;
   return new BatteryRule(cfg, modeOut, soc, hold, gcWhen, co2, price, setpointOut, reserveOut);
 }
+
+export const batteryKind: RuleKindDefinition<BatteryRuleConfig> = {
+  kind: 'battery',
+  schema: {
+    required: ['device'],
+    properties: {
+      device: id,
+      reserveSoc: { type: 'number', minimum: 0, maximum: 100 },
+      default: { enum: ['self-consumption', 'charge-from-surplus', 'hold'] },
+      hold: expr,
+      gridCharge: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          co2Below: { type: 'number', minimum: 0, description: 'g CO2/kWh' },
+          priceBelow: { type: 'number' },
+          when: expr,
+          untilSoc: { type: 'number', minimum: 0, maximum: 100 },
+          powerW: watts('charge power (W)'),
+        },
+      },
+      socHysteresis: { type: 'number', minimum: 0, maximum: 50 },
+      minSwitchIntervalS: timing.minSwitchIntervalS,
+      minOnS: timing.minOnS,
+      safe: { enum: ['self-consumption', 'hold', 'charge-from-surplus', 'grid-charge', 'discharge', 'hold-last'] },
+    },
+  },
+  build: buildBattery,
+};

@@ -5,7 +5,7 @@
 import type { ConfigIssue } from '../../runtime/config/errors.js';
 import { BadInputError, compileExpression, ExpressionError, explainExpressionError, type CompiledExpression, type ValueType } from '../expr/compile.js';
 import type { OutputRef, SiteModel } from '../site-model.js';
-import type { CondConfig, OutputLiteral } from '../types.js';
+import type { CondConfig, OutputLiteral } from '../config-types.js';
 import type { TickScope } from '../scope.js';
 import { thresholdConditions } from '../primitives.js';
 
@@ -45,6 +45,21 @@ export class RuleBuilder {
       return undefined;
     }
     return r;
+  }
+
+  /** The active power of a grid meter: `meter`'s active_power point, or all grid meters (`grid_power`). */
+  meter(meter: string | undefined, path: string): CompiledExpression | undefined {
+    if (meter === undefined) return this.expr('grid_power', 'number', path);
+    const key = this.model.findPoint(meter, 'active_power');
+    if (!this.model.devices.has(meter)) {
+      this.issue(path, `no device '${meter}' in the site`);
+      return undefined;
+    }
+    if (!key) {
+      this.issue(path, `meter ${meter} has no active_power point`);
+      return undefined;
+    }
+    return this.expr(`${meter}.${key.id}`, 'number', path);
   }
 
   /** Check and normalise a literal for an output (booleans for on/off points). */

@@ -3,8 +3,29 @@ import type { CompiledExpression } from '../expr/compile.js';
 import { captureInputs, type Intent, type RuleContext, type RuleRuntime } from '../rule.js';
 import { clampNum, rampToward } from '../primitives.js';
 import type { OutputRef } from '../site-model.js';
-import type { SetpointRuleConfig } from '../types.js';
+import type { RuleCommon } from '../config-types.js';
+import { expr, output, secs } from '../schema-parts.js';
+import type { RuleKindDefinition } from './definition.js';
 import { tryInputs, type RuleBuilder } from './builder.js';
+
+export interface SetpointRuleConfig extends RuleCommon {
+  kind: 'setpoint';
+  output: string;
+  /** Numeric expression of the setpoint. */
+  value: string;
+  /** Optional condition; while false the rule writes `idle` (or releases the output when no idle is set). */
+  when?: string;
+  idle?: number;
+  min?: number;
+  max?: number;
+  /** Max change per second (engineering units/s). */
+  rampPerS?: number;
+  /** Changes smaller than this are not written. */
+  deadband?: number;
+  minWriteIntervalS?: number;
+  /** Value written when an input is stale or bad, or `hold` (default hold). */
+  safe?: number | 'hold';
+}
 
 export class SetpointRule implements RuleRuntime {
   readonly kind = 'setpoint';
@@ -67,7 +88,7 @@ export class SetpointRule implements RuleRuntime {
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
-export function buildSetpoint(cfg: SetpointRuleConfig, b: RuleBuilder, path: string): RuleRuntime | undefined {
+function buildSetpoint(cfg: SetpointRuleConfig, b: RuleBuilder, path: string): RuleRuntime | undefined {
   const out = b.output(cfg.output, `${path}/output`);
   const value = b.expr(cfg.value, 'number', `${path}/value`);
   const when = cfg.when !== undefined ? b.expr(cfg.when, 'boolean', `${path}/when`) : undefined;
@@ -76,3 +97,23 @@ export function buildSetpoint(cfg: SetpointRuleConfig, b: RuleBuilder, path: str
   if (!out || !value || (cfg.when !== undefined && !when)) return undefined;
   return new SetpointRule(cfg, out, value, when);
 }
+
+export const setpointKind: RuleKindDefinition<SetpointRuleConfig> = {
+  kind: 'setpoint',
+  schema: {
+    required: ['output', 'value'],
+    properties: {
+      output,
+      value: expr,
+      when: expr,
+      idle: { type: 'number' },
+      min: { type: 'number' },
+      max: { type: 'number' },
+      rampPerS: { type: 'number', exclusiveMinimum: 0 },
+      deadband: { type: 'number', minimum: 0 },
+      minWriteIntervalS: secs('minimum time between two writes'),
+      safe: { anyOf: [{ type: 'number' }, { const: 'hold' }] },
+    },
+  },
+  build: buildSetpoint,
+};

@@ -7,8 +7,21 @@ import type { CompiledExpression } from '../expr/compile.js';
 import { captureInputs, type Intent, type RuleContext, type RuleRuntime } from '../rule.js';
 import { ConditionLatch, guardChange } from '../primitives.js';
 import type { OutputRef } from '../site-model.js';
-import type { SgReadyRuleConfig } from '../types.js';
+import type { CondConfig, RuleCommon, TimingConfig } from '../config-types.js';
+import { cond, id, timing } from '../schema-parts.js';
+import type { RuleKindDefinition } from './definition.js';
 import { tryInputs, type CondFn, type RuleBuilder } from './builder.js';
+
+export interface SgReadyRuleConfig extends RuleCommon, TimingConfig {
+  kind: 'sg-ready';
+  device: string;
+  boost?: CondConfig;
+  forced?: CondConfig;
+  blocked?: CondConfig;
+  /** Mode names of the profile (defaults sg1-blocked, sg2-normal, sg3-boost, sg4-forced). */
+  states?: { blocked?: string; normal?: string; boost?: string; forced?: string };
+  safe?: 'blocked' | 'normal' | 'hold';
+}
 
 type StateName = 'blocked' | 'normal' | 'boost' | 'forced';
 
@@ -71,7 +84,7 @@ export class SgReadyRule implements RuleRuntime {
   }
 }
 
-export function buildSgReady(cfg: SgReadyRuleConfig, b: RuleBuilder, path: string): RuleRuntime | undefined {
+function buildSgReady(cfg: SgReadyRuleConfig, b: RuleBuilder, path: string): RuleRuntime | undefined {
   const out = b.output(cfg.device, `${path}/device`);
   if (!out) return undefined;
   const modes: Record<StateName, string> = {
@@ -94,3 +107,24 @@ export function buildSgReady(cfg: SgReadyRuleConfig, b: RuleBuilder, path: strin
   if (!ok) return undefined;
   return new SgReadyRule(cfg, out, conds, modes);
 }
+
+export const sgReadyKind: RuleKindDefinition<SgReadyRuleConfig> = {
+  kind: 'sg-ready',
+  schema: {
+    required: ['device'],
+    properties: {
+      ...timing,
+      device: id,
+      boost: cond,
+      forced: cond,
+      blocked: cond,
+      states: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { blocked: { type: 'string' }, normal: { type: 'string' }, boost: { type: 'string' }, forced: { type: 'string' } },
+      },
+      safe: { enum: ['blocked', 'normal', 'hold'] },
+    },
+  },
+  build: buildSgReady,
+};

@@ -9,8 +9,39 @@ import type { CompiledExpression } from '../expr/compile.js';
 import { captureInputs, type Intent, type RuleContext, type RuleRuntime } from '../rule.js';
 import { ConditionLatch, guardChange, rampToward } from '../primitives.js';
 import type { OutputRef } from '../site-model.js';
-import type { OutputLiteral, SurplusLoadConfig, SurplusRuleConfig, TimingConfig } from '../types.js';
+import type { OutputLiteral, RuleCommon, TimingConfig } from '../config-types.js';
+import { expr, literal, output, timing, watts } from '../schema-parts.js';
+import type { RuleKindDefinition } from './definition.js';
 import { tryInputs, type RuleBuilder } from './builder.js';
+
+export interface SurplusLoadConfig extends TimingConfig {
+  output: string;
+  type?: 'step' | 'continuous';
+  /** Step loads: nominal consumption when on (W). */
+  powerW?: number;
+  /** Measured consumption of the load (expression, W); nominal powerW when absent or bad. */
+  power?: string;
+  on?: OutputLiteral;
+  off?: OutputLiteral;
+  /** A running step load stays on while its share is at least powerW - hysteresisW. */
+  hysteresisW?: number;
+  /** Continuous loads: range of the setpoint in W, and engineering units per W written. */
+  minW?: number;
+  maxW?: number;
+  scale?: number;
+  rampPerS?: number;
+}
+
+export interface SurplusRuleConfig extends RuleCommon, TimingConfig {
+  kind: 'surplus';
+  /** Expression of the surplus to share out, W (default `pv_surplus`). */
+  surplus?: string;
+  /** Keep this much of the surplus unallocated (W). */
+  reserveW?: number;
+  /** Loads in order of preference. */
+  loads: SurplusLoadConfig[];
+  safe?: 'off' | 'hold';
+}
 
 interface Load {
   cfg: SurplusLoadConfig;
@@ -103,7 +134,7 @@ export class SurplusRule implements RuleRuntime {
   }
 }
 
-export function buildSurplus(cfg: SurplusRuleConfig, b: RuleBuilder, path: string): RuleRuntime | undefined {
+function buildSurplus(cfg: SurplusRuleConfig, b: RuleBuilder, path: string): RuleRuntime | undefined {
   const surplus = b.expr(cfg.surplus ?? 'pv_surplus', 'number', `${path}/surplus`);
   const loads: Load[] = [];
   let ok = !!surplus;
@@ -140,3 +171,41 @@ export function buildSurplus(cfg: SurplusRuleConfig, b: RuleBuilder, path: strin
   if (!ok || !surplus) return undefined;
   return new SurplusRule(cfg, surplus, loads);
 }
+
+export const surplusKind: RuleKindDefinition<SurplusRuleConfig> = {
+  kind: 'surplus',
+  schema: {
+    required: ['loads'],
+    properties: {
+      ...timing,
+      surplus: expr,
+      reserveW: watts('surplus kept unallocated (W)'),
+      safe: { enum: ['off', 'hold'] },
+      loads: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 64,
+        items: {
+          type: 'object',
+          required: ['output'],
+          additionalProperties: false,
+          properties: {
+            ...timing,
+            output,
+            type: { enum: ['step', 'continuous'] },
+            powerW: watts('nominal power of a step load (W)'),
+            power: expr,
+            on: literal,
+            off: literal,
+            hysteresisW: watts('a running step load stays on down to powerW - hysteresisW of surplus'),
+            minW: watts('continuous load: minimum power (W)'),
+            maxW: watts('continuous load: maximum power (W)'),
+            scale: { type: 'number', exclusiveMinimum: 0 },
+            rampPerS: { type: 'number', exclusiveMinimum: 0 },
+          },
+        },
+      },
+    },
+  },
+  build: buildSurplus,
+};

@@ -3,8 +3,20 @@ import type { CompiledExpression } from '../expr/compile.js';
 import { captureInputs, type Intent, type RuleContext, type RuleRuntime } from '../rule.js';
 import { ConditionLatch, guardChange } from '../primitives.js';
 import type { OutputRef } from '../site-model.js';
-import type { OutputLiteral, SwitchRuleConfig } from '../types.js';
+import type { CondConfig, OutputLiteral, RuleCommon, TimingConfig } from '../config-types.js';
+import { expr, hysteresis, literal, output, timing } from '../schema-parts.js';
+import type { RuleKindDefinition } from './definition.js';
 import { tryInputs, type CondFn, type RuleBuilder } from './builder.js';
+
+export interface SwitchRuleConfig extends RuleCommon, TimingConfig, CondConfig {
+  kind: 'switch';
+  /** `device.point` (boolean or numeric point) or `device` (a device with profile modes). */
+  output: string;
+  on?: OutputLiteral;
+  off?: OutputLiteral;
+  /** What to do when an input is stale or bad (default off). */
+  safe?: 'on' | 'off' | 'hold';
+}
 
 export class SwitchRule implements RuleRuntime {
   readonly kind = 'switch';
@@ -61,7 +73,7 @@ export class SwitchRule implements RuleRuntime {
   }
 }
 
-export function buildSwitch(cfg: SwitchRuleConfig, b: RuleBuilder, path: string): RuleRuntime | undefined {
+function buildSwitch(cfg: SwitchRuleConfig, b: RuleBuilder, path: string): RuleRuntime | undefined {
   const out = b.output(cfg.output, `${path}/output`);
   const cond = b.condition(cfg, path);
   if (!out || !cond) return undefined;
@@ -72,3 +84,12 @@ export function buildSwitch(cfg: SwitchRuleConfig, b: RuleBuilder, path: string)
   if (onV === offV) b.issue(path, `on and off values are the same (${String(onV)})`);
   return new SwitchRule(cfg, out, onV, offV, cond);
 }
+
+export const switchKind: RuleKindDefinition<SwitchRuleConfig> = {
+  kind: 'switch',
+  schema: {
+    required: ['output'],
+    properties: { ...timing, output, on: literal, off: literal, when: expr, until: expr, hysteresis, safe: { enum: ['on', 'off', 'hold'] } },
+  },
+  build: buildSwitch,
+};

@@ -1,8 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { applyRulesCommand } from '../../rules/commands.js';
 import { ScheduleVariables } from '../../rules/schedules.js';
 import { MemoryOverrides } from '../../runtime/control/overrides.js';
-import { waitFor } from '../helpers/peers.js';
 import { baseline, harness } from './helpers.js';
 
 describe('commands from the uplink (rules service)', () => {
@@ -33,16 +32,39 @@ describe('commands from the uplink (rules service)', () => {
   });
 });
 
-describe('schedules on the real clock (node-cron createTask + start)', () => {
+describe('schedules on the live path (node-cron createTask + start), under a fake clock', () => {
   it('a cron entry firing every second sets its variable', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], now: Date.UTC(2026, 5, 15, 12, 0, 0, 500) });
     const s = new ScheduleVariables({ schedules: [{ id: 'mode', initial: 0, at: [{ cron: '* * * * * *', value: 1 }] }] }, 'UTC');
-    await s.start(Date.now());
     try {
+      await s.start(Date.now());
       expect(s.values.get('mode')).toBe(1); // prime(): the entry fired within the last 24 h
       s.values.set('mode', 0);
-      await waitFor(() => s.values.get('mode') === 1, 5000, 'cron tick');
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(s.values.get('mode')).toBe(1); // node-cron's own timer fired at the next second
     } finally {
       await s.stop();
+      vi.useRealTimers();
+    }
+  });
+
+  it('fires at the local time of the site time zone, not before', async () => {
+    // 22:59:58 in Shanghai (UTC+8) is 14:59:58 UTC.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], now: Date.UTC(2026, 5, 15, 14, 59, 58) });
+    const s = new ScheduleVariables(
+      { schedules: [{ id: 'tariff', initial: 'peak', at: [{ cron: '0 23 * * *', value: 'cheap' }, { cron: '0 7 * * *', value: 'peak' }] }] },
+      'Asia/Shanghai',
+    );
+    try {
+      await s.start(Date.now());
+      expect(s.values.get('tariff')).toBe('peak'); // 07:00 fired last
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(s.values.get('tariff')).toBe('peak'); // 22:59:59
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(s.values.get('tariff')).toBe('cheap'); // 23:00:01
+    } finally {
+      await s.stop();
+      vi.useRealTimers();
     }
   });
 });

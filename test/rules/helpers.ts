@@ -7,7 +7,8 @@ import type { Reading } from '../../runtime/types.js';
 import { demoSiteConfig } from '../../runtime/simulation/demo-config.js';
 import { compileRules, gatherRules } from '../../rules/compile-rules.js';
 import { RuleEngine, type OverrideSource } from '../../rules/engine.js';
-import type { ControlConfig, RuleConfig } from '../../rules/types.js';
+import { expect } from 'vitest';
+import type { ControlConfig, OutputLiteral, RuleConfig } from '../../rules/types.js';
 
 export const { profiles } = loadBuiltinProfiles();
 
@@ -86,3 +87,32 @@ export function baseline(h: ReturnType<typeof harness>, over: Record<string, num
   };
   for (const [k, x] of Object.entries(v)) h.set(k, x);
 }
+
+/** (time in s, inputs to set, expected output states) */
+export type Step = [t: number, inputs: Record<string, number | boolean>, expected: Record<string, OutputLiteral | undefined>];
+
+/**
+ * Steps through (time, inputs) and checks the expected output states, and that every change of
+ * a point output at a step came with exactly one write of that point at that time (and no
+ * write without a change).
+ */
+export async function run(h: ReturnType<typeof harness>, steps: Step[]): Promise<void> {
+  for (const [t, inputs, want] of steps) {
+    const before = new Map([...h.engine.outputs].map(([k, s]) => [k, s.value]));
+    const nWrites = h.writes.length;
+    await h.at(t, inputs);
+    for (const [k, v] of Object.entries(want)) expect(h.value(k), `at t=${t}s, ${k}`).toBe(v);
+    const writes = h.writes.slice(nWrites);
+    for (const [k, s] of h.engine.outputs) {
+      if (!k.includes('/')) continue;
+      const changed = before.has(k) && before.get(k) !== undefined && before.get(k) !== s.value;
+      const wrote = writes.filter((w) => `${w.device}/${w.point}` === k);
+      if (changed) expect(wrote.map((w) => w.value), `write of ${k} at t=${t}s`).toEqual([s.value]);
+      else if (before.get(k) !== undefined) expect(wrote, `no write of unchanged ${k} at t=${t}s`).toEqual([]);
+    }
+  }
+}
+
+
+/** Readings for `w` watts of export at the grid meter. */
+export const exportW = (w: number) => ({ 'grid.active_power': -w });

@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { validateSiteConfig } from '../../tools/cli/site.js';
 import { ConfigError } from '../../runtime/config/errors.js';
 import { MemoryOverrides } from '../../runtime/control/overrides.js';
+import { gatherRules } from '../../rules/compile-rules.js';
+import { validateRuleShape } from '../../rules/config-schema.js';
 import type { RuleConfig } from '../../rules/types.js';
 import { baseline, compile, harness, siteConfig } from './helpers.js';
 
@@ -201,10 +203,20 @@ describe('validated at load: every problem at once, with file and path', () => {
     );
   });
 
-  it('a clean rule file loads', () => {
+  it('a clean rule file loads: it passes the check, and its rule is compiled and drives its output', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'ce-rules-'));
     writeFileSync(path.join(dir, 'ok.yaml'), '- id: x\n  kind: switch\n  output: load.relay\n  when: "export_power > 2000"\n');
     const config = siteConfig([], { ruleFiles: ['ok.yaml'] });
     expect(() => validateSiteConfig(config, path.join(dir, 'site.yaml'))).not.toThrow();
+    // The config has no inline rules: whatever runs came from the file.
+    const gathered = gatherRules(config, path.join(dir, 'site.yaml'), dir, validateRuleShape);
+    expect(gathered.issues).toEqual([]);
+    expect(gathered.rules.map((r) => `${path.basename(r.file)} ${r.path} ${r.rule.id}`)).toEqual(['ok.yaml /0 x']);
+    const h = harness([], { ruleFiles: [path.join(dir, 'ok.yaml')] });
+    expect(h.engine.rules.map((r) => r.id)).toEqual(['x']);
+    baseline(h, { 'grid.active_power': -3000 });
+    await h.at(0);
+    expect(h.value('load/relay')).toBe(true);
+    expect(h.writes.map((w) => `${w.rule} ${w.device}.${w.point}=${w.value}`)).toEqual(['x load.relay=true']);
   });
 });

@@ -1,90 +1,34 @@
 /**
- * Grid-connection limits: `kind: export-limit` (zero feed-in: curtail generation so export at
- * the grid meter stays at or below limitW) and `kind: peak-shave` (above limitW, first the
- * battery if configured: stop charging, then discharge just enough, within its power and reserve;
- * once it is at its limit, shed loads in order; release loads one by one, then the battery, once
- * import is back below restoreBelowW).
+ * `kind: peak-shave`: above limitW, first the battery if configured: stop charging, then
+ * discharge just enough, within its power and reserve; once it is at its limit, shed loads in
+ * order; release loads one by one, then the battery, once import is back below restoreBelowW.
  */
 import type { CompiledExpression } from '../expr/compile.js';
 import { captureInputs, type Intent, type RuleContext, type RuleRuntime } from '../rule.js';
-import { clampNum, ConditionLatch, rampToward } from '../primitives.js';
+import { clampNum, ConditionLatch } from '../primitives.js';
 import type { OutputRef } from '../site-model.js';
-import type { ExportLimitRuleConfig, OutputLiteral, PeakShaveRuleConfig } from '../types.js';
+import type { OutputLiteral, RuleCommon, TimingConfig } from '../config-types.js';
+import { id, literal, output, secs, timing, watts } from '../schema-parts.js';
+import type { RuleKindDefinition } from './definition.js';
 import { tryInputs, type RuleBuilder } from './builder.js';
 
-export class ExportLimitRule implements RuleRuntime {
-  readonly kind = 'export-limit';
-  readonly id: string;
-  readonly priority: number;
-  readonly outputs: OutputRef[];
-  readonly expressions: CompiledExpression[];
-  private lastNow: number | undefined;
-
-  constructor(
-    private readonly cfg: ExportLimitRuleConfig,
-    private readonly out: OutputRef,
-    private readonly grid: CompiledExpression,
-    private readonly gen: CompiledExpression,
-  ) {
-    this.id = cfg.id;
-    this.priority = cfg.priority ?? 0;
-    this.outputs = [out];
-    this.expressions = [grid, gen];
-  }
-
-  private intent(value: number, reason: string, ctx: RuleContext, safe?: boolean): Intent {
-    return { rule: this.id, priority: this.priority, output: this.out, value, reason, safe, inputs: captureInputs(this.expressions, ctx.scope) };
-  }
-
-  evaluate(ctx: RuleContext): Intent[] {
-    const dt = this.lastNow === undefined ? Infinity : ctx.now - this.lastNow;
-    this.lastNow = ctx.now;
-    const r = tryInputs(() => ({ grid: this.grid.evaluate(ctx.scope) as number, gen: this.gen.evaluate(ctx.scope) as number }));
-    if (!r.ok) return this.safe(ctx, `safe state: ${r.reason}`);
-    const scale = this.cfg.scale ?? 1;
-    // Generation that would put export exactly at the limit: gen + (grid + limit).
-    const target = clampNum(r.value.gen + r.value.grid + this.cfg.limitW, 0, this.cfg.maxW);
-    const st = ctx.state(this.out).value;
-    const cur = typeof st === 'number' ? st / scale : undefined;
-    // Down immediately (compliance), up at the ramp rate.
-    let next = cur !== undefined && target < cur ? target : rampToward(cur, target, this.cfg.rampPerS, dt);
-    if (cur !== undefined && this.cfg.deadband && Math.abs(next - cur) < this.cfg.deadband && next !== this.cfg.maxW) next = cur;
-    const exportW = Math.max(0, -r.value.grid);
-    return [this.intent(next * scale, `export ${Math.round(exportW)} W (limit ${this.cfg.limitW} W), generation ${Math.round(r.value.gen)} W: limit ${Math.round(next)} W`, ctx)];
-  }
-
-  private safe(ctx: RuleContext, reason: string): Intent[] {
-    // Default safe: generate at most the export limit, which keeps the site compliant whatever the load.
-    const s = this.cfg.safe ?? clampNum(this.cfg.limitW, 0, this.cfg.maxW) * (this.cfg.scale ?? 1);
-    return s === 'hold' ? [] : [this.intent(s, reason, ctx, true)];
-  }
-
-  exitIntents(ctx: RuleContext): Intent[] {
-    return this.safe(ctx, 'control loop stopping: safe state');
-  }
-}
-
-function meterExpr(b: RuleBuilder, meter: string | undefined, path: string): CompiledExpression | undefined {
-  if (meter === undefined) return b.expr('grid_power', 'number', path);
-  const key = b.model.findPoint(meter, 'active_power');
-  if (!b.model.devices.has(meter)) {
-    b.issue(path, `no device '${meter}' in the site`);
-    return undefined;
-  }
-  if (!key) {
-    b.issue(path, `meter ${meter} has no active_power point`);
-    return undefined;
-  }
-  return b.expr(`${meter}.${key.id}`, 'number', path);
-}
-
-export function buildExportLimit(cfg: ExportLimitRuleConfig, b: RuleBuilder, path: string): RuleRuntime | undefined {
-  const out = b.output(cfg.output, `${path}/output`);
-  if (out && out.type !== 'number') b.issue(`${path}/output`, `export-limit output must be a numeric power-limit point; ${cfg.output} is ${out.type}`);
-  const grid = meterExpr(b, cfg.meter, `${path}/meter`);
-  const gen = b.expr(cfg.generation ?? 'pv_power', 'number', `${path}/generation`);
-  if (!out || !grid || !gen) return undefined;
-  return new ExportLimitRule(cfg, out, grid, gen);
+export interface PeakShaveRuleConfig extends RuleCommon, TimingConfig {
+  kind: 'peak-shave';
+  /** Import limit at the grid meter, W. */
+  limitW: number;
+  /** Loads are restored (released) one by one when import is below this (default 90 % of limitW). */
+  restoreBelowW?: number;
+  meter?: string;
+  /** Seconds between shedding/restoring two loads (default 10). */
+  stepS?: number;
+  /**
+   * Shave with the battery first: above the limit it stops charging, then discharges just enough
+   * (mode `discharge` at `power_setpoint`, up to maxW, never at or below reserveSoc); loads are shed
+   * only once it is at its limit. Released (to the other rules) after the loads, below restoreBelowW.
+   */
+  battery?: { device: string; maxW: number; reserveSoc?: number };
+  /** Loads to shed in order (at least one of shed and battery). */
+  shed?: { output: string; off?: OutputLiteral }[];
 }
 
 /** The battery stage of peak shaving: its mode output, setpoint, and the readings it needs. */
@@ -215,8 +159,8 @@ export class PeakShaveRule implements RuleRuntime {
   }
 }
 
-export function buildPeakShave(cfg: PeakShaveRuleConfig, b: RuleBuilder, path: string): RuleRuntime | undefined {
-  const grid = meterExpr(b, cfg.meter, `${path}/meter`);
+function buildPeakShave(cfg: PeakShaveRuleConfig, b: RuleBuilder, path: string): RuleRuntime | undefined {
+  const grid = b.meter(cfg.meter, `${path}/meter`);
   const shed: { out: OutputRef; off: OutputLiteral }[] = [];
   (cfg.shed ?? []).forEach((s, i) => {
     const out = b.output(s.output, `${path}/shed/${i}/output`);
@@ -254,3 +198,35 @@ export function buildPeakShave(cfg: PeakShaveRuleConfig, b: RuleBuilder, path: s
   if (!grid || !batteryOk || shed.length !== (cfg.shed ?? []).length) return undefined;
   return new PeakShaveRule(cfg, grid, shed, battery);
 }
+export const peakShaveKind: RuleKindDefinition<PeakShaveRuleConfig> = {
+  kind: 'peak-shave',
+  schema: {
+    required: ['limitW'],
+    properties: {
+      ...timing,
+      limitW: watts('import limit (W)'),
+      restoreBelowW: watts('release shed loads below this import (W)'),
+      meter: id,
+      stepS: secs('time between shedding or restoring two loads'),
+      battery: {
+        type: 'object',
+        required: ['device', 'maxW'],
+        additionalProperties: false,
+        description: 'shave with this battery first (discharge within maxW and above reserveSoc), then shed loads',
+        properties: {
+          device: id,
+          maxW: { type: 'number', exclusiveMinimum: 0, description: 'largest discharge power for peak shaving (W)' },
+          reserveSoc: { type: 'number', minimum: 0, maximum: 100, description: 'never discharge at or below this SoC (%), default 10' },
+        },
+      },
+      shed: {
+        type: 'array',
+        minItems: 0,
+        maxItems: 64,
+        items: { type: 'object', required: ['output'], additionalProperties: false, properties: { output, off: literal } },
+      },
+    },
+  },
+  meterFeedback: true,
+  build: buildPeakShave,
+};
