@@ -100,7 +100,7 @@ export class DevicePoller {
   /** Whether the device is currently backed off (and until when: wall time, ms since the epoch). */
   get backedOff(): { until: number; failures: number } | undefined {
     const left = this.backedOffUntil - monoNow(this.clock);
-    return left > 0 ? { until: this.clock.now() + left, failures: this.backoff.failures } : undefined;
+    return left > 0 ? { until: this.clock.now() + Math.ceil(left), failures: this.backoff.failures } : undefined;
   }
 
   start(): void {

@@ -18,8 +18,9 @@ export class TestClock implements Required<Clock> {
     this.realStart = opts.real ? performance.now() : undefined;
   }
 
+  /** Whole milliseconds, like Date.now() (timestamps are integers in every file format). */
   now(): number {
-    return this.wallMs + this.realElapsed();
+    return this.wallMs + Math.floor(this.realElapsed());
   }
 
   mono(): number {

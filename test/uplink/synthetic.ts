@@ -53,5 +53,5 @@ export function syntheticFeature(opts: { devices: number; points: number; interv
 /** A clock running `factor` times faster than real time from `start` (elapsed time measured monotonically). */
 export function acceleratedClock(factor: number, start = Date.now()) {
   const real0 = performance.now();
-  return { now: () => start + (performance.now() - real0) * factor };
+  return { now: () => start + Math.floor((performance.now() - real0) * factor) };
 }
