@@ -1,7 +1,8 @@
+import { ClockStepWatch } from './clock-step.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import type { Clock, Reading } from './types.js';
-import { systemClock } from './types.js';
+import { monoNow, systemClock } from './types.js';
 
 export type ReadingListener = (batch: readonly Reading[]) => void;
 
@@ -11,17 +12,27 @@ const key = (device: string, point: string) => `${device}/${point}`;
  * The process image: latest value of every point, plus a fan-out of reading batches to
  * listeners (store, accounting, rules). A failing listener is logged and isolated.
  * Values older than their device's stale age are invalidated by `sweep()`.
+ *
+ * Ages are monotonic: beside each value's wall timestamp the hub keeps the monotonic time it
+ * stands for (when it was received, less how old its timestamp was then), so a step of the wall
+ * clock neither freezes a value as good (step back) nor ages it at once (step forward). The hub
+ * also watches for such steps and logs each once.
  */
 export class ReadingsHub {
   private readonly latestByKey = new Map<string, Reading>();
   private readonly listeners = new Set<ReadingListener>();
   private readonly staleAfter = new Map<string, number>();
+  /** Monotonic time each latest value stands for, keyed like `latestByKey`. */
+  private readonly monoAt = new Map<string, number>();
   private readonly clock: Clock;
   private readonly log: Logger;
+  /** Wall-clock steps (logged once each; see ClockStepWatch). */
+  readonly clockSteps: ClockStepWatch;
 
   constructor(opts: { clock?: Clock; logger?: Logger } = {}) {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? silentLogger();
+    this.clockSteps = new ClockStepWatch(this.clock, this.log);
   }
 
   /** Values of `device` older than `ms` are marked stale by sweep(). */
@@ -31,7 +42,17 @@ export class ReadingsHub {
 
   publish(batch: readonly Reading[]): void {
     if (batch.length === 0) return;
-    for (const r of batch) this.latestByKey.set(key(r.device, r.point), r);
+    this.clockSteps.check();
+    const wall = this.clock.now();
+    const mono = monoNow(this.clock);
+    for (const r of batch) {
+      const k = key(r.device, r.point);
+      const prev = this.latestByKey.get(k);
+      // The same value again (e.g. its stale invalidation) keeps its age; a new one is as old as
+      // its timestamp says, never less than 0 (a timestamp ahead of the wall clock is "now").
+      if (prev?.ts !== r.ts || !this.monoAt.has(k)) this.monoAt.set(k, mono - Math.max(0, wall - r.ts));
+      this.latestByKey.set(k, r);
+    }
     for (const fn of this.listeners) {
       try {
         fn(batch);
@@ -58,6 +79,12 @@ export class ReadingsHub {
     return undefined;
   }
 
+  /** Age of the latest value of a point, ms by the monotonic clock (never negative). */
+  ageMs(device: string, point: string, mono = monoNow(this.clock)): number | undefined {
+    const at = this.monoAt.get(key(device, point));
+    return at === undefined ? undefined : Math.max(0, mono - at);
+  }
+
   /** A copy of the process image, keyed `device/point`; it does not change while used. */
   snapshot(): Map<string, Reading> {
     return new Map(this.latestByKey);
@@ -66,14 +93,17 @@ export class ReadingsHub {
   /**
    * Invalidate values older than their device's stale age: publishes a `stale` reading (value
    * kept for display, quality stale) for each, once. Returns how many were invalidated.
+   * `mono` is the monotonic time to judge ages at (default: the clock's).
    */
-  sweep(now = this.clock.now()): number {
+  sweep(mono = monoNow(this.clock)): number {
+    this.clockSteps.check();
     const stale: Reading[] = [];
-    for (const r of this.latestByKey.values()) {
+    for (const [k, r] of this.latestByKey) {
       if (r.quality === 'stale') continue;
-      const age = this.staleAfter.get(r.device);
-      if (age === undefined || now - r.ts <= age) continue;
-      const why = `no fresh value for ${now - r.ts} ms (stale after ${age} ms)`;
+      const maxAge = this.staleAfter.get(r.device);
+      const age = Math.max(0, mono - (this.monoAt.get(k) ?? mono));
+      if (maxAge === undefined || age <= maxAge) continue;
+      const why = `no fresh value for ${Math.round(age)} ms (stale after ${maxAge} ms)`;
       // Keep the last reason (e.g. the device's timeout) so a long-dead device still says why.
       stale.push({ ...r, quality: 'stale', error: r.error ? `${why}; last error: ${r.error}` : why });
     }

@@ -44,12 +44,29 @@ export const DEVICE_ROLES = [
 ] as const;
 export type DeviceRole = (typeof DEVICE_ROLES)[number];
 
-/** Injected time source, so tests and replays can run on a fake or accelerated clock. */
+/**
+ * Injected time source, so tests and replays can run on a fake or accelerated clock.
+ *
+ * `now()` is wall time (ms since the Unix epoch): use it only for timestamps. It can step (NTP
+ * setting the clock of a gateway without an RTC battery, an operator's `date -s`), so never
+ * subtract two readings of it to measure an interval.
+ *
+ * `mono()` is monotonic time (ms from an arbitrary origin): use it for every interval, timeout,
+ * age and rate. A clock without it (a fake, replay or accelerated test clock that never steps)
+ * measures intervals with `now()`; read it through `monoNow(clock)`.
+ */
 export interface Clock {
   now(): number;
+  mono?(): number;
 }
 
-export const systemClock: Clock = { now: () => Date.now() };
+/** The host's clocks: `Date.now()` for timestamps, `performance.now()` for intervals. */
+export const systemClock: Required<Clock> = { now: () => Date.now(), mono: () => performance.now() };
+
+/** Monotonic time of `clock`, ms (its wall time when it has no monotonic reading). */
+export function monoNow(clock: Clock): number {
+  return clock.mono ? clock.mono() : clock.now();
+}
 
 /** Where a producer of readings (a device poller) publishes them: the readings hub. */
 export interface ReadingSink {

@@ -1,6 +1,8 @@
 import type { BusConfig } from '../../runtime/config/types.js';
 import type { Logger } from '../../runtime/logger.js';
 import { silentLogger } from '../../runtime/logger.js';
+import type { Clock } from '../../runtime/types.js';
+import { monoNow, systemClock } from '../../runtime/types.js';
 import type { RegisterType } from '../profiles/types.js';
 import { Backoff } from './backoff.js';
 import {
@@ -54,10 +56,11 @@ export class ModbusBus {
   private readonly queue: Job[] = [];
   private running = false;
   private stopped = false;
+  /** Monotonic time (clock.mono) before which no reconnect is attempted. */
   private nextConnectAt = 0;
   private lastConnectError: string | undefined;
   private everConnected = false;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(
     cfg: BusConfig,
@@ -65,17 +68,18 @@ export class ModbusBus {
       logger?: Logger;
       reconnect?: { baseMs?: number; maxMs?: number };
       random?: () => number;
-      now?: () => number;
+      /** Reconnect backoff and the RTU quiet period run on its monotonic reading. */
+      clock?: Clock;
       connectTimeoutMs?: number;
     } = {},
   ) {
     this.cfg = cfg;
     this.id = cfg.id;
-    this.transport = new ModbusTransport(cfg, { connectTimeoutMs: opts.connectTimeoutMs ?? Math.max(1000, cfg.timeoutMs ?? 3000) });
+    this.clock = opts.clock ?? systemClock;
+    this.transport = new ModbusTransport(cfg, { connectTimeoutMs: opts.connectTimeoutMs ?? Math.max(1000, cfg.timeoutMs ?? 3000), clock: this.clock });
     this.uri = this.transport.uri;
     this.log = (opts.logger ?? silentLogger()).child({ bus: cfg.id, uri: this.uri });
     this.reconnectBackoff = new Backoff({ baseMs: opts.reconnect?.baseMs ?? 500, maxMs: opts.reconnect?.maxMs ?? 30_000, jitter: 0.25, random: opts.random });
-    this.now = opts.now ?? Date.now;
     this.transport.onClose = (reason) => {
       this.log.warn({ reason }, 'bus link lost; will reconnect');
     };
@@ -166,11 +170,11 @@ export class ModbusBus {
 
   private async ensureOpen(target: ModbusTarget): Promise<void> {
     if (!this.transport.needsOpen()) return;
-    const now = this.now();
+    const now = monoNow(this.clock);
     if (now < this.nextConnectAt) {
       throw new ModbusUnavailableError(
         target,
-        `bus not connected (${this.lastConnectError ?? 'link down'}); next reconnect attempt in ${this.nextConnectAt - now} ms`,
+        `bus not connected (${this.lastConnectError ?? 'link down'}); next reconnect attempt in ${Math.ceil(this.nextConnectAt - now)} ms`,
       );
     }
     try {
@@ -189,7 +193,7 @@ export class ModbusBus {
     } catch (err) {
       const msg = (err as Error)?.message ?? String(err);
       const wait = this.reconnectBackoff.fail();
-      this.nextConnectAt = this.now() + wait;
+      this.nextConnectAt = monoNow(this.clock) + wait;
       if (this.lastConnectError !== msg) this.log.warn({ err: msg, retryInMs: wait }, 'cannot open bus');
       this.lastConnectError = msg;
       throw new ModbusConnectionError(target, `cannot open ${this.uri}: ${msg}`, { cause: err });

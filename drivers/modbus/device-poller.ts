@@ -2,7 +2,7 @@ import type { DeviceConfig } from '../../runtime/config/types.js';
 import type { Logger } from '../../runtime/logger.js';
 import { silentLogger } from '../../runtime/logger.js';
 import type { Clock, PointValue, Reading, ReadingSink } from '../../runtime/types.js';
-import { systemClock } from '../../runtime/types.js';
+import { monoNow, systemClock } from '../../runtime/types.js';
 import type { Profile, ProfilePoint } from '../profiles/types.js';
 import { Backoff } from './backoff.js';
 import type { ModbusBus } from './bus.js';
@@ -55,6 +55,7 @@ export class DevicePoller {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly backoff: Backoff;
+  /** Monotonic time (clock.mono) until which the device is backed off. */
   private backedOffUntil = 0;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
@@ -95,9 +96,10 @@ export class DevicePoller {
     return `${this.bus.uri}#${this.device.unitId}/${p.register}/${p.address}`;
   }
 
-  /** Whether the device is currently backed off (and until when). */
+  /** Whether the device is currently backed off (and until when: wall time, ms since the epoch). */
   get backedOff(): { until: number; failures: number } | undefined {
-    return this.clock.now() < this.backedOffUntil ? { until: this.backedOffUntil, failures: this.backoff.failures } : undefined;
+    const left = this.backedOffUntil - monoNow(this.clock);
+    return left > 0 ? { until: this.clock.now() + Math.ceil(left), failures: this.backoff.failures } : undefined;
   }
 
   start(): void {
@@ -118,8 +120,9 @@ export class DevicePoller {
     this.timer = setTimeout(() => void this.tick(), Math.max(0, delay));
   }
 
+  /** One scheduled cycle; the schedule and the backoff run on the monotonic clock. */
   private async tick(): Promise<void> {
-    const started = this.clock.now();
+    const started = monoNow(this.clock);
     try {
       if (started < this.backedOffUntil) {
         this.stats.skipped++;
@@ -135,7 +138,7 @@ export class DevicePoller {
       this.inCycle = undefined;
     }
     if (!this.running) return;
-    const now = this.clock.now();
+    const now = monoNow(this.clock);
     let next = started + this.device.pollIntervalMs - now;
     if (now < this.backedOffUntil) next = Math.max(next, this.backedOffUntil - now);
     this.schedule(next);
@@ -179,7 +182,7 @@ export class DevicePoller {
 
     if (unreachable) {
       const wait = unreachable instanceof ModbusUnavailableError && !this.backoff.failures ? this.backoff.baseMs : this.backoff.fail();
-      this.backedOffUntil = this.clock.now() + wait;
+      this.backedOffUntil = monoNow(this.clock) + wait;
       this.stats.failed++;
       this.report(`device not answering properly, backing off ${wait} ms: ${unreachable.message}`, 'warn');
     } else {

@@ -1,5 +1,7 @@
 import modbusSerial from 'modbus-serial';
 import type { BusConfig, Parity } from '../../runtime/config/types.js';
+import type { Clock } from '../../runtime/types.js';
+import { monoNow, systemClock } from '../../runtime/types.js';
 import type { RegisterType } from '../profiles/types.js';
 
 /**
@@ -20,6 +22,8 @@ export type TransportKind = BusConfig['type'];
 export interface TransportOptions {
   /** Connect / open timeout, ms. */
   connectTimeoutMs?: number;
+  /** Quiet periods run on its monotonic reading (timeouts are timers, monotonic already). */
+  clock?: Clock;
 }
 
 // modbus-serial is CommonJS: its module.exports is the client class, also exported as `.default`.
@@ -60,13 +64,14 @@ export class ModbusTransport {
   private client: Client | undefined;
   private open_ = false;
   private readonly connectTimeoutMs: number;
+  private readonly clock: Clock;
   /** Transactions sent on the current TCP connection, and when the oldest unanswered one was. */
   private txOnConnection = 0;
   /** Timeouts in a row on this connection, with no reply in between (any unit). */
   private consecutiveTimeouts = 0;
   private timedOutAtTx: number | undefined;
   /**
-   * RTU: per unit, until when its replies are not trusted after a timeout or bad frame. A late
+   * RTU: per unit, until when (monotonic time) its replies are not trusted after a timeout or bad frame. A late
    * reply can only be mistaken for an answer to the same unit (modbus-serial checks the unit id
    * and the CRC), so only that unit's next request waits, with the link open and draining.
    */
@@ -80,6 +85,7 @@ export class ModbusTransport {
     this.cfg = cfg;
     this.uri = busUri(cfg);
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
+    this.clock = opts.clock ?? systemClock;
   }
 
   get isOpen(): boolean {
@@ -181,7 +187,7 @@ export class ModbusTransport {
       if (++this.consecutiveTimeouts >= TCP_TIMEOUTS_BEFORE_RECONNECT) await this.close();
       return;
     }
-    this.quietUntil.set(unit, Date.now() + timeoutMs);
+    this.quietUntil.set(unit, monoNow(this.clock) + timeoutMs);
     await this.close();
   }
 
@@ -190,7 +196,7 @@ export class ModbusTransport {
     const until = this.quietUntil.get(unit);
     if (until === undefined) return;
     this.quietUntil.delete(unit);
-    const wait = until - Date.now();
+    const wait = until - monoNow(this.clock);
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
 

@@ -4,7 +4,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { Clock } from '../types.js';
-import { systemClock } from '../types.js';
+import { monoNow, systemClock } from '../types.js';
 import type { Store } from '../store/store.js';
 import type { ResolvedUplinkConfig } from './config-schema.js';
 import type { CommandResponse, CommandRouter } from './commands.js';
@@ -230,7 +230,7 @@ export class Uplink {
         this.lanes.set(stream, { backfill: { cursor: 0, upTo }, live: { cursor: upTo } });
       }
       this.tokens = this.config.backfillRecordsPerSec;
-      this.tokensAt = this.clock.now();
+      this.tokensAt = monoNow(this.clock);
       this.log.info({ url: redact(this.config.url), backlog: this.store.outboxStats().records }, 'uplink connected');
       let announced = false;
       const live = () => gen === this.generation && this.client === client && this.connected;
@@ -407,7 +407,8 @@ export class Uplink {
   private refillTokens(): void {
     const rate = this.config.backfillRecordsPerSec;
     if (rate <= 0) return;
-    const now = this.clock.now();
+    // Monotonic: a step of the wall clock neither stalls the backfill nor lets a burst through.
+    const now = monoNow(this.clock);
     this.tokens = Math.min(rate, this.tokens + ((now - this.tokensAt) / 1000) * rate);
     this.tokensAt = now;
   }

@@ -1,16 +1,17 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Backoff } from '../../drivers/modbus/backoff.js';
 import { ModbusBus } from '../../drivers/modbus/bus.js';
 import { ModbusFrameError, ModbusTimeoutError } from '../../drivers/modbus/errors.js';
+import { FAKE_TIMEOUTS, expectPausesOnFakeTime } from '../helpers/fake-pauses.js';
 
 /**
  * A minimal Modbus TCP peer written from the spec (not modbus-serial): answers FC03 with
- * register value = unit * 1000 + address, after `delayMs`, and records what the bus does.
+ * register value = unit * 1000 + address, after `delayMs` (0: at once, without a timer, so it
+ * also answers under fake timers), and records what the bus does.
  */
 async function mbapPeer(opts: { delayMs?: number; script?: (n: number, req: Buffer) => Buffer | 'silent' | undefined } = {}) {
-  const stats = { inFlight: 0, maxInFlight: 0, requests: 0, connections: 0, gaps: [] as number[] };
-  let lastReplyAt = 0;
+  const stats = { inFlight: 0, maxInFlight: 0, requests: 0, connections: 0 };
   const sockets = new Set<net.Socket>();
   const server = net.createServer((sock) => {
     stats.connections++;
@@ -24,13 +25,11 @@ async function mbapPeer(opts: { delayMs?: number; script?: (n: number, req: Buff
         const req = rx.subarray(0, 12);
         rx = rx.subarray(12);
         const n = ++stats.requests;
-        if (lastReplyAt) stats.gaps.push(Date.now() - lastReplyAt);
         stats.inFlight++;
         stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
         const scripted = opts.script?.(n, req);
-        setTimeout(() => {
+        const reply = () => {
           stats.inFlight--;
-          lastReplyAt = Date.now();
           if (scripted === 'silent') return;
           if (scripted) {
             sock.write(scripted);
@@ -47,7 +46,10 @@ async function mbapPeer(opts: { delayMs?: number; script?: (n: number, req: Buff
           out[8] = 2 * count;
           for (let i = 0; i < count; i++) out.writeUInt16BE((unit * 1000 + addr + i) & 0xffff, 9 + 2 * i);
           sock.write(out);
-        }, opts.delayMs ?? 5);
+        };
+        const delayMs = opts.delayMs ?? 5;
+        if (delayMs > 0) setTimeout(reply, delayMs);
+        else reply();
       }
     });
   });
@@ -68,10 +70,11 @@ async function mbapPeer(opts: { delayMs?: number; script?: (n: number, req: Buff
 describe('ModbusBus queue', () => {
   const cleanups: Array<() => Promise<void>> = [];
   afterEach(async () => {
+    vi.useRealTimers();
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  it('never has two transactions on the wire at once and pauses between them', async () => {
+  it('never has two transactions on the wire at once', async () => {
     const peer = await mbapPeer({ delayMs: 5 });
     cleanups.push(peer.close);
     const bus = new ModbusBus({ id: 'b', type: 'tcp', host: '127.0.0.1', port: peer.port, interRequestDelayMs: 15 });
@@ -82,9 +85,24 @@ describe('ModbusBus queue', () => {
     results.forEach((words, i) => expect(words).toEqual([(i + 1) * 1000 + 7, (i + 1) * 1000 + 8]));
     expect(peer.stats.requests).toBe(12);
     expect(peer.stats.maxInFlight).toBe(1);
-    // Every request after the first waited at least the bus's inter-request delay after a reply.
-    expect(peer.stats.gaps).toHaveLength(11);
-    for (const g of peer.stats.gaps) expect(g).toBeGreaterThanOrEqual(14);
+  });
+
+  it('pauses the bus inter-request delay after every reply (fake time)', async () => {
+    const peer = await mbapPeer({ delayMs: 0 });
+    cleanups.push(peer.close);
+    const bus = new ModbusBus({ id: 'b', type: 'tcp', host: '127.0.0.1', port: peer.port, interRequestDelayMs: 15 });
+    cleanups.push(() => bus.close());
+    expect(await bus.connect()).toBe(true);
+    vi.useFakeTimers(FAKE_TIMEOUTS);
+    const reads = [];
+    for (let unit = 1; unit <= 12; unit++) reads.push(bus.read(unit, 'holding', 7, 2, { timeoutMs: 1000 }));
+    const all = Promise.all(reads);
+    all.catch(() => undefined); // a failed check below leaves reads for the cleanup to reject
+    // Every request after the first waits the delay after the previous reply: not 14 ms, 15.
+    await expectPausesOnFakeTime(() => peer.stats.requests, 12, 15);
+    vi.useRealTimers();
+    const results = (await all) as number[][];
+    results.forEach((words, i) => expect(words).toEqual([(i + 1) * 1000 + 7, (i + 1) * 1000 + 8]));
   });
 
   it('a garbage reply on TCP is a frame error; the bus reconnects and the next read is correct', async () => {

@@ -14,8 +14,8 @@ export interface MbapPeer {
   /** Units that get no reply. */
   silent: Set<number>;
   connections: number;
-  /** Every request received, in order, with when it arrived and when it was answered (ms). */
-  log: Array<{ unit: number; fc: number; address: number; count: number; at: number; repliedAt?: number }>;
+  /** Every request received, in order. */
+  log: Array<{ unit: number; fc: number; address: number; count: number }>;
   close(): Promise<void>;
 }
 
@@ -49,7 +49,7 @@ export async function startMbapPeer(): Promise<MbapPeer> {
         const unit = req[6]!;
         const fc = req[7]!;
         bump(peer.requests, unit);
-        const entry: MbapPeer['log'][number] = { unit, fc, address: req.readUInt16BE(8), count: req.readUInt16BE(10), at: Date.now() };
+        const entry: MbapPeer['log'][number] = { unit, fc, address: req.readUInt16BE(8), count: req.readUInt16BE(10) };
         peer.log.push(entry);
         if (peer.silent.has(unit)) {
           bump(peer.ignored, unit);
@@ -71,7 +71,6 @@ export async function startMbapPeer(): Promise<MbapPeer> {
         req.copy(out, 0, 0, 4); // transaction id, protocol id
         out[6] = unit;
         out[7] = fc === 3 || fc === 4 ? fc : fc | 0x80;
-        entry.repliedAt = Date.now();
         sock.write(out);
       }
     });

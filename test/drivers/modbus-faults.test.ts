@@ -1,11 +1,12 @@
 import { SerialPort } from 'serialport';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ModbusBus } from '../../drivers/modbus/bus.js';
-import { DevicePoller } from '../../drivers/modbus/device-poller.js';
+import { DevicePoller, type DevicePollerOptions } from '../../drivers/modbus/device-poller.js';
 import type { Profile } from '../../drivers/profiles/types.js';
 import type { BusConfig } from '../../runtime/config/types.js';
 import { ReadingsHub } from '../../runtime/readings-hub.js';
 import type { Reading } from '../../runtime/types.js';
+import { recordReads } from '../helpers/bus-requests.js';
 import { freePort, havePeer, waitFor } from '../helpers/peers.js';
 import { PtyPair } from '../helpers/pty.js';
 import { PymodbusServer } from '../helpers/pymodbus.js';
@@ -15,11 +16,21 @@ const ok = havePeer('pymodbus', 'socat');
 
 const byPoint = (rs: Reading[]) => Object.fromEntries(rs.map((r) => [r.point, r]));
 
-function makePoller(bus: ModbusBus, unitId: number, opts: { id?: string; pollIntervalMs?: number; hub?: ReadingsHub; profile?: Profile; timeoutMs?: number } = {}) {
+interface PollerOpts {
+  id?: string;
+  pollIntervalMs?: number;
+  hub?: ReadingsHub;
+  profile?: Profile;
+  timeoutMs?: number;
+  backoff?: DevicePollerOptions['backoff'];
+  random?: () => number;
+}
+
+function makePoller(bus: ModbusBus, unitId: number, opts: PollerOpts = {}) {
   const device = siteConfig(bus.cfg, [
     { id: opts.id ?? `meter${unitId}`, unitId, pollIntervalMs: opts.pollIntervalMs ?? 200, ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) },
   ]).devices[0]!;
-  return new DevicePoller({ device, profile: opts.profile ?? testMeter, bus, hub: opts.hub });
+  return new DevicePoller({ device, profile: opts.profile ?? testMeter, bus, hub: opts.hub, backoff: opts.backoff, random: opts.random });
 }
 
 describe.runIf(ok)('faults on Modbus TCP (pymodbus peer)', () => {
@@ -60,9 +71,8 @@ describe.runIf(ok)('faults on Modbus TCP (pymodbus peer)', () => {
     const bus = new ModbusBus({ id: 'b', type: 'tcp', host: '127.0.0.1', port, timeoutMs: 300 }, { reconnect: { baseMs: 50, maxMs: 200 } });
     cleanups.push(() => bus.close());
     const hub = new ReadingsHub();
-    const poller = makePoller(bus, 1, { pollIntervalMs: 100, hub });
     // Backoff short enough for a test (the default is 1 s doubling to 5 min).
-    (poller as unknown as { backoff: { baseMs: number } }).backoff.baseMs = 100;
+    const poller = makePoller(bus, 1, { pollIntervalMs: 100, hub, backoff: { baseMs: 100 } });
     poller.start();
     cleanups.push(() => poller.stop());
     await waitFor(() => hub.latest('meter1', 'voltage_l1')?.quality === 'good', 10000, 'first good read');
@@ -85,9 +95,7 @@ describe.runIf(ok)('faults on RTU over TCP (serial device server, pymodbus peer)
     let server = await new PymodbusServer(spec).start();
     const bus = new ModbusBus({ id: 'gw', type: 'rtu-over-tcp', host: '127.0.0.1', port, timeoutMs: 300 }, { reconnect: { baseMs: 50, maxMs: 200 } });
     const hub = new ReadingsHub();
-    const poller = makePoller(bus, 5, { pollIntervalMs: 100, hub });
-    (poller as unknown as { backoff: { baseMs: number; maxMs: number } }).backoff.baseMs = 100;
-    (poller as unknown as { backoff: { baseMs: number; maxMs: number } }).backoff.maxMs = 400;
+    const poller = makePoller(bus, 5, { pollIntervalMs: 100, hub, backoff: { baseMs: 100, maxMs: 400 } });
     try {
       poller.start();
       await waitFor(() => hub.latest('meter5', 'voltage_l1')?.quality === 'good', 10000, 'first good read');
@@ -141,31 +149,33 @@ describe.runIf(ok)('faults on Modbus RTU (socat pty pair)', () => {
     // on the wire it delays a healthy cycle but must not cost one.
     const interval = 300;
     const healthy = [makePoller(bus, 1, { pollIntervalMs: interval, hub }), makePoller(bus, 2, { pollIntervalMs: interval, hub })];
-    const dead = makePoller(bus, 3, { pollIntervalMs: interval, hub, timeoutMs: 150 });
+    // Jitter pinned to none (random 0.5), so the dead device's backoff is exactly 1 s, 2 s, 4 s...
+    const dead = makePoller(bus, 3, { pollIntervalMs: interval, hub, timeoutMs: 150, random: () => 0.5 });
     const control = makePoller(controlBus, 1, { id: 'control', pollIntervalMs: interval });
     const all = [...healthy, dead, control];
-    const t0 = Date.now();
+    const deadReads = recordReads(bus);
     for (const p of all) p.start();
     cleanups.push(async () => {
       for (const p of all) await p.stop();
     });
     await waitFor(() => control.stats.complete >= 12, 30_000, 'control polls');
-    const elapsed = Date.now() - t0;
     for (const p of all) await p.stop();
     for (const p of healthy) {
       expect(p.stats.failed, p.device.id).toBe(0);
       // At most the cycle in progress when the pollers were stopped one after another differs.
       expect(p.stats.complete, `${p.device.id} polls vs control ${control.stats.complete}`).toBeGreaterThanOrEqual(control.stats.complete - 2);
     }
-    // Backed off (1 s, doubling, jittered +-20 %): request n+1 comes at the earliest
-    // 800 * (2^n - 1) ms after the first (bound from the run's length, not a timing assertion);
-    // without backoff it would send one request per cycle (~12). Each attempt abandons its cycle
-    // after the first unanswered request.
-    const backoffBound = 1 + Math.floor(Math.log2(1 + elapsed / 800));
-    expect(backoffBound).toBeLessThan(control.stats.complete / 2);
+    // Backed off (1 s, doubling): without backoff the dead device would be sent one request per
+    // cycle, as many as the control's cycles in the same run; with it, a handful. Each attempt
+    // abandons its cycle after the first unanswered request.
     expect(dead.stats.requests).toBeGreaterThanOrEqual(1);
-    expect(dead.stats.requests).toBeLessThanOrEqual(backoffBound);
+    expect(dead.stats.requests, `dead requests vs control cycles ${control.stats.complete}`).toBeLessThanOrEqual(control.stats.complete / 2);
     expect(dead.stats.polls).toBe(dead.stats.requests);
+    // Request n+1 was queued no sooner than the n-th backoff (1000 * 2^(n-1) ms) after request n
+    // (monotonic time: a lower bound that a slow machine only widens).
+    const at = deadReads.filter((r) => r.device === 'meter3').map((r) => r.at);
+    expect(at).toHaveLength(dead.stats.requests);
+    at.slice(1).forEach((t, n) => expect(t - at[n]!, `backoff before request ${n + 2}`).toBeGreaterThanOrEqual(1000 * 2 ** n));
     expect(hub.latest('meter3', 'voltage_l1')!.quality).toBe('comm-error');
     expect(hub.latest('meter3', 'voltage_l1')!.error).toMatch(/unit 3 on modbus-rtu:\/\/.* no reply within 150 ms/);
   });
@@ -227,9 +237,7 @@ describe.runIf(ok)('faults on Modbus RTU (socat pty pair)', () => {
     const bus = new ModbusBus(busCfg(), { reconnect: { baseMs: 50, maxMs: 200 } });
     cleanups.push(() => bus.close());
     const hub = new ReadingsHub();
-    const poller = makePoller(bus, 1, { pollIntervalMs: 100, hub });
-    (poller as unknown as { backoff: { baseMs: number; maxMs: number } }).backoff.baseMs = 100;
-    (poller as unknown as { backoff: { baseMs: number; maxMs: number } }).backoff.maxMs = 400;
+    const poller = makePoller(bus, 1, { pollIntervalMs: 100, hub, backoff: { baseMs: 100, maxMs: 400 } });
     poller.start();
     cleanups.push(() => poller.stop());
     await waitFor(() => hub.latest('meter1', 'voltage_l1')?.quality === 'good', 10000, 'first good read');

@@ -9,6 +9,10 @@ import { drain, expectComplete, lastSeqs, startGateway, startReceiver, type Test
 import type { Receiver } from '../../tools/receiver/receiver.js';
 import { loadContract } from '../../runtime/uplink/contract.js';
 import { OUTBOX } from '../../runtime/services.js';
+import { resolveUplinkConfig } from '../../runtime/uplink/config-schema.js';
+import { Uplink } from '../../runtime/uplink/uplink.js';
+import { Store } from '../../runtime/store/store.js';
+import { TestClock } from '../helpers/test-clock.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -134,6 +138,27 @@ describe('uplink against aedes (fast tier)', () => {
     expect(t.uplink).toBeUndefined();
     await waitFor(() => t.store.lastSeq('readings-1m') >= 12, 30_000, 'summaries in the outbox');
     expect(t.store.db.prepare('SELECT count(*) FROM readings_raw').pluck().get()).toBeGreaterThan(0);
+  });
+});
+
+describe('uplink backfill across a wall-clock step', () => {
+  it('the wall clock stepped back one hour right after connecting: the rate-capped backfill keeps going', async () => {
+    const clock = new TestClock({ real: true });
+    const store = new Store({ dataDir: tmp(), siteId: 'site1', gatewayId: 'gw1', clock });
+    cleanups.push(() => store.close());
+    const ex = JSON.parse(fs.readFileSync(path.join(loadContract().dir, 'examples', 'decision.json'), 'utf8')) as Record<string, unknown>;
+    const { id: _id, seq: _seq, ...decision } = (Array.isArray(ex.records) ? (ex.records as Record<string, unknown>[])[0] : ex) as Record<string, unknown>;
+    // A backlog three times the rate: one second's worth goes at once, the rest as tokens refill.
+    store.enqueueMany('decision', Array.from({ length: 300 }, (_, i) => ({ ...decision, ts: clock.now() + i })));
+    const cfg = resolveUplinkConfig({ backfillRecordsPerSec: 100, batchMaxRecords: 20, reconnect: { minMs: 100, maxMs: 1000 } }, broker.url, 'site1', 'gw1');
+    const uplink = new Uplink(store, cfg, { site: 'site1', gateway: 'gw1' }, { clock });
+    cleanups.push(() => uplink.stop());
+    uplink.start();
+    await waitFor(() => uplink.health().connected, 10_000, 'uplink connected');
+    clock.stepWall(-3_600_000);
+    // Wall-clock arithmetic took an hour's worth of tokens away here: nothing more for an hour.
+    await waitFor(() => store.outboxStats().records === 0, 15_000, 'backlog sent and acknowledged');
+    expect(uplink.health().recordsAcked).toBe(300);
   });
 });
 

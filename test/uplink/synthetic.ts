@@ -50,8 +50,8 @@ export function syntheticFeature(opts: { devices: number; points: number; interv
   return factory;
 }
 
-/** A clock running `factor` times faster than real time from `start`. */
+/** A clock running `factor` times faster than real time from `start` (elapsed time measured monotonically). */
 export function acceleratedClock(factor: number, start = Date.now()) {
-  const real0 = Date.now();
-  return { now: () => start + (Date.now() - real0) * factor };
+  const real0 = performance.now();
+  return { now: () => start + Math.floor((performance.now() - real0) * factor) };
 }
