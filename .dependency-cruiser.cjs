@@ -3,7 +3,7 @@
  * flow  bus -> readings -> metering -> (accounting, rules) -> store -> uplink.
  *
  * Layers (a module may import its own layer, earlier layers and the core; never a later one):
- *   core       runtime/{types,logger,package-root,services,service-registry}.ts, runtime/config/
+ *   core       runtime/{types,clock-step,logger,package-root,services,service-registry}.ts, runtime/config/
  *              (but load.ts), runtime/persistence/, the profile model (drivers/profiles/types.ts,
  *              canonical.ts)
  *   bus        drivers/ (never imports a feature, the composition root or tools/)
@@ -16,7 +16,7 @@
  *   tools/     the composition root (CLI), simulators, receiver, benchmarks: may import anything;
  *              nothing outside tools/ and test/ imports tools/.
  */
-const CORE = '^(runtime/(types|logger|package-root|services|service-registry)\\.ts$|runtime/config/(?!load\\.ts$)|runtime/persistence/|drivers/profiles/(types|canonical)\\.ts$)';
+const CORE = '^(runtime/(types|clock-step|logger|package-root|services|service-registry)\\.ts$|runtime/config/(?!load\\.ts$)|runtime/persistence/|drivers/profiles/(types|canonical)\\.ts$)';
 const BUS = '^drivers/(?!profiles/(types|canonical)\\.ts$)';
 const READINGS = '^runtime/((readings-hub|feature-api|gateway)\\.ts$|acquisition/|config/load\\.ts$)';
 const METERING = '^runtime/metering/';

@@ -30,7 +30,7 @@ let validator: ValidateFunction | undefined;
  * matching the MWh (1 GEC = 1 MWh), a validity period that ends before it starts.
  */
 export function checkInstrument(ins: unknown, file = 'instrument', where = ''): ConfigIssue[] {
-  validator ??= schemaValidator('instrument', (accountingConfigSchema.properties as Record<string, { items: object }>).instruments.items);
+  validator ??= schemaValidator('instrument', (accountingConfigSchema.properties as { instruments: { items: object } }).instruments.items);
   if (!validator(ins)) return ajvIssues(validator.errors, file, ins).map((i) => ({ ...i, path: `${where}${i.path}` }));
   const x = ins as InstrumentConfig;
   const issues: ConfigIssue[] = [];

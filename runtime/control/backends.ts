@@ -75,7 +75,7 @@ export class GpioWriteBackend implements WriteBackend {
   }
 }
 
-/** A simulated site's control inputs (runtime/simulation DemoSite.write), for replays. */
+/** A simulated site's control inputs (tools/simulator DemoSite.write), for replays. */
 export interface SimulatedDevices {
   write(device: string, point: string, value: number | boolean): void;
 }

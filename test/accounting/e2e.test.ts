@@ -8,7 +8,7 @@ import { storeFeature } from '../../runtime/store/feature.js';
 import { accountingFeature, type AccountingService } from '../../runtime/accounting/feature.js';
 import { inventoryFromDb } from '../../runtime/accounting/store-inventory.js';
 import { Q } from '../../runtime/accounting/exact.js';
-import { DEMO_DEVICES, DemoSite } from '../../runtime/simulation/demo-site.js';
+import { DEMO_DEVICES, DemoSite } from '../../tools/simulator/demo-site.js';
 import { createAjv } from '../../runtime/config/ajv-issues.js';
 import { DAY0, demoConfig, deviceReadings, profiles, tmpDb } from './helpers.js';
 import schema15 from '../../runtime/uplink/contract/carbon-15m.v1.schema.json' with { type: 'json' };

@@ -17,7 +17,7 @@ import { silentLogger } from '../../runtime/logger.js';
 import { storeFeature } from '../../runtime/store/feature.js';
 import { accountingFeature } from '../../runtime/accounting/feature.js';
 import { Q } from '../../runtime/accounting/exact.js';
-import { demoSiteConfig } from '../../runtime/simulation/demo-config.js';
+import { demoSiteConfig } from '../../tools/simulator/demo-config.js';
 import type { SiteConfig } from '../../runtime/config/types.js';
 import { SimulatorServer } from '../../tools/simulator/server.js';
 import { SimulatedSite } from '../../tools/simulator/site.js';

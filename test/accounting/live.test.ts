@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type Database from 'better-sqlite3';
 import { Q } from '../../runtime/accounting/exact.js';
 import { QUARTER_MS, type Totals } from '../../runtime/accounting/live.js';
-import { DEMO_DEVICES, DemoSite } from '../../runtime/simulation/demo-site.js';
+import { DEMO_DEVICES, DemoSite } from '../../tools/simulator/demo-site.js';
 import type { Reading } from '../../runtime/types.js';
 import { ACCOUNTING, DAY0, MemoryOutbox, demoConfig, deviceReadings, makeEngine, tmpDb } from './helpers.js';
 

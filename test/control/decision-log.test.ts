@@ -8,7 +8,7 @@ import { WriteGate } from '../../runtime/control/write-gate.js';
 import type { WriteBackend } from '../../runtime/services.js';
 import { ModbusWriteBackend, verify } from '../../runtime/control/backends.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
-import { demoSiteConfig } from '../../runtime/simulation/demo-config.js';
+import { demoSiteConfig } from '../../tools/simulator/demo-config.js';
 
 const contract = loadContract();
 

@@ -16,7 +16,7 @@ import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
 import { Gateway } from '../../runtime/gateway.js';
 import { silentLogger } from '../../runtime/logger.js';
 import type { SiteConfig } from '../../runtime/config/types.js';
-import { demoSiteConfig } from '../../runtime/simulation/demo-config.js';
+import { demoSiteConfig } from '../../tools/simulator/demo-config.js';
 import { SimulatorServer } from '../../tools/simulator/server.js';
 import { SimulatedSite } from '../../tools/simulator/site.js';
 import { rulesFeature } from '../../rules/feature.js';

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { loadSiteConfigText } from '../../tools/cli/site.js';
-import { demoSiteConfig } from '../../runtime/simulation/demo-config.js';
-import { DEMO_DEVICES } from '../../runtime/simulation/demo-site.js';
+import { demoSiteConfig } from '../../tools/simulator/demo-config.js';
+import { DEMO_DEVICES } from '../../tools/simulator/demo-site.js';
 import { freePort, havePeer, waitFor } from '../helpers/peers.js';
 import { ModbusClient } from '../simulator/helpers.js';
 

@@ -4,7 +4,7 @@ import { ConfigError } from '../../runtime/config/errors.js';
 import type { SiteConfig } from '../../runtime/config/types.js';
 import type { WriteRequest, WriteResult } from '../../runtime/services.js';
 import type { Reading } from '../../runtime/types.js';
-import { demoSiteConfig } from '../../runtime/simulation/demo-config.js';
+import { demoSiteConfig } from '../../tools/simulator/demo-config.js';
 import { compileRules, gatherRules } from '../../rules/compile-rules.js';
 import { RuleEngine, type OverrideSource } from '../../rules/engine.js';
 import { expect } from 'vitest';

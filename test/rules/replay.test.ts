@@ -15,11 +15,12 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import YAML from 'yaml';
 import { openStoreDatabase } from '../../runtime/store/db.js';
 import { silentLogger } from '../../runtime/logger.js';
-import { DemoSite } from '../../runtime/simulation/demo-site.js';
-import { demoSiteConfig } from '../../runtime/simulation/demo-config.js';
+import { DemoSite } from '../../tools/simulator/demo-site.js';
+import { demoSiteConfig } from '../../tools/simulator/demo-config.js';
 import { demoRules } from '../../rules/examples.js';
 import { runReplay, type ReplayReport } from '../../rules/replay.js';
-import { DemoReplaySite, localMidnight } from '../../rules/replay-sites.js';
+import { localMidnight } from '../../rules/replay-sites.js';
+import { DemoReplaySite } from '../../tools/simulator/replay-site.js';
 import type { RuleConfig } from '../../rules/types.js';
 import { profiles } from './helpers.js';
 

@@ -3,8 +3,8 @@ import { decodeBlockResults, fromEngineering, type BlockResult } from '../../dri
 import { planReads } from '../../drivers/modbus/planner.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
 import type { Profile } from '../../drivers/profiles/types.js';
-import { DEMO_DEVICE_SPECS } from '../../runtime/simulation/demo-config.js';
-import { DEMO_DEVICES, type DemoDevice } from '../../runtime/simulation/demo-site.js';
+import { DEMO_DEVICE_SPECS } from '../../tools/simulator/demo-config.js';
+import { DEMO_DEVICES, type DemoDevice } from '../../tools/simulator/demo-site.js';
 import type { PointValue } from '../../runtime/types.js';
 import { SimulatorServer } from '../../tools/simulator/server.js';
 import { SimulatedSite, SingleSimulatedDevice } from '../../tools/simulator/site.js';

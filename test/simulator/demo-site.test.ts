@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BATTERY_MODES, DEMO_DEVICES, DemoSite } from '../../runtime/simulation/demo-site.js';
+import { BATTERY_MODES, DEMO_DEVICES, DemoSite } from '../../tools/simulator/demo-site.js';
 
 // Tuesday 17 June 2025, 00:00 CET (the model's default local time is UTC+1).
 const MIDNIGHT = Date.UTC(2025, 5, 17, 0, 0, 0) - 3_600_000;

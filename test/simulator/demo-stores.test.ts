@@ -5,7 +5,7 @@
  * storage load whose thermostat keeps a minimum whatever the relay, and fills up with the relay on.
  */
 import { describe, expect, it } from 'vitest';
-import { DemoSite } from '../../runtime/simulation/demo-site.js';
+import { DemoSite } from '../../tools/simulator/demo-site.js';
 
 // Tuesday 17 June 2025, 00:00 CET (the model's default local time is UTC+1).
 const MIDNIGHT = Date.UTC(2025, 5, 17, 0, 0, 0) - 3_600_000;

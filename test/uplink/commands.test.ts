@@ -13,7 +13,7 @@ import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
 import { Gateway } from '../../runtime/gateway.js';
 import { silentLogger } from '../../runtime/logger.js';
 import type { SiteConfig } from '../../runtime/config/types.js';
-import { demoSiteConfig } from '../../runtime/simulation/demo-config.js';
+import { demoSiteConfig } from '../../tools/simulator/demo-config.js';
 import type { Uplink } from '../../runtime/uplink/uplink.js';
 import type { RulesService } from '../../rules/feature.js';
 import type { AccountingService } from '../../runtime/accounting/feature.js';

@@ -9,12 +9,13 @@ import type { DeviceConfig, SiteConfig } from '../../runtime/config/types.js';
 import { ReadingsHub } from '../../runtime/readings-hub.js';
 import type { Reading } from '../../runtime/types.js';
 import { WriteGate } from '../../runtime/control/write-gate.js';
-import { demoSiteConfig } from '../../runtime/simulation/demo-config.js';
+import { demoSiteConfig } from '../simulator/demo-config.js';
 import { compileRules, gatherRules } from '../../rules/compile-rules.js';
 import { RuleEngine } from '../../rules/engine.js';
 import { demoRules } from '../../rules/examples.js';
 import { runReplay } from '../../rules/replay.js';
-import { DemoReplaySite, localMidnight } from '../../rules/replay-sites.js';
+import { localMidnight } from '../../rules/replay-sites.js';
+import { DemoReplaySite } from '../simulator/replay-site.js';
 import type { RuleConfig } from '../../rules/types.js';
 
 const { profiles } = loadBuiltinProfiles();

@@ -24,7 +24,7 @@ export function validatorSchemas(): Record<PrecompiledName, object> {
     'site-config': siteConfigSchema,
     profile: JSON.parse(readFileSync(packagePath('device-profiles', 'profile.schema.json'), 'utf8')) as object,
     rule: ruleSchema,
-    instrument: (accountingConfigSchema.properties as Record<string, { items: object }>).instruments.items,
+    instrument: (accountingConfigSchema.properties as { instruments: { items: object } }).instruments.items,
   };
 }
 

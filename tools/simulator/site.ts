@@ -7,8 +7,8 @@
 import type { Profile, ProfilePoint } from '../../drivers/profiles/types.js';
 import type { Logger } from '../../runtime/logger.js';
 import { silentLogger } from '../../runtime/logger.js';
-import { DEMO_DEVICE_SPECS } from '../../runtime/simulation/demo-config.js';
-import { DEMO_DEVICES, DemoSite, type DemoDevice, type DemoSiteOptions } from '../../runtime/simulation/demo-site.js';
+import { DEMO_DEVICE_SPECS } from './demo-config.js';
+import { DEMO_DEVICES, DemoSite, type DemoDevice, type DemoSiteOptions } from './demo-site.js';
 import type { PointValue } from '../../runtime/types.js';
 import { RegisterImage, type ImageValues, type RegisterImageOptions } from './register-image.js';
 import type { SimulatedDevice } from './server.js';

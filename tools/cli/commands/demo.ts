@@ -1,8 +1,8 @@
 import type { Gateway } from '../../../runtime/gateway.js';
 import { validateSiteConfig } from '../site.js';
 import { createLogger, type Logger } from '../../../runtime/logger.js';
-import { demoSiteConfig, demoSiteConfigYaml } from '../../../runtime/simulation/demo-config.js';
-import { DEMO_DEVICES, type DemoDevice } from '../../../runtime/simulation/demo-site.js';
+import { demoSiteConfig, demoSiteConfigYaml } from '../../simulator/demo-config.js';
+import { DEMO_DEVICES, type DemoDevice } from '../../simulator/demo-site.js';
 import type { ReadingsHub } from '../../../runtime/readings-hub.js';
 import { SimulatorServer } from '../../simulator/server.js';
 import { SimulatedSite } from '../../simulator/site.js';

@@ -1,6 +1,7 @@
 import { loadSiteConfigFile } from '../site.js';
 import { runReplay, type ReplayReport, type ReplaySite } from '../../../rules/replay.js';
-import { DemoReplaySite, localMidnight } from '../../../rules/replay-sites.js';
+import { localMidnight } from '../../../rules/replay-sites.js';
+import { DemoReplaySite } from '../../simulator/replay-site.js';
 import type { Command } from '../command.js';
 import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 

@@ -4,8 +4,8 @@ import { builtinProfileDir, loadProfiles } from '../../../drivers/profiles/load.
 import type { Profile } from '../../../drivers/profiles/types.js';
 import { ConfigError } from '../../../runtime/config/errors.js';
 import { createLogger, type Logger } from '../../../runtime/logger.js';
-import { DEMO_DEVICE_SPECS } from '../../../runtime/simulation/demo-config.js';
-import { DEMO_DEVICES } from '../../../runtime/simulation/demo-site.js';
+import { DEMO_DEVICE_SPECS } from '../../simulator/demo-config.js';
+import { DEMO_DEVICES } from '../../simulator/demo-site.js';
 import type { ImageValues } from '../../simulator/register-image.js';
 import { createPtyPair, SocatMissingError, type PtyPair } from '../../simulator/pty.js';
 import { SimulatorServer, type SimulatedDevice } from '../../simulator/server.js';

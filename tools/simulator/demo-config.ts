@@ -4,8 +4,8 @@
  * commented YAML, the natural starting point for a real site's file.
  */
 import YAML, { isMap, isPair, isScalar, isSeq, type Node } from 'yaml';
-import type { SiteConfig } from '../config/types.js';
-import type { DeviceRole } from '../types.js';
+import type { SiteConfig } from '../../runtime/config/types.js';
+import type { DeviceRole } from '../../runtime/types.js';
 import type { DemoDevice } from './demo-site.js';
 import { demoRules } from '../../rules/examples.js';
 
