@@ -10,13 +10,13 @@
  * own fallback (e.g. a battery's communication watchdog) and wire relays fail-safe.
  */
 import path from 'node:path';
-import type { Database } from 'better-sqlite3';
 import type { Feature, FeatureFactory, GatewayContext } from '../runtime/gateway.js';
 import type { OutboxWriter } from '../runtime/services.js';
 import { ConfigError } from '../runtime/config/errors.js';
 import { WriteGate } from '../runtime/control/write-gate.js';
 import { GpioWriteBackend, ModbusWriteBackend, type PointWriter } from '../runtime/control/backends.js';
-import { DecisionLog } from '../runtime/control/decision-log.js';
+import { DecisionLog, DecisionLogRepository } from '../runtime/control/decision-log.js';
+import { sharedPersistence } from '../runtime/persistence/shared.js';
 import { MemoryOverrides, SqliteOverrides, type OverrideStore } from '../runtime/control/overrides.js';
 import { OnoffRelay, type RelayOutput } from '../drivers/gpio/relay.js';
 import { compileRules, DEFAULT_TICK_MS, gatherRules } from './compile-rules.js';
@@ -40,9 +40,10 @@ export interface RulesService {
 export const rulesFeature: FeatureFactory = (ctx: GatewayContext): Feature | null => {
   const control = (ctx.config.control ?? {}) as ControlConfig;
   const log = ctx.logger.child({ feature: 'rules' });
-  const store = ctx.services.get('store') as { db: Database } | undefined;
+  // The site database when the store opened it (it stops after the rules): decisions and overrides are kept there.
+  const persistence = sharedPersistence(ctx)?.persistence;
   const outbox = ctx.services.get('outbox') as OutboxWriter | undefined;
-  const gate = new WriteGate({ dryRun: !!ctx.config.gateway.dryRun, logger: log, clock: ctx.clock, sinks: [new DecisionLog(store?.db, outbox)] });
+  const gate = new WriteGate({ dryRun: !!ctx.config.gateway.dryRun, logger: log, clock: ctx.clock, sinks: [new DecisionLog(persistence && new DecisionLogRepository(persistence), outbox)] });
   const acquisition = ctx.services.get('acquisition') as PointWriter | undefined;
   if (acquisition) gate.addBackend(new ModbusWriteBackend(acquisition, ctx.config, ctx.profiles));
   ctx.services.set('writeGate', gate);
@@ -59,7 +60,7 @@ export const rulesFeature: FeatureFactory = (ctx: GatewayContext): Feature | nul
     return null;
   }
 
-  const overrides: OverrideStore = store ? new SqliteOverrides(store.db) : new MemoryOverrides();
+  const overrides: OverrideStore = persistence ? new SqliteOverrides(persistence) : new MemoryOverrides();
   const schedules = new ScheduleVariables(control, ctx.config.site.timezone);
   const engine = new RuleEngine({ model: compiled.model, rules: compiled.rules, writer: gate, logger: log, overrides, schedules: schedules.values });
   const tickMs = control.tickMs ?? DEFAULT_TICK_MS;

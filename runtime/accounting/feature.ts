@@ -3,9 +3,6 @@
  * (`acct_*` tables), carbon summaries to the outbox (streams carbon-15m, carbon-day). Service
  * `accounting` (AccountingService).
  */
-import path from 'node:path';
-import { mkdirSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import type { Feature, FeatureFactory, GatewayContext } from '../gateway.js';
 import type { OutboxWriter } from '../services.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
@@ -13,7 +10,7 @@ import type { AccountingConfig, InstrumentConfig } from './config-schema.js';
 import { GRID_KINDS, loadFactorLibrary, type FactorLibrary } from './factors.js';
 import { fromEntry, resolveFactor, type ResolvedFactor } from './inventory.js';
 import { AccountingEngine, accountingDevices, type AcctSettings, type Totals } from './live.js';
-import { DB_FILE_NAME } from '../store/store.js';
+import { acquireSiteDatabase } from '../site-database.js';
 
 export interface AccountingService {
   /** Hour, day, month and year-to-date windows (exact totals). */
@@ -93,17 +90,9 @@ export const accountingFeature: FeatureFactory = (ctx) => {
   for (const d of devices) {
     if (d.power) log.warn({ device: d.id, flows: [d.power.positive, d.power.negative].filter(Boolean) }, 'no energy counter: integrating active_power (flagged as integrated)');
   }
-  const store = ctx.services.get('store') as { db: Database.Database } | undefined;
-  let ownDb: Database.Database | undefined;
-  let db: Database.Database;
-  if (store?.db) db = store.db;
-  else {
-    mkdirSync(ctx.dataDir, { recursive: true });
-    ownDb = new Database(path.join(ctx.dataDir, DB_FILE_NAME));
-    ownDb.pragma('journal_mode = WAL');
-    ownDb.pragma('synchronous = FULL');
-    db = ownDb;
-  }
+  // The site database, shared with the store (or opened for accounting alone).
+  const database = acquireSiteDatabase(ctx);
+  const db = database.persistence.db;
   const outbox = ctx.services.get('outbox') as OutboxWriter | undefined;
   const engine = new AccountingEngine(settings, devices, { db, outbox, logger: log });
   const service: AccountingService = {
@@ -137,7 +126,7 @@ export const accountingFeature: FeatureFactory = (ctx) => {
       unsubscribe?.();
       if (timer) clearInterval(timer);
       engine.stop();
-      ownDb?.close();
+      database.release();
     },
   } satisfies Feature;
 };

@@ -1,15 +1,18 @@
 import type { Feature, FeatureFactory } from '../gateway.js';
+import { acquireSiteDatabase } from '../site-database.js';
 import type { StoreConfig } from './config-schema.js';
 import { Store } from './store.js';
 
 /**
  * The store feature: opens `<dataDir>/carbonedge.db`, buffers every reading batch from the hub,
- * and offers services `store` (Store) and `outbox` (OutboxWriter, the same object).
+ * and offers services `store` (Store) and `outbox` (the store's outbox, an OutboxWriter).
  */
 export const storeFeature: FeatureFactory = (ctx) => {
   const log = ctx.logger.child({ feature: 'store' });
+  const database = acquireSiteDatabase({ ...ctx, logger: log });
   const store = new Store({
     dataDir: ctx.dataDir,
+    persistence: database.persistence,
     siteId: ctx.config.site.id,
     gatewayId: ctx.config.gateway.id,
     config: ctx.config.store as StoreConfig | undefined,
@@ -17,7 +20,7 @@ export const storeFeature: FeatureFactory = (ctx) => {
     logger: log,
   });
   ctx.services.set('store', store);
-  ctx.services.set('outbox', store);
+  ctx.services.set('outbox', store.outbox);
   let unsubscribe: (() => void) | undefined;
   const feature: Feature = {
     name: 'store',
@@ -29,6 +32,7 @@ export const storeFeature: FeatureFactory = (ctx) => {
     async stop() {
       unsubscribe?.();
       store.close();
+      database.release();
     },
   };
   return feature;

@@ -32,7 +32,7 @@ export const uplinkFeature: FeatureFactory = async (ctx) => {
     import('./contract.js'),
   ]);
   const commands = new CommandRouter(gatewayCommandSpecs({ services: ctx.services, contract: loadContract(), clock: ctx.clock }), { logger: log });
-  const uplink = new Uplink(store, resolveUplinkConfig(cfg, url, ctx.config.site.id, ctx.config.gateway.id), {
+  const uplink = new Uplink(store.outbox, resolveUplinkConfig(cfg, url, ctx.config.site.id, ctx.config.gateway.id), {
     site: ctx.config.site.id,
     gateway: ctx.config.gateway.id,
   }, { logger: log, clock: ctx.clock, commands });

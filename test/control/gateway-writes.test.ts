@@ -10,7 +10,6 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
 import { acquisitionFeature } from '../../drivers/acquisition.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
 import { Gateway } from '../../runtime/gateway.js';
@@ -21,7 +20,8 @@ import { SimulatorServer } from '../../tools/simulator/server.js';
 import { SimulatedSite } from '../../tools/simulator/site.js';
 import { rulesFeature, type RulesService } from '../../rules/feature.js';
 import type { WriteGate } from '../../runtime/control/write-gate.js';
-import { readDecisions } from '../../runtime/control/decision-log.js';
+import { DecisionLogRepository } from '../../runtime/control/decision-log.js';
+import { acquireSiteDatabase, openSiteDatabase } from '../../runtime/site-database.js';
 import { waitFor } from '../helpers/peers.js';
 import type { RuleConfig } from '../../rules/types.js';
 
@@ -58,7 +58,7 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function startSite(dryRun: boolean, opts: { store?: Database.Database } = {}) {
+async function startSite(dryRun: boolean, opts: { dataDir?: string } = {}) {
   const sim = new SimulatedSite({ profiles, site: { seed: 3, startMs: NOON } });
   const server = await SimulatorServer.start({ tcp: { port: 0 }, devices: sim.devices });
   cleanup.push(() => server.close());
@@ -71,8 +71,16 @@ async function startSite(dryRun: boolean, opts: { store?: Database.Database } = 
     control: { tickMs: 300, onExit: 'safe' },
     rules: RULES,
   };
-  const services = opts.store ? [(ctx: Gateway['ctx']) => (ctx.services.set('store', { db: opts.store }), null)] : [];
-  const gw = new Gateway({ config, profiles, logger: silentLogger(), features: [...services, acquisitionFeature, firstReadings, rulesFeature], options: { dataDir: tmpDir() } });
+  // With a data directory: the site database is open (as the store feature opens it), so the rules keep decisions and overrides there.
+  const services = opts.dataDir
+    ? [
+        (ctx: Gateway['ctx']) => {
+          const database = acquireSiteDatabase(ctx);
+          return { name: 'site-database', start: async () => {}, stop: async () => database.release() };
+        },
+      ]
+    : [];
+  const gw = new Gateway({ config, profiles, logger: silentLogger(), features: [...services, acquisitionFeature, firstReadings, rulesFeature], options: { dataDir: opts.dataDir ?? tmpDir() } });
   await gw.start();
   cleanup.push(() => gw.stop());
   const gate = gw.ctx.services.get('writeGate') as WriteGate;
@@ -101,9 +109,11 @@ describe('write gate over Modbus TCP against the simulated demo site', () => {
 
   it('live: writes reach the devices, are verified by read-back and recorded with rule, inputs and reason', async () => {
     const dir = tmpDir();
-    const db = new Database(path.join(dir, 'carbonedge.db'));
-    db.pragma('journal_mode = WAL');
-    const { sim, gate, rules, gw } = await startSite(false, { store: db });
+    const { sim, gate, rules, gw } = await startSite(false, { dataDir: dir });
+    // A second connection on the site database, as another process would read it.
+    const db = openSiteDatabase(dir);
+    cleanup.push(async () => db.close());
+    const log = new DecisionLogRepository(db);
     // The engine takes an output's new value once its writes returned (verified, decision logged).
     const out = (key: string) => rules.engine.outputs.get(key)?.value;
     await waitFor(
@@ -116,7 +126,7 @@ describe('write gate over Modbus TCP against the simulated demo site', () => {
     expect(sim.site.sgState()).toBe(3);
     expect(sim.site.values('battery').control_mode).toBe(1);
     expect(sim.site.values('battery').reserve_soc).toBe(15);
-    const decisions = readDecisions(db);
+    const decisions = log.read();
     const relay = decisions.find((d) => d.device === 'load' && d.point === 'relay')!;
     expect(relay).toMatchObject({ rule: 'load-on', value: true, status: 'verified', dryRun: false });
     expect(relay.reason).toMatch(/on-condition/);
@@ -127,9 +137,9 @@ describe('write gate over Modbus TCP against the simulated demo site', () => {
     expect(sim.site.writeCount.load).toBe(1);
     // a manual override wins over the rule until it expires
     rules.setOverride({ output: 'load.relay', value: false, expiresAt: gw.ctx.clock.now() + 60_000, reason: 'maintenance', by: 'test' });
-    await waitFor(() => readDecisions(db).some((d) => d.rule === 'override:test'), 20000, 'override applied');
+    await waitFor(() => log.read().some((d) => d.rule === 'override:test'), 20000, 'override applied');
     expect(sim.site.values('load').relay).toBe(false);
-    expect(readDecisions(db).find((d) => d.rule === 'override:test')).toMatchObject({ device: 'load', point: 'relay', value: false, status: 'verified' });
+    expect(log.read().find((d) => d.rule === 'override:test')).toMatchObject({ device: 'load', point: 'relay', value: false, status: 'verified' });
     rules.clearOverride('load.relay');
     await waitFor(() => sim.site.values('load').relay === true, 20000, 'rule resumes after the override');
     // ... and from the CLI (another process), through the store's rules_overrides table
@@ -137,9 +147,9 @@ describe('write gate over Modbus TCP against the simulated demo site', () => {
     writeFileSync(cfgFile, YAML.stringify(gw.ctx.config));
     const cli = await run(process.execPath, [path.resolve('tools/carbonedge.js'), 'override', '--config', cfgFile, '--data', dir, '--set', 'heatpump=sg2-normal', '--for', '10m', '--by', 'cli-test']);
     expect(cli.stdout).toMatch(/heatpump held at sg2-normal until/);
-    await waitFor(() => readDecisions(db).some((d) => d.rule === 'override:cli-test'), 20000, 'CLI override applied');
+    await waitFor(() => log.read().some((d) => d.rule === 'override:cli-test'), 20000, 'CLI override applied');
     expect(sim.site.sgState()).toBe(2);
-    expect(readDecisions(db).filter((d) => d.rule === 'override:cli-test').map((d) => `${d.point}=${d.value}`)).toEqual(['sg_relay_2=false']);
+    expect(log.read().filter((d) => d.rule === 'override:cli-test').map((d) => `${d.point}=${d.value}`)).toEqual(['sg_relay_2=false']);
     // a clean stop drives outputs to their safe states
     await gw.stop();
     expect(sim.site.values('load').relay).toBe(false);

@@ -50,7 +50,7 @@ describe('uplink against aedes (fast tier)', () => {
     const ex = JSON.parse(fs.readFileSync(path.join(loadContract().dir, 'examples', 'decision.json'), 'utf8')) as Record<string, unknown>;
     const { id: _id, seq: _seq, ...decision } = (Array.isArray(ex.records) ? (ex.records as Record<string, unknown>[])[0] : ex) as Record<string, unknown>;
     for (let i = 0; i < 5; i++) outbox.enqueue('decision', { ...decision, ts: Date.now() + i });
-    await waitFor(() => t.store.lastSeq('readings-1m') >= 24, 30_000, 'two minutes of summaries');
+    await waitFor(() => t.store.outbox.lastSeq('readings-1m') >= 24, 30_000, 'two minutes of summaries');
     await drain(t);
     const seqs = lastSeqs(t.store);
     expect(seqs['readings-1m']).toBeGreaterThanOrEqual(24);
@@ -78,11 +78,11 @@ describe('uplink against aedes (fast tier)', () => {
     };
     broker.aedes.on('publish', onPublish);
     cleanups.push(() => void broker.aedes.removeListener('publish', onPublish));
-    await waitFor(() => t.store.lastSeq('readings-1m') >= 12, 30_000, 'first summaries');
+    await waitFor(() => t.store.outbox.lastSeq('readings-1m') >= 12, 30_000, 'first summaries');
     await broker.pause();
     await waitFor(() => !t.uplink!.health().connected, 10_000, 'uplink noticed the outage');
-    const before = t.store.lastSeq('readings-1m');
-    await waitFor(() => t.store.lastSeq('readings-1m') >= before + 36, 30_000, 'summaries produced during the outage');
+    const before = t.store.outbox.lastSeq('readings-1m');
+    await waitFor(() => t.store.outbox.lastSeq('readings-1m') >= before + 36, 30_000, 'summaries produced during the outage');
     const h = t.uplink!.health();
     expect(h.backlogRecords).toBeGreaterThan(0);
     expect(h.oldestUnsentAgeMs).toBeGreaterThan(0);
@@ -131,7 +131,7 @@ describe('uplink against aedes (fast tier)', () => {
   it('without an uplink URL the store still fills', async () => {
     const t = await gateway({ dataDir: tmp() });
     expect(t.uplink).toBeUndefined();
-    await waitFor(() => t.store.lastSeq('readings-1m') >= 12, 30_000, 'summaries in the outbox');
+    await waitFor(() => t.store.outbox.lastSeq('readings-1m') >= 12, 30_000, 'summaries in the outbox');
     expect(t.store.db.prepare('SELECT count(*) FROM readings_raw').pluck().get()).toBeGreaterThan(0);
   });
 });
