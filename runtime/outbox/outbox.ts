@@ -44,8 +44,11 @@ export interface OutboxReader {
   lastSeq(stream: string): number;
   /** Unsent records of `stream` after `afterSeq` (and up to `upToSeq`), in sequence order. */
   readOutbox(stream: string, afterSeq: number, limit: number, upToSeq?: number): OutboxRow[];
-  /** Delete acknowledged records (after PUBACK). */
-  ack(items: { stream: string; seqs: number[] }[]): void;
+  /**
+   * Delete acknowledged records (after PUBACK). `bytes`: the total bytes of `seqs` as read, when
+   * the caller knows it (saves reading the rows again; checked against what was deleted).
+   */
+  ack(items: { stream: string; seqs: number[]; bytes?: number }[]): void;
   /** Called after records are enqueued (the uplink wakes up); returns an unsubscribe function. */
   onEnqueue(fn: (stream: string) => void): () => void;
   /** Called when records leave the outbox (ack or drop): the uplink re-reads its cursors. */

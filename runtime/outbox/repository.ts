@@ -18,7 +18,8 @@ export class OutboxRepository {
       countAll: db.prepare('SELECT stream, count(*) AS n, coalesce(sum(bytes), 0) AS b FROM outbox GROUP BY stream'),
       read: db.prepare('SELECT seq, bytes, payload FROM outbox WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?'),
       readUpTo: db.prepare('SELECT seq, bytes, payload FROM outbox WHERE stream = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
-      deleteRange: db.prepare('DELETE FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ? RETURNING bytes').pluck(),
+      sumRange: db.prepare('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ?'),
+      deleteRange: db.prepare('DELETE FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ?'),
       deleteOldest: db.prepare('DELETE FROM outbox WHERE stream = ? AND seq IN (SELECT seq FROM outbox WHERE stream = ? ORDER BY seq LIMIT ?) RETURNING bytes').pluck(),
       oldest: db.prepare('SELECT created FROM outbox WHERE stream = ? ORDER BY seq LIMIT 1').pluck(),
     };
@@ -54,12 +55,15 @@ export class OutboxRepository {
     return (upToSeq === undefined ? this.st.read.all(stream, afterSeq, limit) : this.st.readUpTo.all(stream, afterSeq, upToSeq, limit)) as OutboxRow[];
   }
 
-  /** Delete seqs from..to of `stream`; what was deleted. */
-  deleteRange(stream: string, from: number, to: number): { records: number; bytes: number } {
-    const bytes = this.st.deleteRange.all(stream, from, to) as number[];
-    let sum = 0;
-    for (const b of bytes) sum += b;
-    return { records: bytes.length, bytes: sum };
+  /** Records and bytes of seqs from..to of `stream`. */
+  sumRange(stream: string, from: number, to: number): { records: number; bytes: number } {
+    const r = this.st.sumRange.get(stream, from, to) as { n: number; b: number };
+    return { records: r.n, bytes: r.b };
+  }
+
+  /** Delete seqs from..to of `stream`; the number of records deleted. (DELETE ... RETURNING is ~2x slower here.) */
+  deleteRange(stream: string, from: number, to: number): number {
+    return this.st.deleteRange.run(stream, from, to).changes;
   }
 
   /** Delete the oldest `limit` records of `stream`; the bytes of each deleted record. */

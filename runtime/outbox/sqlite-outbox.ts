@@ -133,24 +133,33 @@ export class SqliteOutbox implements BatchOutboxWriter, OutboxReader {
     return this.repo.read(stream, afterSeq, limit, upToSeq);
   }
 
-  ack(items: { stream: string; seqs: number[] }[]): void {
+  ack(items: { stream: string; seqs: number[]; bytes?: number }[]): void {
     if (this.closed || items.length === 0) return;
     this.persistence.withSynchronous('NORMAL', () =>
       this.persistence.unitOfWork(() => {
-        for (const { stream, seqs } of items) {
+        for (const { stream, seqs, bytes } of items) {
           const c = this.counts.get(stream);
+          let deleted = 0;
+          let deletedBytes = 0;
           // Contiguous runs of seqs are deleted with one range statement each.
           let i = 0;
           while (i < seqs.length) {
             let j = i;
             while (j + 1 < seqs.length && seqs[j + 1] === seqs[j]! + 1) j++;
-            const r = this.repo.deleteRange(stream, seqs[i]!, seqs[j]!);
-            if (c) {
-              c.records -= r.records;
-              c.bytes -= r.bytes;
-            }
+            if (bytes === undefined) deletedBytes += this.repo.sumRange(stream, seqs[i]!, seqs[j]!).bytes;
+            deleted += this.repo.deleteRange(stream, seqs[i]!, seqs[j]!);
             i = j + 1;
           }
+          if (!c) continue;
+          if (bytes !== undefined && deleted !== seqs.length) {
+            // Some were gone already (dropped by the byte cap): count again.
+            const now = this.repo.count(stream);
+            c.records = now.records;
+            c.bytes = now.bytes;
+            continue;
+          }
+          c.records -= deleted;
+          c.bytes -= bytes ?? deletedBytes;
         }
       }),
     );

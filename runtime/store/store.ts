@@ -5,9 +5,9 @@ import { SqliteOutbox } from '../outbox/sqlite-outbox.js';
 import { DB_FILE_NAME, openDatabase, type CorruptionReport, type DB, type Persistence } from '../persistence/database.js';
 import type { Clock, Reading } from '../types.js';
 import { systemClock } from '../types.js';
-import { Aggregator, MINUTE, accFromSummary, type ClosedBucket, type DeltaPart } from './aggregator.js';
+import { Aggregator, MINUTE, accFromSummary, type ClosedBucket } from './aggregator.js';
 import { resolveStoreConfig, type ResolvedStoreConfig, type StoreConfig } from './config-schema.js';
-import { counterDelta } from './counter-delta.js';
+import { CounterBaselines } from './counter-baselines.js';
 import { STORE_MIGRATIONS } from './migrations.js';
 import { PointsCatalog } from './points.js';
 import { QUALITY_CODE, RAW_CHUNK, StoreRepository } from './repository.js';
@@ -15,11 +15,8 @@ import { Retention, STREAM_READINGS_15M, STREAM_READINGS_1M, STREAM_STORE_STATS,
 import { summaryBody } from './summary-json.js';
 import type { OutboxStats } from '../outbox/outbox.js';
 
+/** Re-exported for existing importers; the site database's file name lives with runtime/persistence. */
 export { DB_FILE_NAME } from '../persistence/database.js';
-export type { CorruptionReport } from '../persistence/database.js';
-export type { OutboxRow, OutboxStats } from '../outbox/outbox.js';
-export { COUNTER_CANONICALS } from './points.js';
-export { STREAM_READINGS_15M, STREAM_READINGS_1M, STREAM_STORE_STATS, type DropCounters } from './retention.js';
 
 export interface StoreStats {
   file: string;
@@ -65,7 +62,7 @@ export class Store {
   private aggregator: Aggregator;
   private readonly retention: Retention;
   private readonly dropped: DropCounters;
-  private readonly counterLast = new Map<number, { value: number; ts: number }>();
+  private readonly counters: CounterBaselines;
   private readonly clock: Clock;
   private readonly log: Logger;
   private buffer: Reading[] = [];
@@ -85,6 +82,7 @@ export class Store {
     this.repo = new StoreRepository(this.persistence);
     this.outbox = new SqliteOutbox(this.persistence, { gatewayId: opts.gatewayId, clock: this.clock, logger: this.log });
     this.points = new PointsCatalog(this.repo, this.config.counterPoints);
+    this.counters = new CounterBaselines(this.repo, this.config.counterOptions, this.log);
     this.aggregator = new Aggregator(this.config.closeGraceMs);
     this.dropped = loadDropCounters(this.repo);
     this.retention = new Retention(this.persistence, this.repo, this.outbox, this.config, this.dropped, this.log);
@@ -187,24 +185,11 @@ export class Store {
     this.rawParams.push(r.ts, p.id, finite, typeof v === 'string' ? v : null, QUALITY_CODE[r.quality] ?? 2);
     if (this.rawParams.length === RAW_CHUNK * 5) this.flushRaw();
     const good = r.quality === 'good' ? finite : null;
-    const delta = p.counter && good !== null ? this.counter(p.id, p.device, p.point, good, r.ts) : undefined;
+    const delta = p.counter && good !== null ? this.counters.next(p, good, r.ts) : undefined;
     if (!this.aggregator.add(p.id, r.ts, r.quality, good, delta) && r.quality !== 'stale') {
       // The hub re-publishes an expired value as `stale` with its original time: not a late reading.
       this.dropped.lateReadings++;
     }
-  }
-
-  /** A good counter reading: its delta from the point's baseline, recorded with the new baseline. */
-  private counter(pointId: number, device: string, point: string, value: number, ts: number): DeltaPart | undefined {
-    const prev = this.counterLast.get(pointId);
-    if (prev && ts <= prev.ts) return undefined;
-    const d = counterDelta(prev, { value, ts }, this.config.counterOptions);
-    if (d.flag === 'reset' || d.flag === 'implausible') this.log.warn({ device, point, prev, value, flag: d.flag }, 'counter discontinuity: delta 0, new baseline');
-    else if (d.flag) this.log.info({ device, point, prev, value, flag: d.flag }, `counter ${d.flag}`);
-    // A reset / implausible jump re-baselines on the new value: later deltas count from there.
-    this.repo.recordCounter(Math.floor(ts / MINUTE) * MINUTE, pointId, d.delta, prev?.ts ?? ts, value, ts, d.flag);
-    this.counterLast.set(pointId, { value, ts });
-    return d;
   }
 
   private flushRaw(): void {
@@ -301,8 +286,7 @@ export class Store {
    */
   private loadState(): void {
     this.points.load();
-    this.counterLast.clear();
-    for (const [id, c] of this.repo.counterBaselines()) this.counterLast.set(id, c);
+    this.counters.load();
     const closed1mBefore = Number(this.repo.getMeta('closed1mBefore') ?? 0);
     const closed15mBefore = Number(this.repo.getMeta('closed15mBefore') ?? 0);
     const agg = (this.aggregator = new Aggregator(this.config.closeGraceMs, { closed1mBefore, closed15mBefore }));

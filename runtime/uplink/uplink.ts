@@ -91,7 +91,7 @@ export class Uplink {
   private tokensAt = 0;
   private pumping = false;
   private unsubs: (() => void)[] = [];
-  private pendingAcks: { stream: string; seqs: number[] }[] = [];
+  private pendingAcks: { stream: string; seqs: number[]; bytes: number }[] = [];
   private ackTimer: NodeJS.Timeout | undefined;
   private commandsSubscribed = false;
   private pendingCommands = 0;
@@ -471,11 +471,11 @@ export class Uplink {
     }
     const batch = rows.slice(0, n);
     lane.cursor = batch[batch.length - 1]!.seq;
-    this.publishBatch(stream, batch.map((r) => r.seq), batch.map((r) => r.payload), backfill);
+    this.publishBatch(stream, batch.map((r) => r.seq), batch.map((r) => r.payload), backfill, bytes - n);
     return n;
   }
 
-  private publishBatch(stream: string, seqs: number[], payloads: string[], backfill: boolean): void {
+  private publishBatch(stream: string, seqs: number[], payloads: string[], backfill: boolean, recordBytes: number): void {
     const client = this.client;
     if (!client) return;
     const gen = this.generation;
@@ -504,7 +504,7 @@ export class Uplink {
       if (!err) {
         // A PUBACK is a PUBACK, even from a connection we have since abandoned: delete (acks
         // arriving together are deleted in one transaction).
-        this.pendingAcks.push({ stream, seqs });
+        this.pendingAcks.push({ stream, seqs, bytes: recordBytes });
         if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAcks(), 5);
         this.h.lastAckAt = this.clock.now();
         this.h.messagesAcked++;
