@@ -3,12 +3,12 @@ import path from 'node:path';
 import type { Feature, GatewayContext } from '../runtime/feature-api.js';
 import { section } from '../runtime/feature-api.js';
 import { OUTBOX } from '../runtime/services.js';
-import { STORE } from '../runtime/store/service.js';
+import { sharedPersistence } from '../runtime/persistence/shared.js';
 import { ACQUISITION } from '../runtime/acquisition/service.js';
 import { ConfigError } from '../runtime/config/errors.js';
 import { WriteGate } from '../runtime/control/write-gate.js';
 import { GpioWriteBackend, ModbusWriteBackend, type PointWriter } from '../runtime/control/backends.js';
-import { DecisionLog } from '../runtime/control/decision-log.js';
+import { DecisionLog, DecisionLogRepository } from '../runtime/control/decision-log.js';
 import { MemoryOverrides, SqliteOverrides, type OverrideStore } from '../runtime/control/overrides.js';
 import { OnoffRelay, type RelayOutput } from '../drivers/gpio/relay.js';
 import { compileRules, DEFAULT_TICK_MS, gatherRules } from './compile-rules.js';
@@ -22,9 +22,10 @@ import { RULES, WRITE_GATE, type RulesService } from './service.js';
 export function createRulesFeature(ctx: GatewayContext): Feature | null {
   const control = section<ControlConfig>(ctx.config, 'control') ?? {};
   const log = ctx.logger.child({ feature: 'rules' });
-  const store = ctx.services.get(STORE);
+  // The site database when a part opened it (the store, which stops after the rules): decisions and overrides are kept there.
+  const persistence = sharedPersistence(ctx.services)?.persistence;
   const outbox = ctx.services.get(OUTBOX);
-  const gate = new WriteGate({ dryRun: !!ctx.config.gateway.dryRun, logger: log, clock: ctx.clock, sinks: [new DecisionLog(store?.db, outbox)] });
+  const gate = new WriteGate({ dryRun: !!ctx.config.gateway.dryRun, logger: log, clock: ctx.clock, sinks: [new DecisionLog(persistence && new DecisionLogRepository(persistence), outbox)] });
   const acquisition: PointWriter | undefined = ctx.services.get(ACQUISITION);
   if (acquisition) gate.addBackend(new ModbusWriteBackend(acquisition, ctx.config, ctx.profiles));
   ctx.services.provide(WRITE_GATE, gate, 'rules');
@@ -42,7 +43,7 @@ export function createRulesFeature(ctx: GatewayContext): Feature | null {
     return null;
   }
 
-  const overrides: OverrideStore = store ? new SqliteOverrides(store.db) : new MemoryOverrides();
+  const overrides: OverrideStore = persistence ? new SqliteOverrides(persistence) : new MemoryOverrides();
   const schedules = new ScheduleVariables(control, ctx.config.site.timezone);
   const engine = new RuleEngine({ model: compiled.model, rules: compiled.rules, writer: gate, logger: log, overrides, schedules: schedules.values });
   const tickMs = control.tickMs ?? DEFAULT_TICK_MS;

@@ -11,8 +11,10 @@
  */
 import type { FeatureDeclaration } from '../runtime/feature-api.js';
 import { OUTBOX } from '../runtime/services.js';
-import { STORE } from '../runtime/store/service.js';
+import { PERSISTENCE } from '../runtime/persistence/shared.js';
 import { ACQUISITION } from '../runtime/acquisition/service.js';
+import { DECISION_LOG_MIGRATIONS } from '../runtime/control/decision-log.js';
+import { OVERRIDES_MIGRATIONS } from '../runtime/control/overrides.js';
 import { controlConfigSchema, rulesConfigSchema, validateRulesConfig } from './config-schema.js';
 import { RULES, WRITE_GATE } from './service.js';
 
@@ -25,7 +27,8 @@ export const rulesFeature: FeatureDeclaration = {
     { key: 'control', schema: controlConfigSchema },
   ],
   check: validateRulesConfig,
-  uses: [STORE, OUTBOX, ACQUISITION],
+  migrations: [...DECISION_LOG_MIGRATIONS, ...OVERRIDES_MIGRATIONS],
+  uses: [PERSISTENCE, OUTBOX, ACQUISITION],
   provides: [WRITE_GATE, RULES],
   create: async (ctx) => (await import('./feature-impl.js')).createRulesFeature(ctx),
 };

@@ -22,6 +22,8 @@ import type { SiteConfig } from './config/types.js';
 import type { Logger } from './logger.js';
 import type { ReadingsHub } from './readings-hub.js';
 import type { Clock } from './types.js';
+import type { Migration } from './persistence/migrations.js';
+import type { PersistenceHandle } from './persistence/shared.js';
 import type { AnyServiceKey, ServiceRegistry } from './service-registry.js';
 
 export { serviceKey, ServiceRegistry, type AnyServiceKey, type ServiceKey } from './service-registry.js';
@@ -83,6 +85,12 @@ export interface GatewayContext {
   services: ServiceRegistry;
   /** Commands the features accept over the uplink. */
   commands: CommandRegistry;
+  /**
+   * Take a hold on the gateway's one SQLite database (`<dataDir>/carbonedge.db`), opening it and
+   * running every listed feature's migrations, in list order, on first use. Release the hold on
+   * stop: the last release closes the database. SQLite is loaded only when a feature asks.
+   */
+  database(): Promise<PersistenceHandle>;
 }
 
 /** A running part of the gateway with a lifecycle. */
@@ -109,6 +117,11 @@ export interface FeatureDeclaration {
   readonly uses?: readonly AnyServiceKey[];
   /** Services this feature provides (when created). */
   readonly provides?: readonly AnyServiceKey[];
+  /**
+   * The feature's part of the site database's migration list (runtime/persistence): run in the
+   * order of the feature list, each once. Never edit or remove a released migration; append.
+   */
+  readonly migrations?: readonly Migration[];
   /**
    * Create the feature (load its modules, provide its services, register its commands). Returns
    * null when the config leaves it off. Must not start I/O: that is `start()`.

@@ -10,6 +10,7 @@ import {
   type GatewayOptions,
 } from './feature-api.js';
 import type { Logger } from './logger.js';
+import { acquirePersistence, type PersistenceHandle } from './persistence/shared.js';
 import { ReadingsHub } from './readings-hub.js';
 import { systemClock } from './types.js';
 
@@ -52,8 +53,17 @@ export class Gateway {
       options,
       services: new ServiceRegistry(),
       commands: new CommandRegistry(),
+      database: () => this.database(),
     };
     this.features = args.features;
+  }
+
+  /** ctx.database(): the site database with every listed feature's migrations (loaded on first use). */
+  private async database(): Promise<PersistenceHandle> {
+    const { openPersistence } = await import('./persistence/database.js');
+    const { ctx } = this;
+    const migrations = this.features.map((f) => f.migrations ?? []);
+    return acquirePersistence(ctx.services, () => openPersistence(ctx.dataDir, migrations, ctx.logger.child({ part: 'persistence' }), { now: ctx.clock.now() }));
   }
 
   async start(): Promise<void> {

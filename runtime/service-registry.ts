@@ -32,6 +32,12 @@ export class ServiceRegistry {
     this.providers.set(key.id, by);
   }
 
+  /** Offer `value` under `key`, replacing what was there (a service that was closed and reopened). */
+  replace<T>(key: ServiceKey<T>, value: T, by = 'gateway'): void {
+    this.values.set(key.id, value);
+    this.providers.set(key.id, by);
+  }
+
   get<T>(key: ServiceKey<T>): T | undefined {
     // The only place the registry's values are narrowed: provide() accepted a T for this key.
     return this.values.get(key.id) as T | undefined;

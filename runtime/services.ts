@@ -3,20 +3,11 @@
  * Implementations live in their own modules; the composition root (tools/cli/features.ts) lists the
  * features that provide them.
  */
+import type { OutboxWriter } from './outbox/outbox.js';
 import { serviceKey } from './service-registry.js';
 
-/** Everything bound for the cloud goes through the outbox (runtime/store): committed before publish. */
-export interface OutboxWriter {
-  /**
-   * Commit one record on `stream` (e.g. `readings-1m`, `carbon-15m`, `carbon-day`, `decisions`).
-   * Returns the record's stable per-stream sequence number. Durable when it returns.
-   * The store's outbox may also be called inside a transaction on the store's database
-   * (`store.db.transaction(() => { outbox.enqueue(...); markSent(); })()`): the record then
-   * commits or rolls back with that transaction, which makes "enqueued" and the caller's own
-   * bookkeeping one atomic step (a rolled-back enqueue consumes no sequence number).
-   */
-  enqueue(stream: string, record: Record<string, unknown>): { seq: number };
-}
+/** The outbox interfaces live in runtime/outbox/outbox.ts (re-exported here for existing imports). */
+export type { OutboxWriter, OutboxReader } from './outbox/outbox.js';
 
 /** A request to change something on a device, with the reason it is being done. */
 export interface WriteRequest {

@@ -1,14 +1,14 @@
 /**
- * Accounting tables in the store's SQLite (`store.db`), all prefixed `acct_`. Migrations are
- * idempotent (CREATE ... IF NOT EXISTS, versioned in acct_meta) so the accounting can open any
- * store database, new or old.
+ * Accounting tables in the site database (`carbonedge.db`), all prefixed `acct_`. Migration
+ * `accounting/1` is part of the one migration list (runtime/persistence); databases written
+ * before that list recorded it as `schema_version` in acct_meta, which adopts it.
  */
 import type Database from 'better-sqlite3';
+import { hasTable, runMigrations, type Migration } from '../persistence/migrations.js';
 
 export const ACCT_SCHEMA_VERSION = 1;
 
-export function migrateAccounting(db: Database.Database): void {
-  db.exec(`
+const ACCOUNTING_1_SQL = `
     CREATE TABLE IF NOT EXISTS acct_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS acct_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS acct_quarter (
@@ -44,10 +44,31 @@ export function migrateAccounting(db: Database.Database): void {
       valid_to_ms INTEGER NOT NULL,
       added_ms INTEGER NOT NULL
     );
-  `);
+  `;
+
+export const ACCOUNTING_MIGRATIONS: Migration[] = [
+  {
+    id: 'accounting/1',
+    owner: 'accounting',
+    description: 'quarters, windows, days, instruments, engine state',
+    adopt: (db) => hasTable(db, 'acct_meta') && db.prepare("SELECT 1 FROM acct_meta WHERE key = 'schema_version'").get() !== undefined,
+    sql: (db) => {
+      db.exec(ACCOUNTING_1_SQL);
+      // Kept for older carbonedge versions, which check it.
+      db.prepare("INSERT OR IGNORE INTO acct_meta (key, value) VALUES ('schema_version', ?)").run(String(ACCT_SCHEMA_VERSION));
+    },
+  },
+];
+
+/**
+ * Make sure a database has the accounting tables (a database opened without the site's
+ * migration list: tests, `carbonedge instruments`), through the same migrations; refuses a
+ * database written by a newer carbonedge.
+ */
+export function migrateAccounting(db: Database.Database): void {
+  runMigrations(db, [ACCOUNTING_MIGRATIONS]);
   const row = db.prepare("SELECT value FROM acct_meta WHERE key = 'schema_version'").pluck().get() as string | undefined;
-  if (row === undefined) db.prepare("INSERT INTO acct_meta (key, value) VALUES ('schema_version', ?)").run(String(ACCT_SCHEMA_VERSION));
-  else if (Number(row) > ACCT_SCHEMA_VERSION) {
+  if (row !== undefined && Number(row) > ACCT_SCHEMA_VERSION) {
     throw new Error(`store.db has accounting schema v${row}, newer than this carbonedge (v${ACCT_SCHEMA_VERSION}); upgrade carbonedge`);
   }
 }

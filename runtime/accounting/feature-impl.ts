@@ -1,18 +1,13 @@
 /** The accounting feature's implementation (declaration: ./feature.ts). */
-import path from 'node:path';
-import { mkdirSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import type { Feature, GatewayContext } from '../feature-api.js';
 import { section } from '../feature-api.js';
 import { OUTBOX } from '../services.js';
-import { STORE } from '../store/service.js';
 import { ACCOUNTING, type AccountingService } from './service.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { AccountingConfig, InstrumentConfig } from './config-schema.js';
 import { GRID_KINDS, loadFactorLibrary, type FactorLibrary } from './factors.js';
 import { fromEntry, resolveFactor, type ResolvedFactor } from './inventory.js';
 import { AccountingEngine, accountingDevices, type AcctSettings } from './live.js';
-import { DB_FILE_NAME } from '../store/store.js';
 
 /** Resolve the accounting section against the factor library: every problem at once. */
 export function resolveAccountingSettings(
@@ -64,7 +59,7 @@ export function resolveAccountingSettings(
   };
 }
 
-export function createAccountingFeature(ctx: GatewayContext, a: AccountingConfig): Feature {
+export async function createAccountingFeature(ctx: GatewayContext, a: AccountingConfig): Promise<Feature> {
   const log = ctx.logger.child({ feature: 'accounting' });
   const settings = resolveAccountingSettings(ctx);
   const hasPoint = (device: string, point: string) => {
@@ -79,17 +74,9 @@ export function createAccountingFeature(ctx: GatewayContext, a: AccountingConfig
   for (const d of devices) {
     if (d.power) log.warn({ device: d.id, flows: [d.power.positive, d.power.negative].filter(Boolean) }, 'no energy counter: integrating active_power (flagged as integrated)');
   }
-  const store = ctx.services.get(STORE);
-  let ownDb: Database.Database | undefined;
-  let db: Database.Database;
-  if (store?.db) db = store.db;
-  else {
-    mkdirSync(ctx.dataDir, { recursive: true });
-    ownDb = new Database(path.join(ctx.dataDir, DB_FILE_NAME));
-    ownDb.pragma('journal_mode = WAL');
-    ownDb.pragma('synchronous = FULL');
-    db = ownDb;
-  }
+  // The site database, shared with the store (or opened for accounting alone).
+  const database = await ctx.database();
+  const db = database.persistence.db;
   const outbox = ctx.services.get(OUTBOX);
   const engine = new AccountingEngine(settings, devices, { db, outbox, logger: log });
   const service: AccountingService = {
@@ -123,7 +110,7 @@ export function createAccountingFeature(ctx: GatewayContext, a: AccountingConfig
       unsubscribe?.();
       if (timer) clearInterval(timer);
       engine.stop();
-      ownDb?.close();
+      database.release();
     },
   };
 }

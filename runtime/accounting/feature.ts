@@ -6,6 +6,7 @@
 import { section, type FeatureDeclaration } from '../feature-api.js';
 import { OUTBOX } from '../services.js';
 import { STORE } from '../store/service.js';
+import { ACCOUNTING_MIGRATIONS } from './acct-db.js';
 import { accountingConfigSchema, validateAccountingConfig, type AccountingConfig } from './config-schema.js';
 import { ACCOUNTING, instrumentsCommand } from './service.js';
 
@@ -15,6 +16,7 @@ export const accountingFeature: FeatureDeclaration = {
   name: 'accounting',
   sections: [{ key: 'accounting', schema: accountingConfigSchema }],
   check: validateAccountingConfig,
+  migrations: ACCOUNTING_MIGRATIONS,
   uses: [STORE, OUTBOX],
   provides: [ACCOUNTING],
   async create(ctx) {
@@ -23,7 +25,7 @@ export const accountingFeature: FeatureDeclaration = {
       ctx.commands.register(instrumentsCommand(undefined));
       return null;
     }
-    const feature = (await import('./feature-impl.js')).createAccountingFeature(ctx, a);
+    const feature = await (await import('./feature-impl.js')).createAccountingFeature(ctx, a);
     ctx.commands.register(instrumentsCommand(ctx.services.get(ACCOUNTING)));
     return feature;
   },

@@ -5,19 +5,27 @@
  * store so that the CLI (another process) and the running gateway share them; in memory when
  * there is no store (replays, tests).
  */
-import type { Database } from 'better-sqlite3';
 import type { Override, OverrideSource } from '../../rules/engine.js';
+import type { Persistence } from '../persistence/database.js';
+import { hasTable, type Migration } from '../persistence/migrations.js';
 
-export function ensureOverrideTable(db: Database): void {
-  db.exec(`CREATE TABLE IF NOT EXISTS rules_overrides (
-    output TEXT PRIMARY KEY,
-    value TEXT NOT NULL,
-    expires_at INTEGER NOT NULL,
-    reason TEXT NOT NULL,
-    by TEXT NOT NULL,
-    created_at INTEGER NOT NULL
-  )`);
-}
+export const OVERRIDES_MIGRATIONS: Migration[] = [
+  {
+    id: 'control/overrides/1',
+    owner: 'control',
+    description: 'manual overrides rules_overrides',
+    // Before the shared migration list the table was created on first use.
+    adopt: (db) => hasTable(db, 'rules_overrides'),
+    sql: `CREATE TABLE rules_overrides (
+      output TEXT PRIMARY KEY,
+      value TEXT NOT NULL,
+      expires_at INTEGER NOT NULL,
+      reason TEXT NOT NULL,
+      by TEXT NOT NULL,
+      created_at INTEGER NOT NULL
+    )`,
+  },
+];
 
 export interface OverrideStore extends OverrideSource {
   set(o: Override, now: number): void;
@@ -43,24 +51,29 @@ export class MemoryOverrides implements OverrideStore {
   }
 }
 
+/** Overrides in table `rules_overrides`: shared by the running gateway and the CLI (another process). */
 export class SqliteOverrides implements OverrideStore {
   private readonly select;
-  constructor(private readonly db: Database) {
-    ensureOverrideTable(db);
+  private readonly purge;
+  private readonly upsert;
+  private readonly remove;
+  constructor(private readonly persistence: Persistence) {
+    const db = persistence.db;
     this.select = db.prepare('SELECT * FROM rules_overrides WHERE expires_at > ? ORDER BY output');
+    this.purge = db.prepare('DELETE FROM rules_overrides WHERE expires_at <= ?');
+    this.upsert = db.prepare('INSERT OR REPLACE INTO rules_overrides (output, value, expires_at, reason, by, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+    this.remove = db.prepare('DELETE FROM rules_overrides WHERE output = ?');
   }
 
   set(o: Override, now: number): void {
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM rules_overrides WHERE expires_at <= ?').run(now);
-      this.db
-        .prepare('INSERT OR REPLACE INTO rules_overrides (output, value, expires_at, reason, by, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(o.output, JSON.stringify(o.value), o.expiresAt, o.reason, o.by, now);
-    })();
+    this.persistence.unitOfWork(() => {
+      this.purge.run(now);
+      this.upsert.run(o.output, JSON.stringify(o.value), o.expiresAt, o.reason, o.by, now);
+    });
   }
 
   clear(output: string): boolean {
-    return this.db.prepare('DELETE FROM rules_overrides WHERE output = ?').run(output).changes > 0;
+    return this.remove.run(output).changes > 0;
   }
 
   /** Read-only (called every control tick: no writes to the SD card); expired rows are purged by set(). */

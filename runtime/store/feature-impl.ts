@@ -6,10 +6,12 @@ import { STORE } from './service.js';
 import { Store } from './store.js';
 
 /** Open `<dataDir>/carbonedge.db`, buffer every reading batch from the hub; services `store` and `outbox`. */
-export function createStoreFeature(ctx: GatewayContext): Feature {
+export async function createStoreFeature(ctx: GatewayContext): Promise<Feature> {
   const log = ctx.logger.child({ feature: 'store' });
+  const database = await ctx.database();
   const store = new Store({
     dataDir: ctx.dataDir,
+    persistence: database.persistence,
     siteId: ctx.config.site.id,
     gatewayId: ctx.config.gateway.id,
     config: section<StoreConfig>(ctx.config, 'store'),
@@ -17,7 +19,7 @@ export function createStoreFeature(ctx: GatewayContext): Feature {
     logger: log,
   });
   ctx.services.provide(STORE, store, 'store');
-  ctx.services.provide(OUTBOX, store, 'store');
+  ctx.services.provide(OUTBOX, store.outbox, 'store');
   let unsubscribe: (() => void) | undefined;
   return {
     name: 'store',
@@ -29,6 +31,7 @@ export function createStoreFeature(ctx: GatewayContext): Feature {
     async stop() {
       unsubscribe?.();
       store.close();
+      database.release();
     },
   };
 }

@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { Clock } from '../types.js';
 import { monoNow, systemClock } from '../types.js';
-import type { Store } from '../store/store.js';
+import type { OutboxReader } from '../outbox/outbox.js';
 import type { ResolvedUplinkConfig } from './config-schema.js';
 import type { CommandResponse, CommandRouter } from './commands.js';
 
@@ -91,7 +91,7 @@ export class Uplink {
   private tokensAt = 0;
   private pumping = false;
   private unsubs: (() => void)[] = [];
-  private pendingAcks: { stream: string; seqs: number[] }[] = [];
+  private pendingAcks: { stream: string; seqs: number[]; bytes: number }[] = [];
   private ackTimer: NodeJS.Timeout | undefined;
   private commandsSubscribed = false;
   private pendingCommands = 0;
@@ -102,7 +102,7 @@ export class Uplink {
   private readonly clock: Clock;
 
   constructor(
-    private readonly store: Store,
+    private readonly outbox: OutboxReader,
     readonly config: ResolvedUplinkConfig,
     private readonly ids: { site: string; gateway: string },
     opts: { logger?: Logger; clock?: Clock; commands?: CommandRouter } = {},
@@ -121,7 +121,7 @@ export class Uplink {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.unsubs.push(this.store.onEnqueue(() => this.schedulePump(0)));
+    this.unsubs.push(this.outbox.onEnqueue(() => this.schedulePump(0)));
     this.connect();
   }
 
@@ -152,7 +152,7 @@ export class Uplink {
   }
 
   health(): UplinkHealth {
-    const s = this.store.outboxStats();
+    const s = this.outbox.outboxStats();
     return {
       connected: this.connected,
       url: redact(this.config.url),
@@ -225,13 +225,13 @@ export class Uplink {
       this.flushAcks();
       this.lanes.clear();
       // Records waiting now are backlog (rate-capped backfill); everything enqueued later is live.
-      for (const stream of this.store.streams()) {
-        const upTo = this.store.lastSeq(stream);
+      for (const stream of this.outbox.streams()) {
+        const upTo = this.outbox.lastSeq(stream);
         this.lanes.set(stream, { backfill: { cursor: 0, upTo }, live: { cursor: upTo } });
       }
       this.tokens = this.config.backfillRecordsPerSec;
       this.tokensAt = monoNow(this.clock);
-      this.log.info({ url: redact(this.config.url), backlog: this.store.outboxStats().records }, 'uplink connected');
+      this.log.info({ url: redact(this.config.url), backlog: this.outbox.outboxStats().records }, 'uplink connected');
       let announced = false;
       const live = () => gen === this.generation && this.client === client && this.connected;
       const online = () => {
@@ -376,7 +376,7 @@ export class Uplink {
     const acks = this.pendingAcks.splice(0);
     if (!acks.length) return;
     try {
-      this.store.ack(acks);
+      this.outbox.ack(acks);
     } catch (e) {
       this.log.error({ err: e }, 'could not delete acknowledged records; they will be re-sent (deduplicated by id)');
     }
@@ -421,7 +421,7 @@ export class Uplink {
       let progress = true;
       while (progress && this.connected && this.inFlight < this.config.maxInFlight) {
         progress = false;
-        for (const stream of this.store.streams()) {
+        for (const stream of this.outbox.streams()) {
           if (this.inFlight >= this.config.maxInFlight) break;
           const lanes = this.lanesOf(stream);
           // Live first: never starved by the backlog.
@@ -458,7 +458,7 @@ export class Uplink {
   /** Publish the next batch of a lane; returns the number of records sent. */
   private sendFrom(stream: string, lane: Lane, backfill: boolean, limit: number): number {
     if (limit < 1) return 0;
-    const rows = this.store.readOutbox(stream, lane.cursor, limit, lane.upTo);
+    const rows = this.outbox.readOutbox(stream, lane.cursor, limit, lane.upTo);
     if (rows.length === 0) {
       // Records acknowledged/dropped below the cursor are gone; nothing else to do.
       return 0;
@@ -472,11 +472,11 @@ export class Uplink {
     }
     const batch = rows.slice(0, n);
     lane.cursor = batch[batch.length - 1]!.seq;
-    this.publishBatch(stream, batch.map((r) => r.seq), batch.map((r) => r.payload), backfill);
+    this.publishBatch(stream, batch.map((r) => r.seq), batch.map((r) => r.payload), backfill, bytes - n);
     return n;
   }
 
-  private publishBatch(stream: string, seqs: number[], payloads: string[], backfill: boolean): void {
+  private publishBatch(stream: string, seqs: number[], payloads: string[], backfill: boolean, recordBytes: number): void {
     const client = this.client;
     if (!client) return;
     const gen = this.generation;
@@ -505,7 +505,7 @@ export class Uplink {
       if (!err) {
         // A PUBACK is a PUBACK, even from a connection we have since abandoned: delete (acks
         // arriving together are deleted in one transaction).
-        this.pendingAcks.push({ stream, seqs });
+        this.pendingAcks.push({ stream, seqs, bytes: recordBytes });
         if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAcks(), 5);
         this.h.lastAckAt = this.clock.now();
         this.h.messagesAcked++;

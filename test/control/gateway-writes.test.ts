@@ -10,7 +10,6 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
 import { acquisitionFeature } from '../../runtime/acquisition/feature.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
 import { Gateway } from '../../runtime/gateway.js';
@@ -20,11 +19,12 @@ import { demoSiteConfig } from '../../tools/simulator/demo-config.js';
 import { SimulatorServer } from '../../tools/simulator/server.js';
 import { SimulatedSite } from '../../tools/simulator/site.js';
 import { rulesFeature } from '../../rules/feature.js';
-import { readDecisions } from '../../runtime/control/decision-log.js';
+import { DecisionLogRepository } from '../../runtime/control/decision-log.js';
+import { openSiteDatabase } from '../../tools/cli/site-database.js';
 import { waitFor } from '../helpers/peers.js';
 import type { RuleConfig } from '../../rules/types.js';
 import { RULES as RULES_SERVICE, WRITE_GATE } from '../../rules/feature.js';
-import { STORE, storeFeature } from '../../runtime/store/feature.js';
+import { storeFeature } from '../../runtime/store/feature.js';
 import type { FeatureDeclaration } from '../../runtime/feature-api.js';
 
 const { profiles } = loadBuiltinProfiles();
@@ -107,7 +107,10 @@ describe('write gate over Modbus TCP against the simulated demo site', () => {
   it('live: writes reach the devices, are verified by read-back and recorded with rule, inputs and reason', async () => {
     const dir = tmpDir();
     const { sim, gate, rules, gw } = await startSite(false, { dataDir: dir, store: true });
-    const db = gw.ctx.services.get(STORE)!.db;
+    // A second connection on the site database, as another process would read it.
+    const db = openSiteDatabase(dir);
+    cleanup.push(async () => db.close());
+    const log = new DecisionLogRepository(db);
     // The engine takes an output's new value once its writes returned (verified, decision logged).
     const out = (key: string) => rules.engine.outputs.get(key)?.value;
     await waitFor(
@@ -120,7 +123,7 @@ describe('write gate over Modbus TCP against the simulated demo site', () => {
     expect(sim.site.sgState()).toBe(3);
     expect(sim.site.values('battery').control_mode).toBe(1);
     expect(sim.site.values('battery').reserve_soc).toBe(15);
-    const decisions = readDecisions(db);
+    const decisions = log.read();
     const relay = decisions.find((d) => d.device === 'load' && d.point === 'relay')!;
     expect(relay).toMatchObject({ rule: 'load-on', value: true, status: 'verified', dryRun: false });
     expect(relay.reason).toMatch(/on-condition/);
@@ -131,9 +134,9 @@ describe('write gate over Modbus TCP against the simulated demo site', () => {
     expect(sim.site.writeCount.load).toBe(1);
     // a manual override wins over the rule until it expires
     rules.setOverride({ output: 'load.relay', value: false, expiresAt: gw.ctx.clock.now() + 60_000, reason: 'maintenance', by: 'test' });
-    await waitFor(() => readDecisions(db).some((d) => d.rule === 'override:test'), 20000, 'override applied');
+    await waitFor(() => log.read().some((d) => d.rule === 'override:test'), 20000, 'override applied');
     expect(sim.site.values('load').relay).toBe(false);
-    expect(readDecisions(db).find((d) => d.rule === 'override:test')).toMatchObject({ device: 'load', point: 'relay', value: false, status: 'verified' });
+    expect(log.read().find((d) => d.rule === 'override:test')).toMatchObject({ device: 'load', point: 'relay', value: false, status: 'verified' });
     rules.clearOverride('load.relay');
     await waitFor(() => sim.site.values('load').relay === true, 20000, 'rule resumes after the override');
     // ... and from the CLI (another process), through the store's rules_overrides table
@@ -141,9 +144,9 @@ describe('write gate over Modbus TCP against the simulated demo site', () => {
     writeFileSync(cfgFile, YAML.stringify(gw.ctx.config));
     const cli = await run(process.execPath, [path.resolve('tools/carbonedge.js'), 'override', '--config', cfgFile, '--data', dir, '--set', 'heatpump=sg2-normal', '--for', '10m', '--by', 'cli-test']);
     expect(cli.stdout).toMatch(/heatpump held at sg2-normal until/);
-    await waitFor(() => readDecisions(db).some((d) => d.rule === 'override:cli-test'), 20000, 'CLI override applied');
+    await waitFor(() => log.read().some((d) => d.rule === 'override:cli-test'), 20000, 'CLI override applied');
     expect(sim.site.sgState()).toBe(2);
-    expect(readDecisions(db).filter((d) => d.rule === 'override:cli-test').map((d) => `${d.point}=${d.value}`)).toEqual(['sg_relay_2=false']);
+    expect(log.read().filter((d) => d.rule === 'override:cli-test').map((d) => `${d.point}=${d.value}`)).toEqual(['sg_relay_2=false']);
     // a clean stop drives outputs to their safe states
     await gw.stop();
     expect(sim.site.values('load').relay).toBe(false);

@@ -13,7 +13,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import YAML from 'yaml';
-import { openStoreDatabase } from '../../runtime/store/db.js';
+import { openDatabase } from '../../runtime/persistence/database.js';
+import { STORE_MIGRATIONS } from '../../runtime/store/migrations.js';
 import { silentLogger } from '../../runtime/logger.js';
 import { DemoSite } from '../../tools/simulator/demo-site.js';
 import { demoSiteConfig } from '../../tools/simulator/demo-config.js';
@@ -192,7 +193,7 @@ describe('carbonedge replay (CLI)', () => {
   it('--from-db replays recorded minute data of the store', async () => {
     // Record a day of the demo site (no rules) the way the store keeps it: readings_1m means.
     const dbFile = path.join(dir, 'carbonedge.db');
-    const { db } = openStoreDatabase(dbFile, silentLogger());
+    const { db } = openDatabase({ file: dbFile, migrations: [STORE_MIGRATIONS], logger: silentLogger() });
     const site = new DemoSite({ seed: 1, startMs: start, utcOffsetMinutes: 120 });
     const ids = new Map<string, number>();
     const insPoint = db.prepare('INSERT INTO points (device, point, canonical, unit) VALUES (?, ?, ?, NULL)');

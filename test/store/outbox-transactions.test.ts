@@ -28,7 +28,7 @@ function open(dir?: string, clock = { now: () => T0 }): { store: Store; dir: str
   stores.push(store);
   return { store, dir: d };
 }
-const seqsOf = (store: Store, stream: string) => store.readOutbox(stream, 0, 1e6).map((r) => r.seq);
+const seqsOf = (store: Store, stream: string) => store.outbox.readOutbox(stream, 0, 1e6).map((r) => r.seq);
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('outbox enqueue inside another transaction on the store database', () => {
@@ -38,69 +38,69 @@ describe('outbox enqueue inside another transaction on the store database', () =
     const mark = store.db.prepare('INSERT INTO t_marks (k) VALUES (?)');
     // Committed: record and mark together.
     store.db.transaction(() => {
-      expect(store.enqueue('carbon-15m', { ts: 1, n: 1 }).seq).toBe(1);
+      expect(store.outbox.enqueue('carbon-15m', { ts: 1, n: 1 }).seq).toBe(1);
       mark.run('a');
     })();
     // Rolled back (the "crash" between enqueue and mark): neither.
     expect(() =>
       store.db.transaction(() => {
-        expect(store.enqueue('carbon-15m', { ts: 2, n: 2 }).seq).toBe(2);
+        expect(store.outbox.enqueue('carbon-15m', { ts: 2, n: 2 }).seq).toBe(2);
         throw new Error('power cut');
       })(),
     ).toThrow('power cut');
     // The retry in the same tick, before anything settled: seq 2 again, not 3.
     store.db.transaction(() => {
-      expect(store.enqueue('carbon-15m', { ts: 2, n: 2 }).seq).toBe(2);
+      expect(store.outbox.enqueue('carbon-15m', { ts: 2, n: 2 }).seq).toBe(2);
       mark.run('b');
     })();
     expect(seqsOf(store, 'carbon-15m')).toEqual([1, 2]);
-    expect(store.lastSeq('carbon-15m')).toBe(2);
-    expect(store.outboxStats().byStream['carbon-15m']).toMatchObject({ records: 2, lastSeq: 2 });
+    expect(store.outbox.lastSeq('carbon-15m')).toBe(2);
+    expect(store.outbox.outboxStats().byStream['carbon-15m']).toMatchObject({ records: 2, lastSeq: 2 });
     expect(store.db.prepare('SELECT count(*) FROM t_marks').pluck().get()).toBe(2);
     // A new stream whose only enqueue rolled back does not exist afterwards.
     expect(() =>
       store.db.transaction(() => {
-        store.enqueue('carbon-day', { ts: 3 });
+        store.outbox.enqueue('carbon-day', { ts: 3 });
         throw new Error('power cut');
       })(),
     ).toThrow();
     await tick();
-    expect(store.streams()).toEqual(['carbon-15m']);
-    expect(store.outboxStats().records).toBe(2);
-    expect(store.enqueue('carbon-day', { ts: 4 }).seq).toBe(1);
+    expect(store.outbox.streams()).toEqual(['carbon-15m']);
+    expect(store.outbox.outboxStats().records).toBe(2);
+    expect(store.outbox.enqueue('carbon-day', { ts: 4 }).seq).toBe(1);
   });
 
   it('a rolled-back savepoint inside a committed transaction leaves no gap', () => {
     const { store } = open();
     store.db.transaction(() => {
-      store.enqueue('decision', { ts: 1 });
+      store.outbox.enqueue('decision', { ts: 1 });
       try {
         store.db.transaction(() => {
-          store.enqueue('decision', { ts: 2 });
+          store.outbox.enqueue('decision', { ts: 2 });
           throw new Error('inner');
         })();
       } catch {
         /* the inner step failed; the outer goes on */
       }
-      expect(store.enqueue('decision', { ts: 3 }).seq).toBe(2);
+      expect(store.outbox.enqueue('decision', { ts: 3 }).seq).toBe(2);
     })();
     expect(seqsOf(store, 'decision')).toEqual([1, 2]);
-    expect(store.outboxStats().byStream.decision).toMatchObject({ records: 2, lastSeq: 2 });
-    expect(store.readOutbox('decision', 0, 10).map((r) => (JSON.parse(r.payload) as { ts: number }).ts)).toEqual([1, 3]);
+    expect(store.outbox.outboxStats().byStream.decision).toMatchObject({ records: 2, lastSeq: 2 });
+    expect(store.outbox.readOutbox('decision', 0, 10).map((r) => (JSON.parse(r.payload) as { ts: number }).ts)).toEqual([1, 3]);
   });
 
   it('the uplink is woken once the enclosing transaction has committed', async () => {
     const { store } = open();
     const woken: string[] = [];
-    store.onEnqueue((s) => woken.push(s));
+    store.outbox.onEnqueue((s) => woken.push(s));
     store.db.transaction(() => {
-      store.enqueue('carbon-15m', { ts: 1 });
+      store.outbox.enqueue('carbon-15m', { ts: 1 });
       expect(woken).toEqual([]); // not yet committed: nothing to read
     })();
     await tick();
     expect(woken).toEqual(['carbon-15m']);
     // Outside any transaction: at once.
-    store.enqueue('carbon-15m', { ts: 2 });
+    store.outbox.enqueue('carbon-15m', { ts: 2 });
     expect(woken).toEqual(['carbon-15m', 'carbon-15m']);
   });
 });
@@ -119,12 +119,12 @@ describe('a failed store flush', () => {
     clock.t = T0 + MIN + 3000;
     store.flush();
     expect(store.stats().dropped.readingsOnError).toBe(2);
-    expect(store.lastSeq('readings-1m')).toBe(0);
+    expect(store.outbox.lastSeq('readings-1m')).toBe(0);
     store.db.exec('DROP TRIGGER fail_1m');
     store.ingest([r('b', 9, T0 + MIN + 4000)]);
     clock.t = T0 + 2 * MIN + 3000;
     store.flush();
-    const recs = store.readOutbox('readings-1m', 0, 100).map((x) => JSON.parse(x.payload) as Record<string, unknown>);
+    const recs = store.outbox.readOutbox('readings-1m', 0, 100).map((x) => JSON.parse(x.payload) as Record<string, unknown>);
     // Minute 0 from the committed raw readings (1 and 3; the failed batch is lost and counted), then minute 1.
     expect(recs.map((x) => [x.seq, x.device, x.ts, x.min, x.max, x.count])).toEqual([
       [1, 'a', T0, 1, 3, 2],
@@ -156,7 +156,7 @@ describe('accounting summaries: exactly once through the outbox', () => {
     let crash = true;
     const dying: OutboxWriter = {
       enqueue(stream, record) {
-        const r = store.enqueue(stream, record);
+        const r = store.outbox.enqueue(stream, record);
         if (crash) throw new Error('killed between enqueue and mark');
         return r;
       },
@@ -168,7 +168,7 @@ describe('accounting summaries: exactly once through the outbox', () => {
     expect(store.db.prepare('SELECT count(*) FROM acct_quarter').pluck().get()).toBe(1);
     expect(store.db.prepare('SELECT count(*) FROM acct_quarter WHERE sent = 0').pluck().get()).toBe(1);
     expect(seqsOf(store, 'carbon-15m')).toEqual([]);
-    expect(store.lastSeq('carbon-15m')).toBe(0);
+    expect(store.outbox.lastSeq('carbon-15m')).toBe(0);
     a.engine.stop();
     store.close();
     stores.splice(stores.indexOf(store), 1);
@@ -176,17 +176,17 @@ describe('accounting summaries: exactly once through the outbox', () => {
     // Restart: the unsent summary is enqueued once, as seq 1.
     crash = false;
     const { store: again } = open(dir, { now: () => DAY0 + QUARTER_MS + 60_000 });
-    const b = accounting(again, again);
+    const b = accounting(again, again.outbox);
     expect(seqsOf(again, 'carbon-15m')).toEqual([1]);
     expect(again.db.prepare('SELECT count(*) FROM acct_quarter WHERE sent = 0').pluck().get()).toBe(0);
-    const rec = JSON.parse(again.readOutbox('carbon-15m', 0, 10)[0]!.payload) as { id: string; startMs: number };
+    const rec = JSON.parse(again.outbox.readOutbox('carbon-15m', 0, 10)[0]!.payload) as { id: string; startMs: number };
     expect(rec).toMatchObject({ id: 'gw/carbon-15m/1', startMs: DAY0 });
     b.engine.stop();
     again.close();
     stores.splice(stores.indexOf(again), 1);
     // Another restart: nothing re-sent.
     const { store: third } = open(dir, { now: () => DAY0 + QUARTER_MS + 120_000 });
-    const c = accounting(third, third);
+    const c = accounting(third, third.outbox);
     expect(seqsOf(third, 'carbon-15m')).toEqual([1]);
     c.engine.stop();
   });

@@ -27,7 +27,7 @@ function reading(device: string, point: string, value: number | null, ts: number
 }
 
 function outboxRecords(store: Store, stream: string): Record<string, unknown>[] {
-  return store.readOutbox(stream, 0, 1_000_000).map((r) => JSON.parse(r.payload) as Record<string, unknown>);
+  return store.outbox.readOutbox(stream, 0, 1_000_000).map((r) => JSON.parse(r.payload) as Record<string, unknown>);
 }
 
 describe('Store', () => {
@@ -88,7 +88,7 @@ describe('Store', () => {
     ]);
     clock.t = T0 + MIN + 3000;
     store.flush();
-    const rows = store.readOutbox('readings-1m', 0, 10);
+    const rows = store.outbox.readOutbox('readings-1m', 0, 10);
     const recs = rows.map((r) => JSON.parse(r.payload) as Record<string, unknown>);
     expect(rows.map((r) => r.bytes)).toEqual(rows.map((r) => Buffer.byteLength(r.payload)));
     expect(recs).toEqual([
@@ -116,9 +116,9 @@ describe('Store', () => {
     // Field order as in the contract's examples: id, seq, ts first.
     expect(Object.keys(recs[2]!)).toEqual(['id', 'seq', 'ts', 'device', 'point', 'canonical', 'unit', 'min', 'max', 'mean', 'last', 'count', 'samples', 'quality', 'delta', 'deltaFlag']);
     // Records enqueued by other parts: id/seq/ts given by the store, whatever the record says.
-    store.enqueue('decision', { id: 'x', seq: 99, ts: 5, note: 'ü"' });
-    store.enqueue('decision', {});
-    expect(store.readOutbox('decision', 0, 10).map((r) => JSON.parse(r.payload))).toEqual([
+    store.outbox.enqueue('decision', { id: 'x', seq: 99, ts: 5, note: 'ü"' });
+    store.outbox.enqueue('decision', {});
+    expect(store.outbox.readOutbox('decision', 0, 10).map((r) => JSON.parse(r.payload))).toEqual([
       { id: 'gw "7"/ü/decision/1', seq: 1, ts: 5, note: 'ü"' },
       { id: 'gw "7"/ü/decision/2', seq: 2, ts: clock.t },
     ]);
@@ -194,17 +194,17 @@ describe('Store', () => {
     const dir = tmpDir();
     dirs.push(dir);
     let store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw7', config: { statsIntervalMs: 0 } });
-    expect(store.enqueue('carbon-15m', { ts: 1, a: 1 }).seq).toBe(1);
-    expect(store.enqueue('carbon-15m', { ts: 2, a: 2 }).seq).toBe(2);
-    expect(store.enqueue('decision', { x: true }).seq).toBe(1);
-    store.ack([{ stream: 'carbon-15m', seqs: [1, 2] }]);
-    expect(store.outboxStats().byStream['carbon-15m']!.records).toBe(0);
+    expect(store.outbox.enqueue('carbon-15m', { ts: 1, a: 1 }).seq).toBe(1);
+    expect(store.outbox.enqueue('carbon-15m', { ts: 2, a: 2 }).seq).toBe(2);
+    expect(store.outbox.enqueue('decision', { x: true }).seq).toBe(1);
+    store.outbox.ack([{ stream: 'carbon-15m', seqs: [1, 2] }]);
+    expect(store.outbox.outboxStats().byStream['carbon-15m']!.records).toBe(0);
     store.close();
     store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw7', config: { statsIntervalMs: 0 } });
-    expect(store.enqueue('carbon-15m', { ts: 3 }).seq).toBe(3);
-    const rows = store.readOutbox('carbon-15m', 0, 10);
+    expect(store.outbox.enqueue('carbon-15m', { ts: 3 }).seq).toBe(3);
+    const rows = store.outbox.readOutbox('carbon-15m', 0, 10);
     expect(JSON.parse(rows[0]!.payload)).toEqual({ id: 'gw7/carbon-15m/3', seq: 3, ts: 3 });
-    expect(store.outboxStats()).toMatchObject({ records: 2 });
+    expect(store.outbox.outboxStats()).toMatchObject({ records: 2 });
     expect(store.db.pragma('synchronous', { simple: true })).toBe(2); // FULL outside store-internal NORMAL sections
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     store.close();
@@ -214,7 +214,7 @@ describe('Store', () => {
     const dir = tmpDir();
     dirs.push(dir);
     let store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw', config: { statsIntervalMs: 0 } });
-    for (let i = 0; i < 200; i++) store.enqueue('decision', { i, pad: 'x'.repeat(500) });
+    for (let i = 0; i < 200; i++) store.outbox.enqueue('decision', { i, pad: 'x'.repeat(500) });
     store.close();
     const file = path.join(dir, 'carbonedge.db');
     // Overwrite pages in the middle of the file with garbage (the header stays valid).
@@ -230,7 +230,7 @@ describe('Store', () => {
     expect(stats).toHaveLength(1);
     expect(stats[0]!.corruption).toMatchObject({ movedTo: store.corruption!.movedTo });
     // Fresh and usable.
-    expect(store.enqueue('decision', { ok: 1 }).seq).toBe(1);
+    expect(store.outbox.enqueue('decision', { ok: 1 }).seq).toBe(1);
     store.close();
   });
 
@@ -289,8 +289,8 @@ describe('Store', () => {
     const lost = st.dropped.outboxByCap['readings-1m'] ?? 0;
     expect(lost).toBeGreaterThan(0);
     // What remains of readings-1m is the newest, contiguous up to the last seq.
-    const seqs = store.readOutbox('readings-1m', 0, 1e6).map((r) => r.seq);
-    const last = store.lastSeq('readings-1m');
+    const seqs = store.outbox.readOutbox('readings-1m', 0, 1e6).map((r) => r.seq);
+    const last = store.outbox.lastSeq('readings-1m');
     expect(last).toBe(60 * 400);
     expect(seqs[seqs.length - 1]).toBe(last);
     expect(seqs.length + lost).toBe(last);

@@ -55,7 +55,7 @@ describe('uplink against aedes (fast tier)', () => {
     const ex = JSON.parse(fs.readFileSync(path.join(loadContract().dir, 'examples', 'decision.json'), 'utf8')) as Record<string, unknown>;
     const { id: _id, seq: _seq, ...decision } = (Array.isArray(ex.records) ? (ex.records as Record<string, unknown>[])[0] : ex) as Record<string, unknown>;
     for (let i = 0; i < 5; i++) outbox.enqueue('decision', { ...decision, ts: Date.now() + i });
-    await waitFor(() => t.store.lastSeq('readings-1m') >= 24, 30_000, 'two minutes of summaries');
+    await waitFor(() => t.store.outbox.lastSeq('readings-1m') >= 24, 30_000, 'two minutes of summaries');
     await drain(t);
     const seqs = lastSeqs(t.store);
     expect(seqs['readings-1m']).toBeGreaterThanOrEqual(24);
@@ -83,11 +83,11 @@ describe('uplink against aedes (fast tier)', () => {
     };
     broker.aedes.on('publish', onPublish);
     cleanups.push(() => void broker.aedes.removeListener('publish', onPublish));
-    await waitFor(() => t.store.lastSeq('readings-1m') >= 12, 30_000, 'first summaries');
+    await waitFor(() => t.store.outbox.lastSeq('readings-1m') >= 12, 30_000, 'first summaries');
     await broker.pause();
     await waitFor(() => !t.uplink!.health().connected, 10_000, 'uplink noticed the outage');
-    const before = t.store.lastSeq('readings-1m');
-    await waitFor(() => t.store.lastSeq('readings-1m') >= before + 36, 30_000, 'summaries produced during the outage');
+    const before = t.store.outbox.lastSeq('readings-1m');
+    await waitFor(() => t.store.outbox.lastSeq('readings-1m') >= before + 36, 30_000, 'summaries produced during the outage');
     const h = t.uplink!.health();
     expect(h.backlogRecords).toBeGreaterThan(0);
     expect(h.oldestUnsentAgeMs).toBeGreaterThan(0);
@@ -136,7 +136,7 @@ describe('uplink against aedes (fast tier)', () => {
   it('without an uplink URL the store still fills', async () => {
     const t = await gateway({ dataDir: tmp() });
     expect(t.uplink).toBeUndefined();
-    await waitFor(() => t.store.lastSeq('readings-1m') >= 12, 30_000, 'summaries in the outbox');
+    await waitFor(() => t.store.outbox.lastSeq('readings-1m') >= 12, 30_000, 'summaries in the outbox');
     expect(t.store.db.prepare('SELECT count(*) FROM readings_raw').pluck().get()).toBeGreaterThan(0);
   });
 });
@@ -149,15 +149,15 @@ describe('uplink backfill across a wall-clock step', () => {
     const ex = JSON.parse(fs.readFileSync(path.join(loadContract().dir, 'examples', 'decision.json'), 'utf8')) as Record<string, unknown>;
     const { id: _id, seq: _seq, ...decision } = (Array.isArray(ex.records) ? (ex.records as Record<string, unknown>[])[0] : ex) as Record<string, unknown>;
     // A backlog three times the rate: one second's worth goes at once, the rest as tokens refill.
-    store.enqueueMany('decision', Array.from({ length: 300 }, (_, i) => ({ ...decision, ts: clock.now() + i })));
+    store.outbox.enqueueMany('decision', Array.from({ length: 300 }, (_, i) => ({ ...decision, ts: clock.now() + i })));
     const cfg = resolveUplinkConfig({ backfillRecordsPerSec: 100, batchMaxRecords: 20, reconnect: { minMs: 100, maxMs: 1000 } }, broker.url, 'site1', 'gw1');
-    const uplink = new Uplink(store, cfg, { site: 'site1', gateway: 'gw1' }, { clock });
+    const uplink = new Uplink(store.outbox, cfg, { site: 'site1', gateway: 'gw1' }, { clock });
     cleanups.push(() => uplink.stop());
     uplink.start();
     await waitFor(() => uplink.health().connected, 10_000, 'uplink connected');
     clock.stepWall(-3_600_000);
     // Wall-clock arithmetic took an hour's worth of tokens away here: nothing more for an hour.
-    await waitFor(() => store.outboxStats().records === 0, 15_000, 'backlog sent and acknowledged');
+    await waitFor(() => store.outbox.outboxStats().records === 0, 15_000, 'backlog sent and acknowledged');
     expect(uplink.health().recordsAcked).toBe(300);
   });
 });

@@ -34,7 +34,7 @@ describe('carbonedge receive', () => {
       // Printed once the subscription is acknowledged.
       await waitFor(() => out.includes('receiving from'), 20_000, 'receiver subscribed');
       const t = await startGateway({ dataDir: path.join(dir, 'gw'), url: broker.url });
-      await waitFor(() => t.store.lastSeq('readings-1m') >= 12, 30_000, 'summaries');
+      await waitFor(() => t.store.outbox.lastSeq('readings-1m') >= 12, 30_000, 'summaries');
       await drain(t);
       const last = lastSeqs(t.store)['readings-1m']!;
       await t.gw.stop();

@@ -48,7 +48,7 @@ export async function startGateway(opts: {
 export async function drain(t: TestGateway, timeoutMs = 60_000): Promise<void> {
   t.synth.paused = true;
   t.store.flush(t.gw.ctx.clock.now() + 10 * 60_000); // close every open bucket
-  await waitFor(() => t.store.outboxStats().records === 0, timeoutMs, 'outbox drained');
+  await waitFor(() => t.store.outbox.outboxStats().records === 0, timeoutMs, 'outbox drained');
 }
 
 /** The receiver holds seq 1..lastSeq of every stream the gateway produced: no gap, nothing invalid. */
@@ -68,7 +68,7 @@ export async function expectComplete(receiver: Receiver, lastSeqs: Record<string
 
 export function lastSeqs(store: Store): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const s of store.streams()) out[s] = store.lastSeq(s);
+  for (const s of store.outbox.streams()) out[s] = store.outbox.lastSeq(s);
   return out;
 }
 

@@ -6,7 +6,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { silentLogger } from '../../runtime/logger.js';
-import { Store } from '../../runtime/store/store.js';
+import { SqliteOutbox } from '../../runtime/outbox/sqlite-outbox.js';
+import { openPersistence } from '../../runtime/persistence/database.js';
+import { STORE_MIGRATIONS } from '../../runtime/store/migrations.js';
+import { systemClock } from '../../runtime/types.js';
 import { resolveUplinkConfig } from '../../runtime/uplink/config-schema.js';
 import { topicFor, Uplink } from '../../runtime/uplink/uplink.js';
 import { freeTcpPort } from '../free-port.js';
@@ -49,7 +52,8 @@ export async function benchDrain(opts: { devices?: number; points?: number; minu
   const { url, proc } = await startMosquitto(dir);
   try {
     // Build the backlog.
-    const store = new Store({ dataDir: dir, siteId: 'bench', gatewayId: 'gw', logger: silentLogger(), config: { statsIntervalMs: 0, maxBytes: 64 * 1024 ** 3 } });
+    const persistence = openPersistence(dir, [STORE_MIGRATIONS], silentLogger());
+    const outbox = new SqliteOutbox(persistence, { gatewayId: 'gw', clock: systemClock, logger: silentLogger() });
     const t0 = Date.UTC(2026, 0, 1);
     const buildStart = Date.now();
     for (let m = 0; m < minutes; m++) {
@@ -57,15 +61,15 @@ export async function benchDrain(opts: { devices?: number; points?: number; minu
       for (let d = 0; d < devices; d++)
         for (let p = 0; p < points; p++)
           recs.push({ ts: t0 + m * 60_000, device: `dev${d}`, point: `p${p}`, unit: 'W', min: 100 + p, max: 200 + p, mean: 150.5 + p, last: 170.25, count: 12, samples: 12, quality: 'good' });
-      store.enqueueMany('readings-1m', recs);
+      outbox.enqueueMany('readings-1m', recs);
     }
     const buildSec = (Date.now() - buildStart) / 1000;
-    const backlogBytes = store.outboxStats().bytes;
+    const backlogBytes = outbox.outboxStats().bytes;
 
     // Baseline: mqtt.js publishing the same envelopes straight from the rows.
     const baseStart = process.hrtime.bigint();
     {
-      const reader = new Database(store.file, { readonly: true });
+      const reader = new Database(persistence.file, { readonly: true });
       const client = await mqtt.connectAsync(url, { clientId: 'bench-raw', clean: true, reconnectPeriod: 0 });
       const rows = reader.prepare("SELECT payload FROM outbox WHERE stream = 'readings-1m' ORDER BY seq").pluck().iterate() as IterableIterator<string>;
       let pending = 0;
@@ -99,7 +103,7 @@ export async function benchDrain(opts: { devices?: number; points?: number; minu
     let peakRss = rss0;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
     const uplink = new Uplink(
-      store,
+      outbox,
       { ...resolveUplinkConfig({}, url, 'bench', 'gw'), batchMaxRecords: batch, batchMaxBytes: 4 * 1024 * 1024, maxInFlight: inFlight, backfillRecordsPerSec: 0 },
       { site: 'bench', gateway: 'gw' },
       { logger: silentLogger() },
@@ -108,7 +112,7 @@ export async function benchDrain(opts: { devices?: number; points?: number; minu
     uplink.start();
     await new Promise<void>((resolve) => {
       const check = setInterval(() => {
-        if (store.outboxStats().records === 0) {
+        if (outbox.outboxStats().records === 0) {
           clearInterval(check);
           resolve();
         }
@@ -117,7 +121,7 @@ export async function benchDrain(opts: { devices?: number; points?: number; minu
     const sec = Number(process.hrtime.bigint() - start) / 1e9;
     clearInterval(sampler);
     await uplink.stop();
-    store.close();
+    persistence.close();
     const res = {
       records: total,
       backlogMB: Number((backlogBytes / 1024 / 1024).toFixed(1)),

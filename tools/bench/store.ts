@@ -109,7 +109,7 @@ async function benchStoreScenario(opts: {
       const storeSec = Number(process.hrtime.bigint() - storeStart) / 1e9;
       const c = process.cpuUsage(cpu0);
       cpu.store += c.user + c.system;
-      summaries = store.lastSeq('readings-1m') + store.lastSeq('readings-15m');
+      summaries = store.outbox.lastSeq('readings-1m') + store.outbox.lastSeq('readings-15m');
       store.close();
       return total / storeSec;
     };

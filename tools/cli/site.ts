@@ -11,3 +11,4 @@ export const siteLoader = createSiteLoader(FEATURES);
 export const { validateSiteConfig, loadSiteConfigFile, loadSiteConfigText } = siteLoader;
 /** The site config's JSON Schema (core + every feature's sections). */
 export const siteConfigSchema = siteLoader.schema;
+

@@ -1,13 +1,10 @@
-import path from 'node:path';
-import { mkdirSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { loadSiteConfigFile } from '../site.js';
+import { openSiteDatabase } from '../site-database.js';
 import { parseDuration, parseOverrideValue, SqliteOverrides } from '../../../runtime/control/overrides.js';
 import { SiteModel } from '../../../rules/site-model.js';
 import type { Command } from '../command.js';
 import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 import { resolveDataDir } from '../../../runtime/config/data-dir.js';
-import { DB_FILE_NAME } from '../../../runtime/store/store.js';
 
 const usage =
   'carbonedge override --config FILE [--data DIR] (--set OUTPUT=VALUE --for DURATION [--reason TEXT] [--by NAME] | --clear OUTPUT | --list) [--json]';
@@ -33,10 +30,8 @@ export const command: Command = {
       if (actions !== 1) throw new UsageError('give exactly one of --set, --clear, --list');
       const { config, profiles } = await loadSiteConfigFile(values.config);
       const dataDir = resolveDataDir(config, values.data);
-      mkdirSync(dataDir, { recursive: true });
-      const db = new Database(path.join(dataDir, DB_FILE_NAME));
+      const db = openSiteDatabase(dataDir);
       try {
-        db.pragma('busy_timeout = 5000');
         const store = new SqliteOverrides(db);
         const now = Date.now();
         if (values.list) {

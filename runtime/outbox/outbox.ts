@@ -1,0 +1,57 @@
+/**
+ * The outbox: everything bound for the cloud, committed before it is published and deleted only
+ * after the broker's PUBACK. Parts that produce records get an OutboxWriter; the uplink gets an
+ * OutboxReader. The SQLite implementation is SqliteOutbox (sqlite-outbox.ts).
+ */
+
+export interface OutboxWriter {
+  /**
+   * Commit one record on `stream` (e.g. `readings-1m`, `carbon-15m`, `carbon-day`, `decision`).
+   * Returns the record's stable per-stream sequence number. Durable when it returns.
+   * May be called inside another part's unit of work on the same database
+   * (`persistence.unitOfWork(() => { outbox.enqueue(...); markSent(); })`): the record then
+   * commits or rolls back with it, which makes "enqueued" and the caller's own bookkeeping one
+   * atomic step (a rolled-back enqueue consumes no sequence number).
+   */
+  enqueue(stream: string, record: Record<string, unknown>): { seq: number };
+}
+
+/** A writer that can also commit many records in one transaction. */
+export interface BatchOutboxWriter extends OutboxWriter {
+  /** Commit many records on `stream` in one transaction; returns the last seq. Same unit-of-work rules as enqueue(). */
+  enqueueMany(stream: string, records: Iterable<Record<string, unknown>>): { lastSeq: number };
+}
+
+/** One row of the outbox as the uplink reads it. */
+export interface OutboxRow {
+  seq: number;
+  bytes: number;
+  payload: string;
+}
+
+export interface OutboxStats {
+  records: number;
+  bytes: number;
+  /** created-time of the oldest unsent record, ms since epoch; undefined when empty. */
+  oldestCreated?: number;
+  byStream: Record<string, { records: number; bytes: number; lastSeq: number }>;
+}
+
+/** What the uplink needs of the outbox. */
+export interface OutboxReader {
+  /** Streams that have ever had a record. */
+  streams(): string[];
+  lastSeq(stream: string): number;
+  /** Unsent records of `stream` after `afterSeq` (and up to `upToSeq`), in sequence order. */
+  readOutbox(stream: string, afterSeq: number, limit: number, upToSeq?: number): OutboxRow[];
+  /**
+   * Delete acknowledged records (after PUBACK). `bytes`: the total bytes of `seqs` as read, when
+   * the caller knows it (saves reading the rows again; checked against what was deleted).
+   */
+  ack(items: { stream: string; seqs: number[]; bytes?: number }[]): void;
+  /** Called after records are enqueued (the uplink wakes up); returns an unsubscribe function. */
+  onEnqueue(fn: (stream: string) => void): () => void;
+  /** Called when records leave the outbox (ack or drop): the uplink re-reads its cursors. */
+  onOutboxShrink(fn: () => void): () => void;
+  outboxStats(): OutboxStats;
+}
