@@ -4,8 +4,8 @@
  *
  * Layers (a module may import its own layer, earlier layers and the core; never a later one):
  *   core       runtime/{types,clock-step,logger,package-root,services,service-registry}.ts, runtime/config/
- *              (but load.ts), runtime/persistence/, the profile model (drivers/profiles/types.ts,
- *              canonical.ts)
+ *              (but load.ts), runtime/persistence/, the outbox interfaces (runtime/outbox/outbox.ts),
+ *              the profile model (drivers/profiles/types.ts, canonical.ts)
  *   bus        drivers/ (never imports a feature, the composition root or tools/)
  *   readings   runtime/readings-hub.ts, runtime/feature-api.ts, runtime/gateway.ts,
  *              runtime/acquisition/, runtime/config/load.ts (validates sites against profiles)
@@ -16,13 +16,13 @@
  *   tools/     the composition root (CLI), simulators, receiver, benchmarks: may import anything;
  *              nothing outside tools/ and test/ imports tools/.
  */
-const CORE = '^(runtime/(types|clock-step|logger|package-root|services|service-registry)\\.ts$|runtime/config/(?!load\\.ts$)|runtime/persistence/|drivers/profiles/(types|canonical)\\.ts$)';
+const CORE = '^(runtime/(types|clock-step|logger|package-root|services|service-registry)\\.ts$|runtime/config/(?!load\\.ts$)|runtime/persistence/|runtime/outbox/outbox\\.ts$|drivers/profiles/(types|canonical)\\.ts$)';
 const BUS = '^drivers/(?!profiles/(types|canonical)\\.ts$)';
 const READINGS = '^runtime/((readings-hub|feature-api|gateway)\\.ts$|acquisition/|config/load\\.ts$)';
 const METERING = '^runtime/metering/';
 const ACCOUNTING = '^runtime/accounting/';
 const RULES = '^(rules/|runtime/control/)';
-const STORE = '^runtime/(store|outbox)/';
+const STORE = '^runtime/(store/|outbox/(?!outbox\\.ts$))';
 const UPLINK = '^runtime/uplink/';
 const TOOLS = '^tools/';
 const later = (...layers) => `(${layers.join('|')})`;

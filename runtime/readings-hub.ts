@@ -48,9 +48,10 @@ export class ReadingsHub {
     for (const r of batch) {
       const k = key(r.device, r.point);
       const prev = this.latestByKey.get(k);
-      // The same value again (e.g. its stale invalidation) keeps its age; a new one is as old as
-      // its timestamp says, never less than 0 (a timestamp ahead of the wall clock is "now").
-      if (prev?.ts !== r.ts || !this.monoAt.has(k)) this.monoAt.set(k, mono - Math.max(0, wall - r.ts));
+      // A value's stale invalidation (same timestamp) keeps its age; any other reading is as old
+      // as its timestamp says, never less than 0 (a timestamp ahead of the wall clock is "now").
+      const invalidation = r.quality === 'stale' && prev?.ts === r.ts && this.monoAt.has(k);
+      if (!invalidation) this.monoAt.set(k, mono - Math.max(0, wall - r.ts));
       this.latestByKey.set(k, r);
     }
     for (const fn of this.listeners) {

@@ -5,7 +5,6 @@
  */
 import { section, type FeatureDeclaration } from '../feature-api.js';
 import { OUTBOX } from '../services.js';
-import { STORE } from '../store/service.js';
 import { ACCOUNTING_MIGRATIONS } from './acct-db.js';
 import { accountingConfigSchema, validateAccountingConfig, type AccountingConfig } from './config-schema.js';
 import { ACCOUNTING, instrumentsCommand } from './service.js';
@@ -17,7 +16,7 @@ export const accountingFeature: FeatureDeclaration = {
   sections: [{ key: 'accounting', schema: accountingConfigSchema }],
   check: validateAccountingConfig,
   migrations: ACCOUNTING_MIGRATIONS,
-  uses: [STORE, OUTBOX],
+  uses: [OUTBOX],
   provides: [ACCOUNTING],
   async create(ctx) {
     const a = section<AccountingConfig>(ctx.config, 'accounting');

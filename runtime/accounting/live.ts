@@ -478,7 +478,9 @@ export class AccountingEngine {
       if (idx >= 0) this.state.open.splice(this.state.open.indexOf(w), 1);
       closedAny = true;
     }
-    if (closedAny || now - this.lastCheckpoint >= this.settings.checkpointMs) this.checkpoint(now);
+    // A wall clock stepped back (now < lastCheckpoint) makes a checkpoint due at once instead of
+    // deferring every checkpoint until the clock catches up.
+    if (closedAny || now < this.lastCheckpoint || now - this.lastCheckpoint >= this.settings.checkpointMs) this.checkpoint(now);
   }
 
   /** Persist the engine's state (counter baselines, open windows, pools). */

@@ -19,7 +19,8 @@ export interface MbapPeer {
   close(): Promise<void>;
 }
 
-export async function startMbapPeer(): Promise<MbapPeer> {
+/** Listens on 127.0.0.1:`port` (default: a random free port). */
+export async function startMbapPeer(port = 0): Promise<MbapPeer> {
   const sockets = new Set<net.Socket>();
   const peer: MbapPeer = {
     port: 0,
@@ -75,7 +76,7 @@ export async function startMbapPeer(): Promise<MbapPeer> {
       }
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
   peer.port = (server.address() as net.AddressInfo).port;
   return peer;
 }

@@ -58,7 +58,7 @@ describe('healthy neighbours on a shared Modbus TCP connection', () => {
       ],
     };
     gw = new Gateway({ config, profiles: new Map([['two-blocks', twoBlocks]]), logger: silentLogger(), features: [acquisitionFeature] });
-    const t0 = Date.now();
+    const t0 = performance.now(); // monotonic: a wall-clock step cannot change the run's length
     await gw.start();
     const acq = gw.ctx.services.get(ACQUISITION)!;
     const healthy = acq.pollers().get('healthy')!;
@@ -67,7 +67,7 @@ describe('healthy neighbours on a shared Modbus TCP connection', () => {
     // Run until the control device has completed 15 cycles (about 3 s unloaded).
     await waitFor(() => control.stats.complete >= 15, 30_000, 'control polls');
     const counts = { healthy: healthy.stats.complete, healthyFailed: healthy.stats.failed, control: control.stats.complete };
-    const elapsed = Date.now() - t0;
+    const elapsed = performance.now() - t0;
     // The gateway's stop closes the buses at once, failing a request in flight as 'closed': stop
     // the dead device's poller first, which lets its last request time out as any other.
     await dead.stop();

@@ -50,7 +50,7 @@ export async function freePort(): Promise<number> {
 
 /** Resolve when `host:port` accepts a TCP connection, or reject after `timeoutMs`. */
 export async function waitForPort(port: number, timeoutMs = 10000, host = '127.0.0.1'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, host);
@@ -58,16 +58,16 @@ export async function waitForPort(port: number, timeoutMs = 10000, host = '127.0
       s.once('error', () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listening on ${host}:${port} after ${timeoutMs} ms`);
+    if (performance.now() > deadline) throw new Error(`nothing listening on ${host}:${port} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
 /** Poll `cond` until true (no wall-time assertion: only a generous upper bound to avoid hangs). */
 export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 20000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }

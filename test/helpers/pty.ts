@@ -29,10 +29,10 @@ export class PtyPair {
     let err = '';
     proc.stderr!.setEncoding('utf8');
     proc.stderr!.on('data', (d: string) => (err += d));
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     while (!(existsSync(this.a) && existsSync(this.b) && /starting data transfer loop/.test(err))) {
       if (proc.exitCode !== null) throw new Error(`socat exited: ${err}`);
-      if (Date.now() > deadline) throw new Error(`socat pty pair not ready: ${err}`);
+      if (performance.now() > deadline) throw new Error(`socat pty pair not ready: ${err}`);
       await new Promise((r) => setTimeout(r, 20));
     }
     return this;

@@ -60,9 +60,9 @@ export class PymodbusServer {
     if (!this.proc) throw new Error('not started');
     const n = ++this.acks;
     this.proc.stdin.write(`${JSON.stringify(msg)}\n`);
-    const deadline = Date.now() + 10000;
+    const deadline = performance.now() + 10000;
     while (!new RegExp(`(OK|ERR) ${n}\\b`).test(this.out)) {
-      if (Date.now() > deadline) throw new Error(`pymodbus control ${JSON.stringify(msg)} not acknowledged`);
+      if (performance.now() > deadline) throw new Error(`pymodbus control ${JSON.stringify(msg)} not acknowledged`);
       await new Promise((r) => setTimeout(r, 10));
     }
     const err = new RegExp(`ERR ${n} (.*)`).exec(this.out);

@@ -8,13 +8,14 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ModbusBus } from '../../drivers/modbus/bus.js';
 import { DevicePoller } from '../../drivers/modbus/device-poller.js';
+import { ModbusUnavailableError } from '../../drivers/modbus/errors.js';
 import type { Profile } from '../../drivers/profiles/types.js';
 import type { DeviceConfig } from '../../runtime/config/types.js';
 import { ReadingsHub } from '../../runtime/readings-hub.js';
 import type { Reading } from '../../runtime/types.js';
 import { startMbapPeer, type MbapPeer } from '../drivers/mbap-peer.js';
 import { recordReads } from '../helpers/bus-requests.js';
-import { waitFor } from '../helpers/peers.js';
+import { freePort, waitFor } from '../helpers/peers.js';
 import { TestClock } from '../helpers/test-clock.js';
 
 const HOUR = 3_600_000;
@@ -200,5 +201,30 @@ describe('DevicePoller + ReadingsHub with the wall clock stepped inside a poll c
     await waitFor(() => poller.stats.complete > complete + 2, 10_000, 'polled again after the backoff');
     expect(hub.latest('meter', 'value')).toMatchObject({ quality: 'good', value: 1007 });
     expect(poller.backedOff).toBeUndefined();
+  });
+});
+
+describe('ModbusBus reconnect backoff across a wall-clock step', () => {
+  it('stepped back one hour while waiting to reconnect: the next attempt still comes after the backoff', async () => {
+    const port = await freePort();
+    const clock = new TestClock({ real: true });
+    const bus = new ModbusBus({ id: 'plant', type: 'tcp', host: '127.0.0.1', port, timeoutMs: 300 }, { clock, reconnect: { baseMs: 1000, maxMs: 1000 } });
+    let peer: MbapPeer | undefined;
+    try {
+      // Nothing listens: the connect fails and the bus waits 1 s (+-25 %) before the next try.
+      await expect(bus.read(1, 'holding', 7, 1)).rejects.toThrow(/cannot open/);
+      clock.stepWall(-HOUR);
+      const refused = await bus.read(1, 'holding', 7, 1).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ModbusUnavailableError);
+      // The wait left is the backoff, not the backoff plus the hour the wall clock went back.
+      const left = Number(/next reconnect attempt in (\d+) ms/.exec((refused as Error).message)?.[1]);
+      expect(left).toBeGreaterThan(0);
+      expect(left).toBeLessThanOrEqual(1250);
+      peer = await startMbapPeer(port);
+      await waitFor(async () => (await bus.read(1, 'holding', 7, 1).catch(() => undefined))?.[0] === 1007, 10_000, 'a read after the reconnect');
+    } finally {
+      await bus.close();
+      await peer?.close();
+    }
   });
 });

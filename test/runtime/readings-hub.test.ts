@@ -105,7 +105,8 @@ describe('ReadingsHub stale invalidation (injected clock)', () => {
     hub.publish([reading({ device: 'meter', point: 'p', ts: clock.now() - 5000 })]);
     expect(hub.sweep()).toBe(1);
     expect(hub.latest('meter', 'p')!.quality).toBe('stale');
-    // An explicit `now` overrides the clock.
+    // An explicit (monotonic) time overrides the clock's; this clock has no monotonic reading,
+    // so its now() serves for both.
     hub.publish([reading({ device: 'meter', point: 'p', ts: clock.now() })]);
     expect(hub.sweep(clock.now() + 999)).toBe(0);
     expect(hub.sweep(clock.now() + 1001)).toBe(1);

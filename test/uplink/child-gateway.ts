@@ -29,9 +29,9 @@ export class ChildGateway {
   }
 
   async waitOutput(s: string, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     while (!this.output.includes(s)) {
-      if (this.proc.exitCode !== null || Date.now() > deadline) throw new Error(`child gateway: no '${s}'\n${this.output}`);
+      if (this.proc.exitCode !== null || performance.now() > deadline) throw new Error(`child gateway: no '${s}'\n${this.output}`);
       await new Promise((r) => setTimeout(r, 25));
     }
   }

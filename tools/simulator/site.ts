@@ -59,7 +59,8 @@ export interface SimulatedSiteOptions {
 /** Base of a clocked set of simulated devices. */
 abstract class Clocked {
   protected timer?: NodeJS.Timeout;
-  private wallStart = 0;
+  /** Monotonic (performance.now) time the simulation started from. */
+  private realStart = 0;
   private simStart = 0;
   constructor(
     protected readonly speed: number,
@@ -70,12 +71,13 @@ abstract class Clocked {
   protected abstract simNow(): number;
   protected abstract advance(toMs: number): void;
 
-  /** Advance with the wall clock (speed x) every tickMs until stop(). */
+  /** Advance with real (monotonic) time (speed x) every tickMs until stop(). */
   start(): void {
     if (this.timer) return;
-    this.wallStart = Date.now();
+    this.realStart = performance.now();
     this.simStart = this.simNow();
-    this.timer = setInterval(() => this.advance(this.simStart + (Date.now() - this.wallStart) * this.speed), this.tickMs);
+    // Elapsed real time is monotonic: a step of the wall clock does not make the simulation jump.
+    this.timer = setInterval(() => this.advance(this.simStart + Math.floor(performance.now() - this.realStart) * this.speed), this.tickMs);
     this.timer.unref();
   }
 

@@ -75,7 +75,7 @@ export function liveSummary(hub: ReadingsHub, device: DemoDevice): { fields: Rec
 function startLiveLog(gw: Gateway, logger: Logger, everyMs = LIVE_LOG_EVERY_MS): () => void {
   const last = new Map<DemoDevice, number>();
   const timer = setInterval(() => {
-    const now = Date.now();
+    const now = performance.now(); // an interval: monotonic
     for (const d of DEMO_DEVICES) {
       const prev = last.get(d);
       if (prev !== undefined && now - prev < everyMs) continue;
