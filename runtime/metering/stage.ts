@@ -21,6 +21,21 @@
 import type { Reading } from '../types.js';
 import { counterDelta, type CounterDeltaOptions, type CounterFlag } from './counter-delta.js';
 
+/** Canonical points that are cumulative counters. */
+export const COUNTER_CANONICALS: ReadonlySet<string> = new Set(['energy_import', 'energy_export', 'reactive_energy_import', 'reactive_energy_export']);
+
+/**
+ * The lookup of a site without per-meter settings: the counter canonicals plus `points`
+ * (`device/point`), all with the same options (the `store.counters` section).
+ */
+export function counterLookup(points: ReadonlySet<string>, options: CounterDeltaOptions, perDevice?: (device: string, point: string, canonical: string | undefined) => CounterDeltaOptions | undefined): MeterLookup {
+  return (device, point, canonical) => {
+    const own = perDevice?.(device, point, canonical);
+    if (own) return { ...options, ...own };
+    return (canonical !== undefined && COUNTER_CANONICALS.has(canonical)) || points.has(`${device}/${point}`) ? options : undefined;
+  };
+}
+
 /** Resolution of the deltas: 1/1000 of the counter's unit (Wh for a kWh counter). */
 export const MILLI = 1000;
 
@@ -61,9 +76,16 @@ export class MeteringStage {
 
   constructor(private readonly meterOf: MeterLookup) {}
 
-  /** Start from persisted baselines (absolute values in the counter's unit). */
+  /**
+   * Start from persisted baselines (absolute values in the counter's unit). A counter that already
+   * has a baseline keeps it: the first part to restore (the store, which persists the baselines
+   * with every flush) wins over older checkpoints of later ones.
+   */
   restore(baselines: Iterable<{ device: string; point: string; value: number; ts: number }>): void {
-    for (const b of baselines) this.last.set(key(b.device, b.point), { m: Math.round(b.value * MILLI), ts: b.ts });
+    for (const b of baselines) {
+      const k = key(b.device, b.point);
+      if (!this.last.has(k)) this.last.set(k, { m: Math.round(b.value * MILLI), ts: b.ts });
+    }
   }
 
   /** The current baselines (absolute values in the counter's unit), for persistence and tests. */

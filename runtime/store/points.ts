@@ -1,9 +1,9 @@
+import { COUNTER_CANONICALS } from '../metering/stage.js';
 import type { Reading } from '../types.js';
 import { pointJson } from './summary-json.js';
 import type { PointRow, StoreRepository } from './repository.js';
 
-/** Canonical points that are cumulative counters: the store turns them into deltas. */
-export const COUNTER_CANONICALS = new Set(['energy_import', 'energy_export', 'reactive_energy_import', 'reactive_energy_export']);
+export { COUNTER_CANONICALS } from '../metering/stage.js';
 
 export interface PointInfo extends PointRow {
   counter: boolean;
@@ -15,7 +15,7 @@ export interface PointInfo extends PointRow {
 export class PointsCatalog {
   /** device -> point -> info (two levels: no key string built per reading), and by id. */
   private readonly byName = new Map<string, Map<string, PointInfo>>();
-  private readonly byId = new Map<number, PointInfo>();
+  private readonly byIds = new Map<number, PointInfo>();
 
   constructor(
     private readonly repo: StoreRepository,
@@ -23,7 +23,7 @@ export class PointsCatalog {
   ) {}
 
   /** The point of a reading, added (or its canonical/unit updated) in the open unit of work. */
-  pointFor(r: Reading): PointInfo {
+  pointFor(r: Pick<Reading, 'device' | 'point' | 'canonical' | 'unit'>): PointInfo {
     let dev = this.byName.get(r.device);
     if (!dev) this.byName.set(r.device, (dev = new Map()));
     let p = dev.get(r.point);
@@ -40,8 +40,12 @@ export class PointsCatalog {
     return p;
   }
 
+  byId(id: number): PointInfo | undefined {
+    return this.byIds.get(id);
+  }
+
   byIdOrThrow(id: number): PointInfo {
-    const p = this.byId.get(id);
+    const p = this.byIds.get(id);
     if (!p) throw new Error(`unknown point id ${id}`);
     return p;
   }
@@ -53,7 +57,7 @@ export class PointsCatalog {
 
   load(): void {
     this.byName.clear();
-    this.byId.clear();
+    this.byIds.clear();
     for (const row of this.repo.allPoints()) this.remember(row);
   }
 
@@ -62,7 +66,7 @@ export class PointsCatalog {
     let dev = this.byName.get(row.device);
     if (!dev) this.byName.set(row.device, (dev = new Map()));
     dev.set(row.point, info);
-    this.byId.set(row.id, info);
+    this.byIds.set(row.id, info);
     return info;
   }
 

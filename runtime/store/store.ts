@@ -7,7 +7,7 @@ import type { Clock, Reading } from '../types.js';
 import { systemClock } from '../types.js';
 import { Aggregator, MINUTE, accFromSummary, type ClosedBucket } from './aggregator.js';
 import { resolveStoreConfig, type ResolvedStoreConfig, type StoreConfig } from './config-schema.js';
-import { CounterBaselines } from './counter-baselines.js';
+import { counterLookup, MeteringStage, type MeterEvent } from '../metering/stage.js';
 import { STORE_MIGRATIONS } from './migrations.js';
 import { PointsCatalog } from './points.js';
 import { QUALITY_CODE, RAW_CHUNK, StoreRepository } from './repository.js';
@@ -40,6 +40,11 @@ export interface StoreOptions {
   config?: StoreConfig;
   clock?: Clock;
   logger?: Logger;
+  /**
+   * The gateway's metering stage (runtime/metering): counter deltas come as its events, the same
+   * ones accounting books. Default: the store's own stage, for a store used alone.
+   */
+  metering?: MeteringStage;
 }
 
 /**
@@ -62,7 +67,10 @@ export class Store {
   private aggregator: Aggregator;
   private readonly retention: Retention;
   private readonly dropped: DropCounters;
-  private readonly counters: CounterBaselines;
+  /** Decides counter deltas; `ownStage` when the store runs without the gateway's metering stage. */
+  private readonly stage: MeteringStage;
+  private readonly ownStage: boolean;
+  private events: MeterEvent[] = [];
   private readonly clock: Clock;
   private readonly log: Logger;
   private buffer: Reading[] = [];
@@ -70,6 +78,7 @@ export class Store {
   private readonly timers: NodeJS.Timeout[] = [];
   private readingsPersisted = 0;
   private closed = false;
+  private restored = false;
 
   constructor(private readonly opts: StoreOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -82,7 +91,8 @@ export class Store {
     this.repo = new StoreRepository(this.persistence);
     this.outbox = new SqliteOutbox(this.persistence, { gatewayId: opts.gatewayId, clock: this.clock, logger: this.log });
     this.points = new PointsCatalog(this.repo, this.config.counterPoints);
-    this.counters = new CounterBaselines(this.repo, this.config.counterOptions, this.log);
+    this.ownStage = !opts.metering;
+    this.stage = opts.metering ?? new MeteringStage(counterLookup(this.config.counterPoints, this.config.counterOptions));
     this.aggregator = new Aggregator(this.config.closeGraceMs);
     this.dropped = loadDropCounters(this.repo);
     this.retention = new Retention(this.persistence, this.repo, this.outbox, this.config, this.dropped, this.log);
@@ -128,10 +138,15 @@ export class Store {
     if (this.ownsPersistence) this.persistence.close();
   }
 
-  /** Buffer readings (the hub listener); written at the next flush, or now if the buffer is full. */
-  ingest(batch: readonly Reading[]): void {
+  /**
+   * Buffer readings and the metering stage's events for them (the metering listener); written at
+   * the next flush, or now if the buffer is full. Without `events` (a store used alone), the
+   * store's own stage decides them.
+   */
+  ingest(batch: readonly Reading[], events?: readonly MeterEvent[]): void {
     if (this.closed) return;
     for (const r of batch) this.buffer.push(r);
+    for (const e of events ?? (this.ownStage ? this.stage.process(batch) : [])) this.events.push(e);
     if (this.buffer.length >= this.config.flushMaxRows) this.flush();
   }
 
@@ -149,9 +164,12 @@ export class Store {
     }
     this.outbox.settle();
     const batch = this.buffer;
+    const events = this.events;
     this.buffer = [];
+    this.events = [];
     let minTs = Infinity;
     for (const r of batch) if (r.ts < minTs) minTs = r.ts;
+    for (const e of events) if (e.bucketTs < minTs) minTs = e.bucketTs;
     const anyDue = this.aggregator.due(now, minTs);
     if (batch.length === 0 && !anyDue) return;
     const touchesOutbox = anyDue && (this.config.publish1m || this.config.publish15m);
@@ -160,6 +178,7 @@ export class Store {
         this.persistence.unitOfWork(() => {
           for (const r of batch) this.writeReading(r);
           this.flushRaw();
+          for (const e of events) this.writeDelta(e);
           this.persistClosed(this.aggregator.close(now));
           this.outbox.writeStaged();
         }),
@@ -185,11 +204,24 @@ export class Store {
     this.rawParams.push(r.ts, p.id, finite, typeof v === 'string' ? v : null, QUALITY_CODE[r.quality] ?? 2);
     if (this.rawParams.length === RAW_CHUNK * 5) this.flushRaw();
     const good = r.quality === 'good' ? finite : null;
-    const delta = p.counter && good !== null ? this.counters.next(p, good, r.ts) : undefined;
-    if (!this.aggregator.add(p.id, r.ts, r.quality, good, delta) && r.quality !== 'stale') {
+    if (!this.aggregator.add(p.id, r.ts, r.quality, good) && r.quality !== 'stale') {
       // The hub re-publishes an expired value as `stale` with its original time: not a late reading.
       this.dropped.lateReadings++;
     }
+  }
+
+  /**
+   * A counter delta decided by the metering stage: into the 1-minute bucket of its booking instant
+   * (or, when that bucket has closed already, the oldest open one: never lost), with the new baseline.
+   */
+  private writeDelta(e: MeterEvent): void {
+    const p = this.points.pointFor(e);
+    const bucket = Math.max(Math.floor(e.bucketTs / MINUTE) * MINUTE, this.aggregator.closed1mBefore);
+    if (e.flag === 'reset' || e.flag === 'implausible') {
+      this.log.warn({ device: e.device, point: e.point, prevTs: e.prevTs, value: e.value, flag: e.flag }, 'counter discontinuity: delta 0, new baseline');
+    } else if (e.flag && e.flag !== 'first') this.log.info({ device: e.device, point: e.point, value: e.value, flag: e.flag }, `counter ${e.flag}`);
+    this.repo.recordCounter(bucket, p.id, e.delta, e.prevTs ?? e.ts, e.value, e.ts, e.flag);
+    this.aggregator.addDelta(bucket, p.id, e.delta, e.flag);
   }
 
   private flushRaw(): void {
@@ -286,7 +318,15 @@ export class Store {
    */
   private loadState(): void {
     this.points.load();
-    this.counters.load();
+    // Counter baselines as of the last flush. A shared stage is restored once, at start: after a
+    // failed flush its baselines stay where the other parts (accounting) saw them.
+    if (this.ownStage || !this.restored) {
+      this.stage.restore(this.repo.counterBaselines().flatMap(([id, c]) => {
+        const p = this.points.byId(id);
+        return p ? [{ device: p.device, point: p.point, value: c.value, ts: c.ts }] : [];
+      }));
+      this.restored = true;
+    }
     const closed1mBefore = Number(this.repo.getMeta('closed1mBefore') ?? 0);
     const closed15mBefore = Number(this.repo.getMeta('closed15mBefore') ?? 0);
     const agg = (this.aggregator = new Aggregator(this.config.closeGraceMs, { closed1mBefore, closed15mBefore }));
