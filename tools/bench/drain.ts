@@ -1,6 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -12,28 +10,7 @@ import { STORE_MIGRATIONS } from '../../runtime/store/migrations.js';
 import { systemClock } from '../../runtime/types.js';
 import { resolveUplinkConfig } from '../../runtime/uplink/config-schema.js';
 import { topicFor, Uplink } from '../../runtime/uplink/uplink.js';
-import { freeTcpPort } from '../free-port.js';
-
-const MOSQUITTO = '/usr/sbin/mosquitto';
-
-async function startMosquitto(dir: string): Promise<{ url: string; proc: ChildProcess }> {
-  const port = await freeTcpPort();
-  const conf = path.join(dir, 'mosquitto.conf');
-  fs.writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', `user ${os.userInfo().username}`, 'max_inflight_messages 0', 'max_queued_messages 0', 'log_dest none', ''].join('\n'));
-  const proc = spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });
-  const deadline = performance.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (performance.now() > deadline) throw new Error('mosquitto did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { url: `mqtt://127.0.0.1:${port}`, proc };
-}
+import { startMosquitto } from './mosquitto.js';
 
 /**
  * Backlog drain: a one-day backlog of `devices` x `points` 1-minute summaries (readings-1m records

@@ -4,11 +4,13 @@
  * and noisy: these figures are for reading, never for failing a test.
  *
  *   npm run bench                 # all
- *   npm run bench -- poll store   # only some (planner, poll, rss, store, drain, accounting, rules)
+ *   npm run bench -- poll store   # only some (planner, poll, rss, memory, store, drain, accounting, rules)
+ *   BENCH_MEMORY_WARMUP_S=5 BENCH_MEMORY_MEASURE_S=10 npm run bench -- memory   # a quick memory run
  */
 import { benchPlanner } from './planner.js';
 import { benchPoll } from './poll.js';
 import { benchRss } from './rss.js';
+import { benchMemory } from './memory.js';
 import { benchStore } from './store.js';
 import { benchDrain } from './drain.js';
 import { benchAccounting } from './accounting.js';
@@ -18,6 +20,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   planner: benchPlanner,
   poll: benchPoll,
   rss: () => benchRss(),
+  memory: benchMemory,
   store: benchStore,
   drain: benchDrain,
   accounting: benchAccounting,

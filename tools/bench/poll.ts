@@ -14,6 +14,7 @@ import type { Profile } from '../../drivers/profiles/types.js';
 import { ReadingsHub } from '../../runtime/readings-hub.js';
 import type { Reading } from '../../runtime/types.js';
 import { freeTcpPort } from '../free-port.js';
+import { median } from './procfs.js';
 
 const ModbusRTU = modbusSerial.default;
 const { ServerTCP } = modbusSerial;
@@ -34,8 +35,6 @@ function image(profile: Profile): { input: number[]; holding: number[] } {
   });
   return { input, holding };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export async function benchPoll(opts: { cycles?: number; rounds?: number } = {}): Promise<Record<string, unknown>> {
   const cycles = opts.cycles ?? 400;
