@@ -15,6 +15,25 @@ export const HOUR_MS = 3_600_000;
 /** Start (ms) of the UTC quarter-hour containing ts. Quarter-hours are the same instants in every zone in use. */
 export const quarterStart = (ts: number): number => Math.floor(ts / QUARTER_MS) * QUARTER_MS;
 
+/**
+ * Split an integer amount that accrued over (t0, t1] over the quarter-hours it spans, in proportion
+ * to time and exactly (cumulative floor: the parts add up to `amount`). `book(ts, part)` receives
+ * an instant inside each quarter-hour and its part: every part > 0, and always the last one. A
+ * sample exactly on a boundary closes the quarter-hour before it.
+ */
+export function splitOverQuarters(amount: number, t0: number, t1: number, book: (ts: number, part: number) => void): void {
+  let booked = 0;
+  let s = quarterStart(t0);
+  while (s + QUARTER_MS < t1) {
+    const end = s + QUARTER_MS;
+    const cum = Math.floor((amount * (end - t0)) / (t1 - t0));
+    if (cum > booked) book(Math.max(t0, s), cum - booked);
+    booked = cum;
+    s = end;
+  }
+  book(t1 - 1, amount - booked);
+}
+
 export interface CalendarKeys {
   hour: string;
   day: string;

@@ -24,12 +24,13 @@ import type { Reading } from '../types.js';
 import { counterDelta, type CounterDelta } from '../store/counter-delta.js';
 import { migrateAccounting } from './acct-db.js';
 import { allocate, type BatteryPools } from './allocation.js';
-import { Calendar, QUARTER_MS, quarterStart as qStart, type CalendarKeys } from './calendar.js';
+import { Calendar, QUARTER_MS, quarterStart as qStart, splitOverQuarters, type CalendarKeys } from './calendar.js';
 import type { InstrumentConfig } from './config-schema.js';
 import type { ConfigIssue } from '../config/errors.js';
 import { recordInstrument } from './instruments.js';
-import { STREAM_15M, STREAM_DAY, addTotals, emptyTotals, matchedWh, type AcctDevice, type AcctSettings, type OpenWindow, type Totals } from './model.js';
+import { STREAM_15M, STREAM_DAY, type AcctDevice, type AcctSettings, type OpenWindow, type Totals } from './model.js';
 import { allocationFlows, dayRecord, quarterFlows, quarterRecord, recordMethod, sourceEmissions } from './quarter.js';
+import { WindowTotals } from './windows.js';
 
 // Re-exported for the callers of the live accounting (feature, CLI, bench, tests).
 export { Calendar, QUARTER_MS } from './calendar.js';
@@ -78,6 +79,7 @@ export class AccountingEngine {
   private readonly log: Logger;
   private readonly outbox?: OutboxWriter;
   private readonly cal: Calendar;
+  private readonly windowTotals: WindowTotals;
   /** device -> point id or canonical -> what to do with it (two levels: no string building per reading). */
   private readonly byDevice = new Map<string, Map<string, { dev: AcctDevice; flow: string; key: string; scale: number; kind: 'counter' | 'power' }>>();
   private state: EngineState;
@@ -97,6 +99,7 @@ export class AccountingEngine {
     this.outbox = opts.outbox;
     this.cal = new Calendar(settings.timezone);
     migrateAccounting(this.db);
+    this.windowTotals = new WindowTotals(this.db);
     for (const dev of devices) {
       const m = new Map<string, { dev: AcctDevice; flow: string; key: string; scale: number; kind: 'counter' | 'power' }>();
       for (const c of dev.counters) m.set(c.point, { dev, flow: c.flow, key: k2(dev.id, c.flow), scale: c.scale, kind: 'counter' });
@@ -109,15 +112,10 @@ export class AccountingEngine {
       insertQuarter: this.db.prepare('INSERT OR IGNORE INTO acct_quarter (start_ms, end_ms, day, hour, complete, record, sent) VALUES (?, ?, ?, ?, ?, ?, 0)'),
       markQuarterSent: this.db.prepare('UPDATE acct_quarter SET sent = 1 WHERE start_ms = ?'),
       unsentQuarters: this.db.prepare('SELECT start_ms, record FROM acct_quarter WHERE sent = 0 ORDER BY start_ms'),
-      getWindow: this.db.prepare('SELECT totals FROM acct_window WHERE kind = ? AND key = ?').pluck(),
-      putWindow: this.db.prepare('INSERT OR REPLACE INTO acct_window (kind, key, start_ms, totals) VALUES (?, ?, ?, ?)'),
       insertDay: this.db.prepare('INSERT OR IGNORE INTO acct_day (day, start_ms, end_ms, record, sent) VALUES (?, ?, ?, ?, 0)'),
       markDaySent: this.db.prepare('UPDATE acct_day SET sent = 1 WHERE day = ?'),
       unsentDays: this.db.prepare('SELECT day, record FROM acct_day WHERE sent = 0 ORDER BY start_ms'),
       instruments: this.db.prepare('SELECT key, spec, total_wh, remaining_wh, valid_from_ms, valid_to_ms FROM acct_instrument ORDER BY valid_from_ms, added_ms, key'),
-      insertInstrument: this.db.prepare(
-        'INSERT OR IGNORE INTO acct_instrument (key, spec, total_wh, remaining_wh, valid_from_ms, valid_to_ms, added_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
       useInstrument: this.db.prepare('UPDATE acct_instrument SET remaining_wh = remaining_wh - ? WHERE key = ?'),
     };
     const saved = this.st.getState.get() as string | undefined;
@@ -205,25 +203,12 @@ export class AccountingEngine {
     this.spread(key, delta, prev.ts, ts);
   }
 
-  /** Split an integer amount over the windows between t0 and t1 in proportion to time (exact). */
+  /** Book an amount accrued over (t0, t1] into the windows it spans, in proportion to time (exact). */
   private spread(key: string, amount: number, t0: number, t1: number): void {
-    let booked = 0;
-    let s = qStart(t0);
-    while (s + QUARTER_MS < t1) {
-      const end = s + QUARTER_MS;
-      // Cumulative floor keeps the split exact: the parts always add up to `amount`.
-      const cum = Math.floor((amount * (end - t0)) / (t1 - t0));
-      const p = cum - booked;
-      if (p > 0) {
-        const w = this.windowFor(Math.max(t0, s));
-        w.q[key] = (w.q[key] ?? 0) + p;
-      }
-      booked = cum;
-      s = end;
-    }
-    // The sample at t1 closes (t1 - 1 ms]: a sample exactly on a boundary belongs to the window before it.
-    const w = this.windowFor(t1 - 1);
-    w.q[key] = (w.q[key] ?? 0) + (amount - booked);
+    splitOverQuarters(amount, t0, t1, (ts, part) => {
+      const w = this.windowFor(ts);
+      w.q[key] = (w.q[key] ?? 0) + part;
+    });
   }
 
   private powerSample(dev: AcctDevice, w: number, ts: number): void {
@@ -332,7 +317,7 @@ export class AccountingEngine {
       this.state.pools = after;
       const ins = this.st.insertQuarter.run(start, end, keys.day, keys.hour, record.quality.complete ? 1 : 0, JSON.stringify(record));
       if (ins.changes === 0) return undefined; // already closed before a crash: never count twice
-      this.updateWindows(totals, keys, start);
+      this.windowTotals.addQuarter(totals, keys, start);
       this.state.closedBefore = end;
       this.st.putState.run(JSON.stringify({ ...this.state, open: this.state.open.filter((x) => x !== w) }));
       const nextKeys = this.cal.keys(end);
@@ -424,56 +409,18 @@ export class AccountingEngine {
     return recordMethod(this.settings);
   }
 
-  /** Add a closed quarter to its hour, day, month and year windows (exact), in the caller's transaction. */
-  private updateWindows(t: Totals, keys: CalendarKeys, start: number): void {
-    const get = (kind: string, key: string): Totals => {
-      const raw = this.st.getWindow.get(kind, key) as string | undefined;
-      return raw ? (JSON.parse(raw) as Totals) : emptyTotals();
-    };
-    const hourBefore = get('hour', keys.hour);
-    const hourAfter = addTotals(hourBefore, t);
-    hourAfter.matchedWh = matchedWh(hourAfter);
-    const dMatched = hourAfter.matchedWh - matchedWh(hourBefore);
-    this.st.putWindow.run('hour', keys.hour, start, JSON.stringify(hourAfter));
-    for (const [kind, key] of [
-      ['day', keys.day],
-      ['month', keys.month],
-      ['year', keys.year],
-    ] as const) {
-      const before = get(kind, key);
-      const after = addTotals(before, { ...t, matchedWh: dMatched });
-      this.st.putWindow.run(kind, key, before.quarters ? (this.windowStart(kind, key) ?? start) : start, JSON.stringify(after));
-    }
-  }
-
-  private windowStart(kind: string, key: string): number | undefined {
-    return this.db.prepare('SELECT start_ms FROM acct_window WHERE kind = ? AND key = ?').pluck().get(kind, key) as number | undefined;
-  }
-
   private closeDay(day: string, end: number): Record<string, unknown> {
-    const raw = this.st.getWindow.get('day', day) as string | undefined;
-    const t = raw ? (JSON.parse(raw) as Totals) : emptyTotals();
-    const start = this.windowStart('day', day) ?? end - 86_400_000;
+    const t = this.windowTotals.totals('day', day);
+    const start = this.windowTotals.start('day', day) ?? end - 86_400_000;
     const dayStart = this.cal.dayStart(start);
     const record = dayRecord(this.settings, this.method(), day, dayStart, end, t);
     this.st.insertDay.run(day, dayStart, end, JSON.stringify(record));
     return record;
   }
 
-  /** Current windows: the open quarter (provisional), and the persisted hour/day/month/year totals. */
+  /** Current windows: the persisted hour/day/month/year totals of the windows containing `now`. */
   windows(now = this.watermark): Record<string, Totals & { key: string }> {
-    const keys = this.cal.keys(now);
-    const out: Record<string, Totals & { key: string }> = {};
-    for (const [kind, key] of [
-      ['hour', keys.hour],
-      ['day', keys.day],
-      ['month', keys.month],
-      ['year', keys.year],
-    ] as const) {
-      const raw = this.st.getWindow.get(kind, key) as string | undefined;
-      out[kind] = { key, ...(raw ? (JSON.parse(raw) as Totals) : emptyTotals()) };
-    }
-    return out;
+    return this.windowTotals.current(this.cal.keys(now));
   }
 
   /** Checkpoint and stop: state is persisted so the next start continues exactly. */

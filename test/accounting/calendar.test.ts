@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Calendar, QUARTER_MS, formatOffset } from '../../runtime/accounting/calendar.js';
+import { Calendar, QUARTER_MS, formatOffset, splitOverQuarters } from '../../runtime/accounting/calendar.js';
 import { inventoryFromQuarters, quartersFromDb } from '../../runtime/accounting/store-inventory.js';
 import type { Reading } from '../../runtime/types.js';
 import { MemoryOutbox, demoConfig, makeEngine, tmpDb } from './helpers.js';
@@ -85,6 +85,29 @@ describe('calendar: hour and day buckets by UTC instant, labelled in local time'
     expect(cal.keys(ts)).toEqual({ hour: r.hour, day: r.day, month: r.month, year: r.year });
     expect(iso(cal.hour(ts).start)).toBe(r.hourStart);
     expect(formatOffset(cal.offsetMs(ts))).toBe(r.offset);
+  });
+});
+
+describe('an amount over an interval, split over its quarter-hours exactly', () => {
+  const T = Date.parse('2024-06-01T00:00:00Z');
+  const split = (amount: number, t0: number, t1: number) => {
+    const parts: [string, number][] = [];
+    splitOverQuarters(amount, T + t0, T + t1, (ts, part) => parts.push([iso(ts).slice(11, 19), part]));
+    return parts;
+  };
+  const MIN = 60_000;
+  it.each([
+    { name: 'inside one quarter', amount: 7, t0: 1 * MIN, t1: 2 * MIN, want: [['00:01:59', 7]] },
+    { name: 'ending on a boundary: the quarter before it', amount: 7, t0: 14 * MIN, t1: 15 * MIN, want: [['00:14:59', 7]] },
+    { name: 'across one boundary, by time', amount: 10, t0: 10 * MIN, t1: 20 * MIN, want: [['00:10:00', 5], ['00:19:59', 5]] },
+    { name: 'cumulative floor: parts add up', amount: 10, t0: 14 * MIN, t1: 17 * MIN, want: [['00:14:00', 3], ['00:16:59', 7]] },
+    { name: 'across three quarters', amount: 100, t0: 0, t1: 45 * MIN, want: [['00:00:00', 33], ['00:15:00', 33], ['00:44:59', 34]] },
+    { name: 'a part of zero is skipped, the last is always booked', amount: 1, t0: 0, t1: 30 * MIN, want: [['00:29:59', 1]] },
+    { name: 'zero amount: only the last', amount: 0, t0: 0, t1: 20 * MIN, want: [['00:19:59', 0]] },
+  ])('$name', ({ amount, t0, t1, want }) => {
+    const parts = split(amount, t0, t1);
+    expect(parts).toEqual(want);
+    expect(parts.reduce((a, [, p]) => a + p, 0)).toBe(amount);
   });
 });
 
