@@ -11,7 +11,7 @@ import type { OutboxWriter } from '../services.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { AccountingConfig, InstrumentConfig } from './config-schema.js';
 import { GRID_KINDS, loadFactorLibrary, type FactorLibrary } from './factors.js';
-import { fromEntry, resolveFactor, type ResolvedFactor } from './inventory.js';
+import { fromEntry, resolveFactor, type ResolvedFactor } from './factors.js';
 import { AccountingEngine, accountingDevices, type AcctSettings, type Totals } from './live.js';
 import { DB_FILE_NAME } from '../store/store.js';
 

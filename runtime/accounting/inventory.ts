@@ -18,12 +18,14 @@ import {
 } from './emissions.js';
 import { Q } from './exact.js';
 import type { ResolvedFactor } from './factors.js';
+import { countSerials } from './serials.js';
 
 // Re-exported for the callers of the inventory module (CLI, feature, tests).
 export type { MarketRemainder } from './emissions.js';
 export { fromEntry, resolveFactor, type ResolvedFactor } from './factors.js';
 export { fuelToBasis, hotWaterGJ, normalVolume, steamGJ } from './conversions.js';
 export { activityToInput, loadActivityFile, type ActivityFile } from './activity.js';
+export { countSerials } from './serials.js';
 
 export interface InstrumentInput {
   type: string;
@@ -105,35 +107,6 @@ export interface InventoryResult {
 
 const DISPLAY_DECIMALS = 6;
 const num = (q: Q, digits = DISPLAY_DECIMALS) => Number(q.toFixed(digits));
-
-/** Expand serials: `A000001..A003000` is an inclusive range; returns the count and every serial only for small lists. */
-export function countSerials(serials: readonly string[]): { count: bigint; duplicates: string[]; bad: string[] } {
-  const seen = new Set<string>();
-  const duplicates: string[] = [];
-  const bad: string[] = [];
-  let count = 0n;
-  const ranges: { prefix: string; a: bigint; b: bigint; text: string }[] = [];
-  for (const s of serials) {
-    const m = /^(.*?)(\d+)\.\.(.*?)(\d+)$/.exec(s);
-    if (m) {
-      const [, p1, a, p2, b] = m;
-      if (p1 !== p2 || BigInt(b!) < BigInt(a!)) {
-        bad.push(s);
-        continue;
-      }
-      for (const r of ranges) {
-        if (r.prefix === p1 && BigInt(a!) <= r.b && BigInt(b!) >= r.a) duplicates.push(`${s} overlaps ${r.text}`);
-      }
-      ranges.push({ prefix: p1!, a: BigInt(a!), b: BigInt(b!), text: s });
-      count += BigInt(b!) - BigInt(a!) + 1n;
-    } else {
-      if (seen.has(s)) duplicates.push(s);
-      seen.add(s);
-      count += 1n;
-    }
-  }
-  return { count, duplicates, bad };
-}
 
 /** The inventory of one period. Throws ConfigError on missing evidence or inconsistent claims. */
 export function computeInventory(input: InventoryInput, file = 'activity'): InventoryResult {

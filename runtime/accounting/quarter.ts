@@ -5,8 +5,7 @@
  * supplies the battery pools and the instrument coverage it took from the store.
  */
 import type { Allocation, WindowFlows } from './allocation.js';
-import type { CalendarKeys } from './calendar.js';
-import { QUARTER_MS } from './calendar.js';
+import { QUARTER_MS, type CalendarKeys } from './calendar.js';
 import { METERED_GJ, fuelToBasis, hotWaterHeat, steamHeat, type HeatGJ } from './conversions.js';
 import {
   G_PER_T,
