@@ -99,6 +99,54 @@ export function fuelFactor(f: Pick<FuelParameters, 'ncv' | 'carbonContent' | 'ox
   return Q.from(f.ncv).mul(Q.from(f.carbonContent).div(1000)).mul(Q.from(f.oxidation)).mul(Q.of(44, 12));
 }
 
+/** A factor as used in a line: library entry or a number the user wrote. */
+export interface ResolvedFactor {
+  id: string;
+  value: Q;
+  unit: string;
+  source: string;
+  dataYear?: number;
+  edition?: string;
+  kind?: FactorKind;
+  overridden?: boolean;
+}
+
+/** Resolve a factor reference (library id or a number) for a field that accepts `kinds`. */
+export function resolveFactor(
+  ref: string | number,
+  lib: FactorLibrary,
+  kinds: readonly FactorKind[],
+  unit: string,
+  field: string,
+  file: string,
+  issues: ConfigIssue[],
+): ResolvedFactor | undefined {
+  if (typeof ref === 'number') {
+    return { id: `${field}=${ref}`, value: Q.from(ref), unit, source: `user-supplied number in ${file} (${field})` };
+  }
+  const e = lib.get(ref);
+  if (!e) {
+    const near = lib.all().filter((x) => kinds.includes(x.kind)).map((x) => x.id).slice(0, 40);
+    issues.push({ file, path: `/${field}`, message: `unknown factor id '${ref}' (known ${kinds.join('/')} ids: ${near.join(', ')})` });
+    return undefined;
+  }
+  if (!kinds.includes(e.kind)) {
+    const why =
+      e.kind === 'product-footprint-electricity'
+        ? ' (product-footprint factors are life-cycle values for GB/T 24067 and are kept apart from Scope 2)'
+        : e.kind === 'grid-compliance'
+          ? ' (carbon-market compliance defaults are a different series; give the number explicitly if you must use it)'
+          : '';
+    issues.push({ file, path: `/${field}`, message: `factor '${ref}' is of kind ${e.kind}; expected ${kinds.join(' or ')}${why}` });
+    return undefined;
+  }
+  return fromEntry(e);
+}
+
+export function fromEntry(e: FactorEntry): ResolvedFactor {
+  return { id: e.id, value: factorValue(e), unit: e.unit, source: e.source, dataYear: e.dataYear, edition: e.edition, kind: e.kind, overridden: e.overridden };
+}
+
 /** Scope 2 kinds acceptable as grid (location) and residual factors. */
 export const GRID_KINDS: readonly FactorKind[] = ['grid-average', 'grid-residual', 'grid-fossil'];
 

@@ -6,7 +6,7 @@ import { ACCOUNTING, type AccountingService } from './service.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { AccountingConfig, InstrumentConfig } from './config-schema.js';
 import { GRID_KINDS, loadFactorLibrary, type FactorLibrary } from './factors.js';
-import { fromEntry, resolveFactor, type ResolvedFactor } from './inventory.js';
+import { fromEntry, resolveFactor, type ResolvedFactor } from './factors.js';
 import { AccountingEngine, accountingDevices, type AcctSettings } from './live.js';
 
 /** Resolve the accounting section against the factor library: every problem at once. */

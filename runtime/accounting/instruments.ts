@@ -15,7 +15,7 @@ import { schemaValidator } from '../config/precompiled.js';
 import { migrateAccounting } from './acct-db.js';
 import { accountingConfigSchema, type InstrumentConfig } from './config-schema.js';
 import { Q } from './exact.js';
-import { countSerials } from './inventory.js';
+import { countSerials } from './serials.js';
 
 /** A stable key for an instrument (its serials, or type/MWh/vintage/evidence). */
 export function instrumentKey(i: InstrumentConfig): string {

@@ -4,36 +4,27 @@
  * remainder), and green-power shares side by side. Exact arithmetic (Q) throughout; numbers are
  * rounded only when shown. Used by `carbonedge inventory --activity`, `--db` and the live feature.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
-import { ajvIssues, createAjv } from '../config/ajv-issues.js';
-import { parseSource } from '../config/yaml-source.js';
-import { Q } from './exact.js';
 import {
-  GRID_KINDS,
-  factorValue,
-  fuelFactor,
-  type FactorEntry,
-  type FactorKind,
-  type FactorLibrary,
-  type FactorOverride,
-  type FuelParameters,
-} from './factors.js';
+  electricityEmissions,
+  emissionTotals,
+  factorLine,
+  fuelEmission,
+  heatEmission,
+  marketRemainderFactor,
+  processEmission,
+  remainderStatement,
+  type MarketRemainder,
+} from './emissions.js';
+import { Q } from './exact.js';
+import type { ResolvedFactor } from './factors.js';
+import { countSerials } from './serials.js';
 
-export type MarketRemainder = 'residual' | 'grid-average';
-
-/** A factor as used in a line: library entry or a number the user wrote. */
-export interface ResolvedFactor {
-  id: string;
-  value: Q;
-  unit: string;
-  source: string;
-  dataYear?: number;
-  edition?: string;
-  kind?: FactorKind;
-  overridden?: boolean;
-}
+// Re-exported for the callers of the inventory module (CLI, feature, tests).
+export type { MarketRemainder } from './emissions.js';
+export { fromEntry, resolveFactor, type ResolvedFactor } from './factors.js';
+export { fuelToBasis, hotWaterGJ, normalVolume, steamGJ } from './conversions.js';
+export { countSerials } from './serials.js';
 
 export interface InstrumentInput {
   type: string;
@@ -116,46 +107,6 @@ export interface InventoryResult {
 const DISPLAY_DECIMALS = 6;
 const num = (q: Q, digits = DISPLAY_DECIMALS) => Number(q.toFixed(digits));
 
-function factorLine(f: ResolvedFactor): Pick<InventoryLine, 'factor_id' | 'factor_value' | 'factor_unit' | 'factor_source' | 'factor_data_year' | 'factor_edition'> {
-  return {
-    factor_id: f.id,
-    factor_value: f.value.toString(),
-    factor_unit: f.unit,
-    factor_source: f.source + (f.overridden ? ' (user override, measured)' : ''),
-    ...(f.dataYear !== undefined ? { factor_data_year: f.dataYear } : {}),
-    ...(f.edition ? { factor_edition: f.edition } : {}),
-  };
-}
-
-/** Expand serials: `A000001..A003000` is an inclusive range; returns the count and every serial only for small lists. */
-export function countSerials(serials: readonly string[]): { count: bigint; duplicates: string[]; bad: string[] } {
-  const seen = new Set<string>();
-  const duplicates: string[] = [];
-  const bad: string[] = [];
-  let count = 0n;
-  const ranges: { prefix: string; a: bigint; b: bigint; text: string }[] = [];
-  for (const s of serials) {
-    const m = /^(.*?)(\d+)\.\.(.*?)(\d+)$/.exec(s);
-    if (m) {
-      const [, p1, a, p2, b] = m;
-      if (p1 !== p2 || BigInt(b!) < BigInt(a!)) {
-        bad.push(s);
-        continue;
-      }
-      for (const r of ranges) {
-        if (r.prefix === p1 && BigInt(a!) <= r.b && BigInt(b!) >= r.a) duplicates.push(`${s} overlaps ${r.text}`);
-      }
-      ranges.push({ prefix: p1!, a: BigInt(a!), b: BigInt(b!), text: s });
-      count += BigInt(b!) - BigInt(a!) + 1n;
-    } else {
-      if (seen.has(s)) duplicates.push(s);
-      seen.add(s);
-      count += 1n;
-    }
-  }
-  return { count, duplicates, bad };
-}
-
 /** The inventory of one period. Throws ConfigError on missing evidence or inconsistent claims. */
 export function computeInventory(input: InventoryInput, file = 'activity'): InventoryResult {
   const issues: ConfigIssue[] = [];
@@ -164,10 +115,10 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
   const el = input.electricity;
 
   // ---- Scope 1: fuels ----
-  let scope1 = Q.ZERO;
+  let fuelT = Q.ZERO;
   for (const f of input.fuels) {
-    const e = f.basisQuantity.mul(f.factor.value);
-    scope1 = scope1.add(e);
+    const e = fuelEmission(f.basisQuantity, f.factor);
+    fuelT = fuelT.add(e);
     lines.push({
       scope: '1',
       category: 'fuel',
@@ -179,9 +130,10 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
       emissions_exact: e.toString(),
     });
   }
+  let processT = Q.ZERO;
   for (const p of input.process) {
-    const e = p.quantity.mul(p.factor.value);
-    scope1 = scope1.add(e);
+    const e = processEmission(p.quantity, p.factor.value);
+    processT = processT.add(e);
     lines.push({
       scope: '1',
       category: 'process',
@@ -243,18 +195,16 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
     });
   }
 
-  // remainder factor
-  let remainder: ResolvedFactor | undefined;
-  if (input.marketRemainder === 'residual') {
-    remainder = input.residualFactor;
-    if (!remainder) issues.push({ file, path: '/residualFactor', message: "marketRemainder is 'residual' but no residualFactor is given (e.g. CN-2023-residual)" });
-  } else remainder = input.gridFactor;
+  const remainder = marketRemainderFactor(input.marketRemainder, input.gridFactor, input.residualFactor);
+  if (!remainder) issues.push({ file, path: '/residualFactor', message: "marketRemainder is 'residual' but no residualFactor is given (e.g. CN-2023-residual)" });
 
-  if (issues.length) throw new ConfigError(issues, 'the inventory cannot be computed');
-  const rem = remainder!;
+  if (issues.length || !remainder) throw new ConfigError(issues, 'the inventory cannot be computed');
+  const rem = remainder;
+  const nullPower = !onsite.isZero() && !el.onsiteAttributesRetained ? onsite : Q.ZERO;
+  const elec = electricityEmissions({ accounted: importMWh, covered: instrumentMWh, nullPower }, input.gridFactor, rem);
 
   // ---- Scope 2 location-based ----
-  const s2ElecLoc = importMWh.mul(input.gridFactor.value);
+  const s2ElecLoc = elec.location;
   lines.push({
     scope: '2-location',
     category: 'electricity',
@@ -278,13 +228,8 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
   }
 
   // ---- Scope 2 market-based ----
-  const uncovered = importMWh.sub(instrumentMWh);
-  const mktCovered = Q.ZERO;
-  const mktUncovered = uncovered.mul(rem.value);
-  const remainderStatement =
-    input.marketRemainder === 'residual'
-      ? `uncovered MWh at the residual-mix proxy ${rem.id} (${rem.value.toString()} ${rem.unit})`
-      : `uncovered MWh at the grid average ${rem.id} (${rem.value.toString()} ${rem.unit}): residual mix substituted by the grid average (disclosed)`;
+  const uncovered = elec.uncovered;
+  const mktUncovered = elec.market;
   lines.push({
     scope: '2-market',
     category: 'electricity-instruments',
@@ -292,7 +237,7 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
     inputs: { coveredMWh: instrumentMWh.toString() },
     formula: `E = ${instrumentMWh.toString()} MWh x 0`,
     emissions_t: 0,
-    emissions_exact: mktCovered.toString(),
+    emissions_exact: '0',
   });
   lines.push({
     scope: '2-market',
@@ -304,7 +249,6 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
     emissions_t: num(mktUncovered),
     emissions_exact: mktUncovered.toString(),
   });
-  let s2ElecMkt = mktUncovered;
   if (!onsite.isZero()) {
     if (el.onsiteAttributesRetained) {
       lines.push({
@@ -317,8 +261,6 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
         emissions_exact: '0',
       });
     } else {
-      const nullPower = onsite.mul(rem.value);
-      s2ElecMkt = s2ElecMkt.add(nullPower);
       lines.push({
         scope: '2-market',
         category: 'onsite-null-power',
@@ -326,8 +268,8 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
         inputs: { onsiteRenewableConsumedMWh: onsite.toString(), onsiteAttributesRetained: false },
         formula: `E = ${onsite.toString()} MWh x ${rem.value.toString()} ${rem.unit}`,
         ...factorLine(rem),
-        emissions_t: num(nullPower),
-        emissions_exact: nullPower.toString(),
+        emissions_t: num(elec.nullPower),
+        emissions_exact: elec.nullPower.toString(),
       });
     }
   }
@@ -335,7 +277,7 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
   // ---- heat (both methods) ----
   let heatT = Q.ZERO;
   for (const h of input.heat) {
-    const e = h.gj.mul(h.factor.value);
+    const e = heatEmission(h.gj, h.factor);
     heatT = heatT.add(e);
     for (const scope of ['2-location', '2-market'] as const) {
       lines.push({
@@ -351,10 +293,8 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
     }
   }
 
-  const s2Loc = s2ElecLoc.add(heatT);
-  const s2Mkt = s2ElecMkt.add(heatT);
-  const totLoc = scope1.add(s2Loc);
-  const totMkt = scope1.add(s2Mkt);
+  const co2 = emissionTotals({ fuel: fuelT, process: processT, heat: heatT, electricity: elec });
+  const { scope1, scope2_location: s2Loc, scope2_market: s2Mkt, total_location: totLoc, total_market: totMkt } = co2;
 
   // ---- green shares ----
   const consumption = importMWh.add(onsite);
@@ -380,7 +320,7 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
       location_factor: input.gridFactor.id,
       market_remainder: input.marketRemainder,
       market_remainder_factor: rem.id,
-      market_remainder_statement: remainderStatement,
+      market_remainder_statement: remainderStatement(input.marketRemainder, rem, 'inventory'),
       exports: input.netExports ? 'net' : 'gross',
       heat_factor: input.heatFactor.id,
     },
@@ -413,280 +353,6 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
     }));
   }
   return result;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Activity files
-
-export interface ActivityFile {
-  site?: string;
-  period?: { from?: string; to?: string };
-  gridFactor: string | number;
-  residualFactor?: string | number;
-  marketRemainder?: MarketRemainder;
-  heatFactor?: string | number;
-  netExports?: boolean;
-  electricity: { gridImportMWh: number; gridExportMWh?: number; onsiteRenewableConsumedMWh?: number; onsiteAttributesRetained?: boolean };
-  fuels?: {
-    fuel: string;
-    quantity: number;
-    unit: string;
-    baseTemperatureC?: number;
-    basePressureKPa?: number;
-    density?: number;
-    ncv?: number;
-    carbonContent?: number;
-    oxidation?: number;
-    source?: string;
-  }[];
-  heat?: { name?: string; quantityGJ?: number; steamTonnes?: number; enthalpyKJperKg?: number; hotWaterTonnes?: number; temperatureC?: number; factor?: string | number }[];
-  process?: { name: string; quantity: number; unit: string; factor: string | number; source: string }[];
-  instruments?: { type: string; MWh: number; serials?: string[]; vintage?: string | number; evidence?: string; retired?: boolean }[];
-  intervals?: { consumptionMWh: number; renewableMWh: number }[];
-  production?: { line?: string; quantity: number; unit: string; share?: number }[];
-  factors?: FactorOverride[];
-}
-
-const require = createRequire(import.meta.url);
-let activityValidator: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
-function activitySchemaValidator() {
-  if (!activityValidator) {
-    // Schema lives next to the source; from dist/ walk to the package copy.
-    let schema: object;
-    try {
-      schema = require('./activity.schema.json') as object;
-    } catch {
-      schema = require('../../../runtime/accounting/activity.schema.json') as object;
-    }
-    activityValidator = createAjv().compile(schema);
-  }
-  return activityValidator;
-}
-
-/** Normal volume (Nm3, 0 degC / 101.325 kPa) of `v` m3 measured at base temperature/pressure. */
-export function normalVolume(v: Q, baseTemperatureC: number | string | Q, basePressureKPa: number | string | Q = '101.325'): Q {
-  const t0 = Q.from('273.15');
-  return v.mul(Q.from(basePressureKPa).div('101.325')).mul(t0.div(t0.add(Q.from(baseTemperatureC))));
-}
-
-/** GJ of steam by mass: t x (h - 83.74 kJ/kg) x 10^-3. */
-export function steamGJ(tonnes: Q, enthalpyKJperKg: Q): Q {
-  return tonnes.mul(enthalpyKJperKg.sub('83.74')).div(1000);
-}
-
-/** GJ of hot water: t x (T - 20) x 4.1868 x 10^-3. */
-export function hotWaterGJ(tonnes: Q, temperatureC: Q): Q {
-  return tonnes.mul(temperatureC.sub(20)).mul('4.1868').div(1000);
-}
-
-/** Resolve a factor reference (library id or a number) for a field that accepts `kinds`. */
-export function resolveFactor(
-  ref: string | number,
-  lib: FactorLibrary,
-  kinds: readonly FactorKind[],
-  unit: string,
-  field: string,
-  file: string,
-  issues: ConfigIssue[],
-): ResolvedFactor | undefined {
-  if (typeof ref === 'number') {
-    return { id: `${field}=${ref}`, value: Q.from(ref), unit, source: `user-supplied number in ${file} (${field})` };
-  }
-  const e = lib.get(ref);
-  if (!e) {
-    const near = lib.all().filter((x) => kinds.includes(x.kind)).map((x) => x.id).slice(0, 40);
-    issues.push({ file, path: `/${field}`, message: `unknown factor id '${ref}' (known ${kinds.join('/')} ids: ${near.join(', ')})` });
-    return undefined;
-  }
-  if (!kinds.includes(e.kind)) {
-    const why =
-      e.kind === 'product-footprint-electricity'
-        ? ' (product-footprint factors are life-cycle values for GB/T 24067 and are kept apart from Scope 2)'
-        : e.kind === 'grid-compliance'
-          ? ' (carbon-market compliance defaults are a different series; give the number explicitly if you must use it)'
-          : '';
-    issues.push({ file, path: `/${field}`, message: `factor '${ref}' is of kind ${e.kind}; expected ${kinds.join(' or ')}${why}` });
-    return undefined;
-  }
-  return fromEntry(e);
-}
-
-export function fromEntry(e: FactorEntry): ResolvedFactor {
-  return { id: e.id, value: factorValue(e), unit: e.unit, source: e.source, dataYear: e.dataYear, edition: e.edition, kind: e.kind, overridden: e.overridden };
-}
-
-/** Convert a fuel quantity to its factor basis (t, or 10^4 Nm3), with the conversion stated. */
-export function fuelToBasis(
-  f: { quantity: number | Q; unit: string; baseTemperatureC?: number; basePressureKPa?: number; density?: number },
-  params: FuelParameters,
-  fuelId: string,
-  where: string,
-  file: string,
-  issues: ConfigIssue[],
-): { basisQuantity: Q; basisUnit: string; conversion: string } | undefined {
-  const q = Q.from(f.quantity);
-  const bad = (message: string) => {
-    issues.push({ file, path: `${where}/unit`, message });
-    return undefined;
-  };
-  if (params.basis === 'normal-volume') {
-    switch (f.unit) {
-      case 'Nm3':
-        return { basisQuantity: q.div(10000), basisUnit: '10^4Nm3', conversion: 'Nm3 / 10^4' };
-      case '10^4Nm3':
-        return { basisQuantity: q, basisUnit: '10^4Nm3', conversion: 'none' };
-      case 'm3': {
-        if (f.baseTemperatureC === undefined) {
-          issues.push({ file, path: `${where}/baseTemperatureC`, message: `${fuelId} in m3 needs the meter's base temperature (baseTemperatureC, e.g. 20) to correct to normal conditions (0 degC, 101.325 kPa); or give Nm3` });
-          return undefined;
-        }
-        const p = f.basePressureKPa ?? 101.325;
-        const n = normalVolume(q, f.baseTemperatureC, p);
-        return {
-          basisQuantity: n.div(10000),
-          basisUnit: '10^4Nm3',
-          conversion: `Vn = V x (${p}/101.325) x 273.15/(273.15+${f.baseTemperatureC}) = ${n.toFixed(6)} Nm3; / 10^4`,
-        };
-      }
-      default:
-        return bad(`${fuelId} is accounted by normal volume: expected unit Nm3, 10^4Nm3 or m3 (with baseTemperatureC), got '${f.unit}'`);
-    }
-  }
-  switch (f.unit) {
-    case 't':
-      return { basisQuantity: q, basisUnit: 't', conversion: 'none' };
-    case 'kg':
-      return { basisQuantity: q.div(1000), basisUnit: 't', conversion: 'kg / 1000' };
-    case 'm3':
-    case 'L': {
-      const d = f.density ?? params.density;
-      if (d === undefined) {
-        issues.push({ file, path: `${where}/density`, message: `${fuelId} in ${f.unit} needs its density (t/m3 = kg/L) to convert to mass` });
-        return undefined;
-      }
-      const m3 = f.unit === 'L' ? q.div(1000) : q;
-      return { basisQuantity: m3.mul(Q.from(d)), basisUnit: 't', conversion: `${f.unit === 'L' ? 'L / 1000' : 'm3'} x density ${d} t/m3` };
-    }
-    default:
-      return bad(`${fuelId} is accounted by mass: expected unit t, kg, or m3/L with density, got '${f.unit}'`);
-  }
-}
-
-/** Read and validate an activity file (YAML or JSON), resolving every factor. Throws ConfigError with all issues. */
-export function loadActivityFile(file: string, lib: FactorLibrary): InventoryInput {
-  const src = parseSource(readFileSync(file, 'utf8'), file);
-  if (src.syntaxIssues.length) throw new ConfigError(src.syntaxIssues, 'the activity file cannot be read');
-  return activityToInput(src.value, lib, file, (p) => src.locate(p));
-}
-
-export function activityToInput(
-  raw: unknown,
-  baseLib: FactorLibrary,
-  file = 'activity',
-  locate: (path: string) => { line?: number; column?: number } = () => ({}),
-): InventoryInput {
-  const validate = activitySchemaValidator();
-  const withLines = (issues: ConfigIssue[]) => issues.map((i) => ({ ...locate(i.path), ...i }));
-  if (!validate(raw)) throw new ConfigError(withLines(ajvIssues(validate.errors, file, raw)), 'the activity file has errors');
-  const a = raw as ActivityFile;
-  const issues: ConfigIssue[] = [];
-  let lib = baseLib;
-  if (a.factors?.length) {
-    try {
-      lib = baseLib.withOverrides(a.factors, file);
-    } catch (err) {
-      if (err instanceof ConfigError) issues.push(...err.issues.map((i) => ({ ...i, path: `/factors${i.path}` })));
-      else throw err;
-    }
-  }
-  const gridFactor = resolveFactor(a.gridFactor, lib, GRID_KINDS, 'tCO2/MWh', 'gridFactor', file, issues);
-  const residualFactor = a.residualFactor === undefined ? undefined : resolveFactor(a.residualFactor, lib, GRID_KINDS, 'tCO2/MWh', 'residualFactor', file, issues);
-  const heatFactor = resolveFactor(a.heatFactor ?? 'CN-heat-default', lib, ['heat'], 'tCO2/GJ', 'heatFactor', file, issues);
-
-  const fuels: InventoryInput['fuels'] = [];
-  (a.fuels ?? []).forEach((f, i) => {
-    const where = `/fuels/${i}`;
-    const e = lib.get(f.fuel);
-    if (!e || e.kind !== 'fuel' || !e.fuel) {
-      const known = lib.all().filter((x) => x.kind === 'fuel').map((x) => x.id);
-      issues.push({ file, path: `${where}/fuel`, message: `unknown fuel '${f.fuel}' (known: ${known.join(', ')}; add others under factors)` });
-      return;
-    }
-    const measured = f.ncv !== undefined || f.carbonContent !== undefined || f.oxidation !== undefined;
-    if (measured && !f.source) issues.push({ file, path: `${where}/source`, message: 'measured ncv/carbonContent/oxidation need their source (lab report, supplier certificate)' });
-    const params: FuelParameters = { ...e.fuel, ...(f.ncv !== undefined ? { ncv: f.ncv } : {}), ...(f.carbonContent !== undefined ? { carbonContent: f.carbonContent } : {}), ...(f.oxidation !== undefined ? { oxidation: f.oxidation } : {}) };
-    const basis = fuelToBasis(f, params, f.fuel, where, file, issues);
-    if (!basis) return;
-    const factor: ResolvedFactor = measured
-      ? { ...fromEntry(e), id: `${e.id}+measured`, value: fuelFactor(params), source: `${f.source ?? 'measured'}; defaults ${e.source}`, overridden: true }
-      : fromEntry(e);
-    fuels.push({
-      fuel: f.fuel,
-      quantity: Q.from(f.quantity),
-      unit: f.unit,
-      ...basis,
-      factor,
-      params: `NCV ${params.ncv} ${params.ncvUnit}, CC ${params.carbonContent} tC/TJ, OF ${params.oxidation}`,
-    });
-  });
-
-  const heat: InventoryInput['heat'] = [];
-  (a.heat ?? []).forEach((h, i) => {
-    const f = h.factor === undefined ? heatFactor : resolveFactor(h.factor, lib, ['heat'], 'tCO2/GJ', `heat/${i}/factor`, file, issues);
-    if (!f) return;
-    if (h.quantityGJ !== undefined) heat.push({ name: h.name ?? 'purchased heat', gj: Q.from(h.quantityGJ), conversion: 'GJ as metered', factor: f });
-    else if (h.steamTonnes !== undefined && h.enthalpyKJperKg !== undefined) {
-      heat.push({
-        name: h.name ?? 'purchased steam',
-        gj: steamGJ(Q.from(h.steamTonnes), Q.from(h.enthalpyKJperKg)),
-        conversion: `GJ = ${h.steamTonnes} t x (${h.enthalpyKJperKg} - 83.74) kJ/kg x 10^-3`,
-        factor: f,
-      });
-    } else if (h.hotWaterTonnes !== undefined && h.temperatureC !== undefined) {
-      heat.push({
-        name: h.name ?? 'purchased hot water',
-        gj: hotWaterGJ(Q.from(h.hotWaterTonnes), Q.from(h.temperatureC)),
-        conversion: `GJ = ${h.hotWaterTonnes} t x (${h.temperatureC} - 20) x 4.1868 x 10^-3`,
-        factor: f,
-      });
-    }
-  });
-
-  const process: InventoryInput['process'] = [];
-  (a.process ?? []).forEach((p, i) => {
-    const f =
-      typeof p.factor === 'number'
-        ? { id: `process:${p.name}`, value: Q.from(p.factor), unit: `tCO2/${p.unit}`, source: p.source }
-        : resolveFactor(p.factor, lib, ['process'], `tCO2/${p.unit}`, `process/${i}/factor`, file, issues);
-    if (f) process.push({ name: p.name, quantity: Q.from(p.quantity), unit: p.unit, factor: f });
-  });
-
-  (a.instruments ?? []).forEach((ins, i) => {
-    if (ins.retired === false) issues.push({ file, path: `/instruments/${i}/retired`, message: 'only certificates retired for the reporter can be claimed (retired: false)' });
-  });
-
-  if (issues.length || !gridFactor || !heatFactor) throw new ConfigError(withLines(issues), 'the activity file has errors');
-  return {
-    site: a.site,
-    period: a.period,
-    gridFactor,
-    residualFactor,
-    marketRemainder: a.marketRemainder ?? 'residual',
-    heatFactor,
-    netExports: a.netExports ?? false,
-    electricity: {
-      gridImportMWh: Q.from(a.electricity.gridImportMWh),
-      gridExportMWh: Q.from(a.electricity.gridExportMWh ?? 0),
-      onsiteRenewableConsumedMWh: Q.from(a.electricity.onsiteRenewableConsumedMWh ?? 0),
-      onsiteAttributesRetained: a.electricity.onsiteAttributesRetained,
-    },
-    fuels,
-    heat,
-    process,
-    instruments: (a.instruments ?? []).map((x) => ({ type: x.type, MWh: Q.from(x.MWh), serials: x.serials, vintage: x.vintage, evidence: x.evidence })),
-    intervals: a.intervals?.map((x) => ({ consumptionMWh: Q.from(x.consumptionMWh), renewableMWh: Q.from(x.renewableMWh) })),
-    production: a.production?.map((p) => ({ line: p.line ?? 'site', quantity: Q.from(p.quantity), unit: p.unit, share: Q.from(p.share ?? 1) })),
-  };
 }
 
 /** The readable disclosure table (`carbonedge inventory` without --json). */

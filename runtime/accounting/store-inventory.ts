@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../config/errors.js';
+import { Calendar } from './calendar.js';
 import { Q } from './exact.js';
 import type { FactorLibrary } from './factors.js';
 import type { InventoryLine, InventoryResult } from './inventory.js';
@@ -15,6 +16,8 @@ interface QuarterRecord {
   endMs: number;
   day: string;
   site: string;
+  /** Site time zone (IANA); absent only in records older than the field. */
+  timezone?: string;
   method: {
     locationFactor: { id: string; value: string; unit: string; source: string; dataYear?: number };
     marketRemainder: 'residual' | 'grid-average';
@@ -235,9 +238,14 @@ export function inventoryFromQuarters(quarters: QuarterRecord[], period: { from:
   const L = whSum('consumption');
   const retained = quarters[0]!.method.onsiteAttributes !== 'sold';
   const ratio = (a: number) => (L > 0 ? num(Q.min(Q.ONE, Q.max(Q.ZERO, Q.of(a, L)))) : 0);
+  // Hourly matching per local hour of the site, bucketed by UTC instant (as the live hour windows).
+  const calendars = new Map<string, Calendar>();
   const byHour = new Map<number, { l: number; c: number }>();
   for (const r of quarters) {
-    const h = Math.floor(r.startMs / 3_600_000);
+    const tz = r.timezone ?? 'UTC';
+    let cal = calendars.get(tz);
+    if (!cal) calendars.set(tz, (cal = new Calendar(tz)));
+    const h = cal.hour(r.startMs).start;
     const x = byHour.get(h) ?? { l: 0, c: 0 };
     byHour.set(h, { l: x.l + (r.energy_Wh.consumption ?? 0), c: x.c + (r.energy_Wh.clean ?? 0) });
   }

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../runtime/config/errors.js';
 import { Q } from '../../runtime/accounting/exact.js';
 import { loadFactorLibrary } from '../../runtime/accounting/factors.js';
-import { activityToInput, computeInventory, hotWaterGJ, loadActivityFile, normalVolume, steamGJ } from '../../runtime/accounting/inventory.js';
+import { computeInventory, hotWaterGJ, normalVolume, steamGJ } from '../../runtime/accounting/inventory.js';
+import { activityToInput, loadActivityFile } from '../../runtime/accounting/activity.js';
 
 const lib = loadFactorLibrary();
 const ex = (n: number) => path.resolve(`runtime/accounting/examples/example-${n}.yaml`);

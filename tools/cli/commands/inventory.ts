@@ -1,5 +1,6 @@
 import { loadFactorLibrary } from '../../../runtime/accounting/factors.js';
-import { computeInventory, formatInventory, loadActivityFile } from '../../../runtime/accounting/inventory.js';
+import { computeInventory, formatInventory } from '../../../runtime/accounting/inventory.js';
+import { loadActivityFile } from '../../../runtime/accounting/activity.js';
 import type { Command } from '../command.js';
 import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 
