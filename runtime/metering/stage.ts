@@ -10,8 +10,9 @@
  * - the delta (runtime/metering/counter-delta.ts: rollover, reset, implausible jump, first sample),
  *   in integer milli-units (`milli`) so sums are exact, and as a number (`delta` = milli / 1000);
  * - where it is booked: the minute that contains `ts - 1 ms` (a sample closes the interval before
- *   it: a reading exactly on a boundary belongs to the window that ends there). `bucketTs` is that
- *   instant; consumers take its minute or quarter.
+ *   it: a reading exactly on a boundary belongs to the window that ends there; a first sample,
+ *   which closes no interval, marks its own). `bucketTs` is that instant; consumers take its
+ *   minute or quarter.
  * Out-of-order and duplicate samples (ts <= the baseline's) are ignored; bad-quality and
  * non-numeric readings never move a baseline.
  *
@@ -55,7 +56,7 @@ export interface MeterEvent {
   /** Delta in the counter's unit (milli / 1000). */
   delta: number;
   flag?: CounterFlag;
-  /** The instant the delta is booked at (ts - 1 ms): its minute and quarter-hour hold the delta. */
+  /** The instant the delta is booked at (ts - 1 ms; ts for a first sample): its minute and quarter-hour hold the delta. */
   bucketTs: number;
 }
 
@@ -133,7 +134,8 @@ export class MeteringStage {
       milli,
       delta: milli / MILLI,
       ...(d.flag ? { flag: d.flag } : {}),
-      bucketTs: r.ts - 1,
+      // A first sample covers no interval: it marks its own minute.
+      bucketTs: prev ? r.ts - 1 : r.ts,
     };
   }
 
