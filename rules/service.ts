@@ -3,6 +3,7 @@ import { serviceKey } from '../runtime/service-registry.js';
 import type { WriteGate } from '../runtime/control/write-gate.js';
 import type { OverrideStore } from '../runtime/control/overrides.js';
 import type { Override, RuleEngine } from './engine.js';
+import type { RulesCommandResult } from './commands.js';
 
 export interface RulesService {
   engine: RuleEngine;
@@ -12,7 +13,7 @@ export interface RulesService {
   /** Push grid carbon intensity (g/kWh) or price from outside, optionally valid until a time. */
   pushInput(name: 'carbonIntensity' | 'price', value: number, validUntil?: number): void;
   /** Apply a command received over the uplink (rules/README.md "Commands"). */
-  command(cmd: unknown): { ok: true } | { ok: false; error: string };
+  command(cmd: unknown): RulesCommandResult;
 }
 
 export const RULES = serviceKey<RulesService>('rules');

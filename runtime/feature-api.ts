@@ -28,16 +28,48 @@ import type { AnyServiceKey, ServiceRegistry } from './service-registry.js';
 
 export { serviceKey, ServiceRegistry, type AnyServiceKey, type ServiceKey } from './service-registry.js';
 
-/** The outcome of one command. */
-export type CommandOutcome = { ok: true; data?: unknown } | { ok: false; error: string; data?: unknown };
+/**
+ * Stable codes of refused or failed commands, sent beside the message in every error answer on
+ * `<prefix>/cmd/<name>/response` (README "Error codes"; contract: command-response.v1.schema.json).
+ * Append only: a code, once published, keeps its meaning.
+ */
+export const COMMAND_ERROR_CODES = [
+  'CE_CMD_TOO_LARGE',
+  'CE_CMD_EMPTY',
+  'CE_CMD_NOT_JSON',
+  'CE_CMD_UNKNOWN',
+  'CE_CMD_RETAINED',
+  'CE_CMD_NO_ISSUED_AT',
+  'CE_CMD_SCHEMA',
+  'CE_CMD_STALE',
+  'CE_CMD_FUTURE',
+  'CE_CMD_REPLAYED',
+  'CE_CMD_BUSY',
+  'CE_CMD_NOT_RUNNING',
+  'CE_CMD_OUT_OF_RANGE',
+  'CE_CMD_REFUSED',
+  'CE_CMD_FAILED',
+] as const;
+export type CommandErrorCode = (typeof COMMAND_ERROR_CODES)[number];
 
-/** A command a feature accepts over the uplink on `<prefix>/cmd/<name>` (payload schema: the contract's command-<name>.v1.schema.json). */
+/** A command the part refused (`code` defaults to CE_CMD_REFUSED). */
+export interface CommandRefusal {
+  ok: false;
+  error: string;
+  code?: CommandErrorCode;
+  data?: unknown;
+}
+
+/** The outcome of one command. */
+export type CommandOutcome = { ok: true; data?: unknown } | CommandRefusal;
+
+/** A command a feature accepts over the uplink on `<prefix>/cmd/<name>` (payload schema: the contract's command-<name>.v<N>.schema.json, highest N). */
 export interface CommandHandler {
   /** Topic level after `<prefix>/cmd/`. */
   name: string;
   /** Feature that registered it (logs). */
   feature: string;
-  /** Apply a command already validated against its contract schema (without `transaction`). May throw. */
+  /** Apply a command already validated against its contract schema and fresh (without `transaction` and `issuedAt`). May throw. */
   run(cmd: Record<string, unknown>): CommandOutcome | Promise<CommandOutcome>;
 }
 

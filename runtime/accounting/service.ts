@@ -2,6 +2,7 @@
 import type { CommandHandler } from '../feature-api.js';
 import { serviceKey } from '../service-registry.js';
 import type { ConfigIssue } from '../config/errors.js';
+import { evidenceProblem } from './evidence.js';
 import type { InstrumentConfig } from './config-schema.js';
 import type { AccountingEngine, Totals } from './live.js';
 
@@ -19,17 +20,24 @@ export interface AccountingService {
 
 export const ACCOUNTING = serviceKey<AccountingService>('accounting');
 
-/** The `instruments` command (runtime/accounting/README.md); `service` undefined: accounting is off. */
+/**
+ * The `instruments` command (runtime/accounting/README.md); `service` undefined: accounting is off.
+ * Over the uplink the evidence must also be checkable (./evidence.ts): a remote sender's "x" is
+ * not proof of anything.
+ */
 export function instrumentsCommand(service: AccountingService | undefined): CommandHandler {
   return {
     name: 'instruments',
     feature: 'accounting',
     run(cmd) {
-      if (!service) return { ok: false, error: 'carbon accounting is not enabled on this gateway (no accounting section)' };
+      if (!service) return { ok: false, code: 'CE_CMD_NOT_RUNNING', error: 'carbon accounting is not enabled on this gateway (no accounting section)' };
       // The contract's schema validated the instrument's shape; the engine checks the rest.
-      const r = service.addInstrument(cmd.instrument as InstrumentConfig);
+      const ins = cmd.instrument as InstrumentConfig;
+      const weak = ins.evidence === undefined ? undefined : evidenceProblem(ins.evidence);
+      if (weak) return { ok: false, code: 'CE_CMD_REFUSED', error: `instrument not recorded: /instrument/evidence: ${weak}`, data: { added: false } };
+      const r = service.addInstrument(ins);
       if (r.issues.length) {
-        return { ok: false, error: `instrument not recorded: ${r.issues.map((i) => `${i.path || '/'}: ${i.message}`).join('; ')}`, data: { added: false } };
+        return { ok: false, code: 'CE_CMD_REFUSED', error: `instrument not recorded: ${r.issues.map((i) => `${i.path || '/'}: ${i.message}`).join('; ')}`, data: { added: false } };
       }
       return { ok: true, data: { added: r.added, ...(r.added ? {} : { note: 'already recorded (same serials): nothing claimed twice' }) } };
     },

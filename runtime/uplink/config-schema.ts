@@ -1,6 +1,7 @@
 import type { ConfigIssue } from '../config/errors.js';
 import type { SiteConfig } from '../config/types.js';
 import type { Profile } from '../../drivers/profiles/types.js';
+import { DEFAULT_COMMAND_CLOCK_SKEW_SEC, DEFAULT_COMMAND_MAX_AGE_SEC } from './command-freshness.js';
 
 /** The `uplink:` section of the site config. Without `url` (and without --uplink) the uplink is off. */
 export interface UplinkConfig {
@@ -40,6 +41,10 @@ export interface UplinkConfig {
   maxInFlight?: number;
   /** Rate cap for records that were already waiting when the connection came up (records/s; 0 = no cap). Default 10000. */
   backfillRecordsPerSec?: number;
+  /** Commands issued longer ago than this are refused as stale (s, default 300). */
+  commandMaxAgeSec?: number;
+  /** Commands issued up to this far ahead of the gateway's clock are accepted (clock skew, s, default 30). */
+  commandClockSkewSec?: number;
 }
 
 export interface ResolvedUplinkConfig {
@@ -60,6 +65,8 @@ export interface ResolvedUplinkConfig {
   compression: 'none' | 'gzip';
   maxInFlight: number;
   backfillRecordsPerSec: number;
+  commandMaxAgeSec: number;
+  commandClockSkewSec: number;
 }
 
 export function resolveUplinkConfig(c: UplinkConfig, url: string, siteId: string, gatewayId: string): ResolvedUplinkConfig {
@@ -81,6 +88,8 @@ export function resolveUplinkConfig(c: UplinkConfig, url: string, siteId: string
     compression: c.compression ?? 'none',
     maxInFlight: c.maxInFlight ?? 16,
     backfillRecordsPerSec: c.backfillRecordsPerSec ?? 10_000,
+    commandMaxAgeSec: c.commandMaxAgeSec ?? DEFAULT_COMMAND_MAX_AGE_SEC,
+    commandClockSkewSec: c.commandClockSkewSec ?? DEFAULT_COMMAND_CLOCK_SKEW_SEC,
   };
 }
 
@@ -123,6 +132,8 @@ export const uplinkConfigSchema: Record<string, unknown> = {
     compression: { enum: ['none', 'gzip'] },
     maxInFlight: int(1, 1000, 'unacknowledged messages at once'),
     backfillRecordsPerSec: int(0, 10_000_000, 'rate cap for the backlog after an outage (records/s, 0 = none)'),
+    commandMaxAgeSec: int(1, 86_400, 'commands issued longer ago than this are refused as stale (s)'),
+    commandClockSkewSec: int(0, 3600, 'commands issued up to this far ahead of the gateway clock are accepted (s)'),
   },
 };
 

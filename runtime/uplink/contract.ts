@@ -33,7 +33,7 @@ export interface Contract {
   record(stream: string, version: number): ValidateFunction | undefined;
   /** Streams with a record schema, and their versions. */
   streams: Map<string, number[]>;
-  /** Validator of the payload of command `<name>` (`command-<name>.v<N>.schema.json`, highest version). */
+  /** Validator of the payload of command `<name>` (`command-<name>.v<N>.schema.json`, highest version: the one the gateway accepts). */
   command(name: string): ValidateFunction | undefined;
   /** Commands with a schema (`rules`, `instruments`). */
   commands: string[];
@@ -104,6 +104,13 @@ export function loadContract(dir = contractDir()): Contract {
   };
 }
 
+/** One line per error; for enum/const errors the allowed values are listed. */
 export function formatAjvErrors(errors: ErrorObject[] | null | undefined): string {
-  return (errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? e.keyword}`).join('; ');
+  return (errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? e.keyword}${allowed(e)}`).join('; ');
+}
+
+function allowed(e: ErrorObject): string {
+  const p: Record<string, unknown> = e.params;
+  const values = e.keyword === 'enum' ? p.allowedValues : e.keyword === 'const' ? [p.allowedValue] : undefined;
+  return Array.isArray(values) ? ` (allowed: ${values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ')})` : '';
 }

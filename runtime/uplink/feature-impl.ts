@@ -17,8 +17,14 @@ export function createUplinkFeature(ctx: GatewayContext, url: string): Feature {
   const rel = (f?: string) => (f === undefined ? undefined : path.resolve(base, f));
   const cfg: UplinkConfig = raw.tls ? { ...raw, tls: { ...raw.tls, ca: rel(raw.tls.ca), cert: rel(raw.tls.cert), key: rel(raw.tls.key) } } : raw;
   const store = ctx.services.require(STORE, 'uplink');
-  const commands = new CommandRouter(ctx.commands, loadContract(), { logger: log });
-  const uplink = new Uplink(store.outbox, resolveUplinkConfig(cfg, url, ctx.config.site.id, ctx.config.gateway.id), {
+  const resolved = resolveUplinkConfig(cfg, url, ctx.config.site.id, ctx.config.gateway.id);
+  const commands = new CommandRouter(ctx.commands, loadContract(), {
+    logger: log,
+    clock: ctx.clock,
+    maxAgeSec: resolved.commandMaxAgeSec,
+    clockSkewSec: resolved.commandClockSkewSec,
+  });
+  const uplink = new Uplink(store.outbox, resolved, {
     site: ctx.config.site.id,
     gateway: ctx.config.gateway.id,
   }, { logger: log, clock: ctx.clock, commands });

@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import zlib from 'node:zlib';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type IClientSubscribeOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { Clock } from '../types.js';
 import { monoNow, systemClock } from '../types.js';
 import type { OutboxReader } from '../outbox/outbox.js';
 import type { ResolvedUplinkConfig } from './config-schema.js';
-import type { CommandResponse, CommandRouter } from './commands.js';
+import { errorResponse, type CommandResponse, type CommandRouter } from './commands.js';
 
 /** Version of the envelope and status payloads (runtime/uplink/contract/envelope.v1.schema.json). */
 export const ENVELOPE_SCHEMA_VERSION = 1;
@@ -257,7 +257,11 @@ export class Uplink {
           online();
         }, this.config.publishTimeoutMs);
         subTimer.unref?.();
-        client.subscribe(topic, { qos: 1 }, (err, granted) => {
+        // MQTT 5: retain-as-published, so a command retained at the broker keeps its retain flag
+        // on live delivery too and is refused (MQTT 3.1.1 clears the flag then; the command's
+        // issuedAt bounds how long such a message can be applied: ./command-freshness.ts).
+        const subOpts: IClientSubscribeOptions = { qos: 1, ...(this.config.protocolVersion === 5 ? { rap: true } : {}) };
+        client.subscribe(topic, subOpts, (err, granted) => {
           clearTimeout(subTimer);
           if (!live()) return; // the connection went away meanwhile
           const refused = err ?? (granted?.some((g) => g.qos === 128) ? new Error(`broker refused the subscription to ${topic}`) : undefined);
@@ -300,17 +304,12 @@ export class Uplink {
     if (!router || !topic.startsWith(base)) return;
     const name = topic.slice(base.length);
     if (!name || name.includes('/')) return;
-    if (payload.length === 0) {
-      // An empty (retained) message clears a retained command at the broker: not a command.
-      this.log.info({ command: name }, 'empty command message ignored');
-      return;
-    }
     const responseTopic = `${topic}/response`;
     if (this.pendingCommands >= MAX_PENDING_COMMANDS) {
       router.counts.received++;
       router.counts.error++;
       this.log.warn({ command: name, pending: this.pendingCommands }, 'command refused: too many commands pending');
-      this.publishResponse(responseTopic, { schemaVersion: 1, status: 'error', error: `busy: ${this.pendingCommands} commands pending, try again later` });
+      this.publishResponse(responseTopic, errorResponse('CE_CMD_BUSY', `busy: ${this.pendingCommands} commands pending, try again later`));
       return;
     }
     this.pendingCommands++;

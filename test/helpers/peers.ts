@@ -9,6 +9,8 @@ export const PEERS = {
   mosquitto: '/usr/sbin/mosquitto',
   socat: '/usr/bin/socat',
   mbpoll: '/usr/bin/mbpoll',
+  /** mosquitto-clients: a real MQTT publisher (retained-command tests). */
+  mosquittoPub: '/usr/bin/mosquitto_pub',
 } as const;
 export type PeerName = keyof typeof PEERS | 'pymodbus';
 

@@ -48,11 +48,14 @@ let rx: Receiver;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ce-cmd-'));
 const responses: { topic: string; body: CommandResponse }[] = [];
 
-/** Publish a command as the cloud would and wait for the next answer on its response topic. */
+/** A command as a contract v2 sender writes it: stamped with its issue time (unless it has one). */
+const fresh = (cmd: Record<string, unknown>): Record<string, unknown> => ({ issuedAt: new Date().toISOString(), ...cmd });
+
+/** Publish a command as the cloud would (objects stamped with `issuedAt`) and wait for the next answer on its response topic. */
 async function command(name: string, payload: string | Record<string, unknown>, opts: { retain?: boolean } = {}): Promise<CommandResponse> {
   const topic = `${PREFIX}/cmd/${name}/response`;
   const before = responses.filter((r) => r.topic === topic).length;
-  await cloud.publishAsync(`${PREFIX}/cmd/${name}`, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos: 1, retain: !!opts.retain });
+  await cloud.publishAsync(`${PREFIX}/cmd/${name}`, typeof payload === 'string' ? payload : JSON.stringify(fresh(payload)), { qos: 1, retain: !!opts.retain });
   await waitFor(() => responses.filter((r) => r.topic === topic).length > before, 20_000, `answer on ${topic}`);
   return responses.filter((r) => r.topic === topic)[before]!.body;
 }
@@ -103,7 +106,8 @@ describe('MQTT commands (aedes, running gateway, simulated demo site over Modbus
   it('an override sent over MQTT reaches the rule engine and the device; clearing it hands the output back to the rule', async () => {
     const rules = gw.ctx.services.get(RULES)!;
     await waitFor(() => sim.site.values('load').relay === true, 20_000, 'the rule switched the load on');
-    const res = await command('rules', { type: 'override', output: 'load.relay', value: false, forS: 600, reason: 'grid operator request', by: 'vpp', transaction: 'ovr-1' });
+    const ovr = fresh({ type: 'override', output: 'load.relay', value: false, forS: 600, reason: 'grid operator request', by: 'vpp', transaction: 'ovr-1' });
+    const res = await command('rules', ovr);
     expect(res).toMatchObject({ schemaVersion: 1, status: 'ok', transaction: 'ovr-1' });
     expect((res.data as { overrides: unknown[] }).overrides).toEqual([expect.objectContaining({ output: 'load.relay', value: false, by: 'vpp' })]);
     expect(rules.overrides.list(gw.ctx.clock.now())).toEqual([expect.objectContaining({ output: 'load.relay', value: false })]);
@@ -112,7 +116,7 @@ describe('MQTT commands (aedes, running gateway, simulated demo site over Modbus
     await waitFor(() => rx.records('demo-gateway', 'decision').some((d) => d.rule === 'override:vpp'), 20_000, 'decision on the uplink');
     expect(rx.records('demo-gateway', 'decision').find((d) => d.rule === 'override:vpp')).toMatchObject({ device: 'load', point: 'relay', value: false, status: 'verified' });
     // The same transaction again (a QoS 1 redelivery or a retry): answered again, not applied twice.
-    const again = await command('rules', { type: 'override', output: 'load.relay', value: false, forS: 600, reason: 'grid operator request', by: 'vpp', transaction: 'ovr-1' });
+    const again = await command('rules', ovr);
     expect(again).toEqual(res);
     expect(gw.ctx.services.get(UPLINK)!.health().commands).toMatchObject({ received: 2, ok: 1 }); // applied once
     const clear = await command('rules', { type: 'clear-override', output: 'load.relay', transaction: 2 });
@@ -176,7 +180,7 @@ describe('MQTT commands (aedes, running gateway, simulated demo site over Modbus
   it('a retained command is not applied again when the gateway reconnects (the broker re-delivers it with the retain flag)', async () => {
     const rules = gw.ctx.services.get(RULES)!;
     const uplink = gw.ctx.services.get(UPLINK)!;
-    const cmd = { type: 'override', output: 'heatpump', value: 'sg2-normal', forS: 600, by: 'retained', transaction: 'ret' };
+    const cmd = fresh({ type: 'override', output: 'heatpump', value: 'sg2-normal', forS: 600, by: 'retained', transaction: 'ret' });
     // First delivery: to an established subscription (MQTT 3.1.1 clears the retain flag then), whatever the answer.
     await command('rules', cmd, { retain: true });
     expect(await command('rules', { type: 'clear-override', output: 'heatpump' })).toMatchObject({ status: 'ok' });
@@ -187,29 +191,88 @@ describe('MQTT commands (aedes, running gateway, simulated demo site over Modbus
     await broker.listen();
     await waitFor(() => uplink.health().connects > connects && uplink.health().commands.subscribed, 20_000, 'gateway reconnected');
     await waitFor(() => responses.slice(before).some((r) => r.body.transaction === 'ret'), 20_000, 'answer to the re-delivered retained command');
-    expect(responses.slice(before).find((r) => r.body.transaction === 'ret')!.body).toMatchObject({ status: 'error', error: expect.stringMatching(/retained command ignored/) });
+    expect(responses.slice(before).find((r) => r.body.transaction === 'ret')!.body).toMatchObject({ status: 'error', code: 'CE_CMD_RETAINED', error: expect.stringMatching(/retained command ignored/) });
     expect(rules.overrides.list(gw.ctx.clock.now())).toEqual([]);
-    // Clear the retained message (empty retained payload).
-    await cloud.publishAsync(`${PREFIX}/cmd/rules`, '', { qos: 1, retain: true });
+    // Clear the retained message (empty retained payload): answered too, as an empty command.
+    expect(await command('rules', '', { retain: true })).toMatchObject({ status: 'error', code: 'CE_CMD_EMPTY' });
   });
 
-  it('every answer the gateway published validates against the contract (checked by the reference receiver)', async () => {
-    await waitFor(() => rx.stats().commandResponses >= responses.length, 20_000, 'receiver saw every answer');
-    expect(rx.stats().invalidMessages).toBe(0);
-    for (const r of responses) expect(contract.commandResponse(r.body), JSON.stringify(contract.commandResponse.errors)).toBe(true);
+  it('an empty payload, an unknown type, a price of 1e308, an out-of-range override and unverifiable evidence each get an error answer with its code', async () => {
+    const rules = gw.ctx.services.get(RULES)!;
+    const store = gw.ctx.services.get(STORE)!;
+    const instruments = () => Number(store.db.prepare('SELECT count(*) FROM acct_instrument').pluck().get());
+    const writes = { ...sim.site.writeCount };
+    const recorded = instruments();
+    // Used to get no answer at all.
+    expect(await command('rules', '')).toMatchObject({ status: 'error', code: 'CE_CMD_EMPTY', error: expect.stringMatching(/^empty payload/) });
+    expect(await command('rules', { type: 'reboot' })).toMatchObject({
+      status: 'error',
+      code: 'CE_CMD_SCHEMA',
+      error: expect.stringContaining('/type must be equal to one of the allowed values (allowed: override, clear-override, carbon-intensity, price)'),
+    });
+    for (const value of [1e308, -1e308]) {
+      expect(await command('rules', { type: 'price', value }), String(value)).toMatchObject({ status: 'error', code: 'CE_CMD_SCHEMA', error: expect.stringMatching(/\/value must be [<>]= -?10000/) });
+    }
+    // Used to be answered ok, then to fail at every write for 10 minutes.
+    expect(await command('rules', { type: 'override', output: 'battery.power_setpoint', value: 1e12, forS: 600, transaction: 'big' })).toEqual({
+      schemaVersion: 1,
+      status: 'error',
+      code: 'CE_CMD_OUT_OF_RANGE',
+      error: 'override: battery.power_setpoint = 1000000000000 is above the maximum 100000 W (profile carbonedge-battery: 0..100000 W)',
+      transaction: 'big',
+    });
+    expect(rules.overrides.list(gw.ctx.clock.now())).toEqual([]);
+    // Evidence that names nothing checkable is refused; a document reference with its number is accepted.
+    for (const evidence of ['x', 'see the contract']) {
+      expect(await command('instruments', { type: 'add', instrument: { type: 'PPA', MWh: 5, evidence } }), evidence).toMatchObject({
+        status: 'error',
+        code: 'CE_CMD_REFUSED',
+        error: expect.stringMatching(/^instrument not recorded: \/instrument\/evidence: .*(too short|names no document number)/),
+      });
+    }
+    expect(instruments()).toBe(recorded);
+    expect(await command('instruments', { type: 'add', instrument: { type: 'PPA', MWh: 5, evidence: 'PPA contract SP-2026-07, settlement 2026-05' } })).toMatchObject({ status: 'ok', data: { added: true } });
+    expect(instruments()).toBe(recorded + 1);
+    expect(sim.site.writeCount).toEqual(writes);
+  });
+
+  it('every kind of answer validates against the contract, as published and as checked by the reference receiver', async () => {
+    // Self-contained: the answers this test provokes, one of each kind, not those of earlier tests.
+    const start = rx.stats();
+    const mine: CommandResponse[] = [];
+    const send = async (name: string, payload: string | Record<string, unknown>) => mine.push(await command(name, payload));
+    await send('rules', { type: 'price', value: 0.2, validForS: 60, transaction: 'v-ok' });
+    await send('rules', { type: 'clear-override', output: 'load.relay' });
+    await send('instruments', { type: 'add', instrument: { type: 'GEC', MWh: 1, serials: ['GEC2026000900'] }, transaction: 'v-gec' });
+    await send('rules', '');
+    await send('rules', 'not json');
+    await send('rules', { type: 'price' });
+    await send('rules', { type: 'price', value: 1 , issuedAt: '2020-01-01T00:00:00Z' });
+    await send('rules', JSON.stringify({ type: 'price', value: 1 }));
+    await send('rules', { type: 'override', output: 'nope.relay', value: true, forS: 60, transaction: 'v-no' });
+    await send('reboot', {});
+    expect(mine.map((r) => r.code ?? r.status)).toEqual(['ok', 'ok', 'ok', 'CE_CMD_EMPTY', 'CE_CMD_NOT_JSON', 'CE_CMD_SCHEMA', 'CE_CMD_STALE', 'CE_CMD_NO_ISSUED_AT', 'CE_CMD_REFUSED', 'CE_CMD_UNKNOWN']);
+    for (const r of mine) expect(contract.commandResponse(r), `${JSON.stringify(r)}: ${JSON.stringify(contract.commandResponse.errors)}`).toBe(true);
+    await waitFor(() => rx.stats().commandResponses - start.commandResponses >= mine.length, 20_000, 'receiver saw every answer');
+    const end = rx.stats();
+    expect(end.commandResponses - start.commandResponses).toBe(mine.length);
+    expect(end.invalidMessages).toBe(start.invalidMessages);
+    expect((end.commandErrorCodes.CE_CMD_STALE ?? 0) - (start.commandErrorCodes.CE_CMD_STALE ?? 0)).toBe(1);
   });
 });
 
 describe('CommandRouter without a broker', () => {
+  const clock = { now: () => NOON };
   it('answers a part that is not running with an error, and a part that throws with an error', async () => {
     // What the rules and accounting features register when they are off.
     let registry = new CommandRegistry();
     registry.register(rulesCommand(undefined, { now: () => NOON }));
     registry.register(instrumentsCommand(undefined));
-    let router = new CommandRouter(registry, contract);
-    expect(await router.handle('rules', Buffer.from('{"type":"price","value":1}'))).toMatchObject({ status: 'error', error: /rule engine is not running/ });
-    expect(await router.handle('instruments', Buffer.from('{"type":"add","instrument":{"type":"GEC","MWh":1,"evidence":"x"}}'))).toMatchObject({
+    let router = new CommandRouter(registry, contract, { clock });
+    expect(await router.handle('rules', Buffer.from(`{"type":"price","value":1,"issuedAt":${NOON}}`))).toMatchObject({ status: 'error', code: 'CE_CMD_NOT_RUNNING', error: /rule engine is not running/ });
+    expect(await router.handle('instruments', Buffer.from(`{"type":"add","issuedAt":${NOON},"instrument":{"type":"GEC","MWh":1,"evidence":"x"}}`))).toMatchObject({
       status: 'error',
+      code: 'CE_CMD_NOT_RUNNING',
       error: /accounting is not enabled/,
     });
     expect(router.counts).toMatchObject({ received: 2, ok: 0, error: 2 });
@@ -225,13 +288,90 @@ describe('CommandRouter without a broker', () => {
         { now: () => NOON },
       ),
     );
-    router = new CommandRouter(registry, contract);
-    expect(await router.handle('rules', Buffer.from('{"type":"price","value":1,"transaction":7}'))).toEqual({
+    router = new CommandRouter(registry, contract, { clock });
+    expect(await router.handle('rules', Buffer.from(`{"type":"price","value":1,"transaction":7,"issuedAt":${NOON}}`))).toEqual({
       schemaVersion: 1,
       status: 'error',
+      code: 'CE_CMD_FAILED',
       error: 'rules command failed: database is locked',
       transaction: 7,
     });
     expect(router.counts).toMatchObject({ received: 1, ok: 0, error: 1 });
+  });
+
+  /** A router in front of a handler that counts what it applies; the clock is set by the test. */
+  function counting(opts: { memory?: number } = {}) {
+    const applied: Record<string, unknown>[] = [];
+    const registry = new CommandRegistry();
+    registry.register({ name: 'rules', feature: 'test', run: (cmd) => (applied.push(cmd), cmd.value === 13 ? { ok: false, error: 'unlucky' } : { ok: true }) });
+    const t = { now: NOON };
+    const router = new CommandRouter(registry, contract, { clock: { now: () => t.now }, maxAgeSec: 300, clockSkewSec: 30, ...opts });
+    const send = (cmd: Record<string, unknown>) => router.handle('rules', Buffer.from(JSON.stringify(cmd)));
+    return { applied, router, send, t };
+  }
+
+  it('a command without issuedAt is refused and told what to add; epoch seconds or a time without zone are schema errors', async () => {
+    const { applied, send } = counting();
+    expect(await send({ type: 'price', value: 1, transaction: 'a' })).toEqual({
+      schemaVersion: 1,
+      status: 'error',
+      code: 'CE_CMD_NO_ISSUED_AT',
+      transaction: 'a',
+      error: 'command without issuedAt refused (command contract v2): add "issuedAt": the time the command was issued, as an RFC 3339 date-time with zone (e.g. "2026-06-15T10:30:00Z") or epoch milliseconds',
+    });
+    expect(await send({ type: 'price', value: 1, issuedAt: Math.floor(NOON / 1000) })).toMatchObject({ code: 'CE_CMD_SCHEMA', error: /\/issuedAt must be >= 1000000000000/ });
+    expect(await send({ type: 'price', value: 1, issuedAt: '2026-06-15T10:30:00' })).toMatchObject({ code: 'CE_CMD_SCHEMA', error: /\/issuedAt must match format "date-time"/ });
+    expect(applied).toEqual([]);
+    // Both forms of a fresh time are accepted (ISO with an offset, epoch ms).
+    expect(await send({ type: 'price', value: 1, issuedAt: new Date(NOON).toISOString().replace('Z', '+00:00') })).toMatchObject({ status: 'ok' });
+    expect(await send({ type: 'price', value: 2, issuedAt: NOON - 1000 })).toMatchObject({ status: 'ok' });
+    expect(applied).toEqual([{ type: 'price', value: 1 }, { type: 'price', value: 2 }]); // without issuedAt / transaction
+  });
+
+  it('a command older than the bound, or too far in the future, is refused with both times', async () => {
+    const { applied, send } = counting();
+    const stale = await send({ type: 'price', value: 1, issuedAt: NOON - 300_001, transaction: 's' });
+    expect(stale).toMatchObject({ status: 'error', code: 'CE_CMD_STALE', transaction: 's', error: /^stale command: issued 300 s ago .*more than the 300 s accepted/ });
+    expect(stale.data).toEqual({ issuedAt: new Date(NOON - 300_001).toISOString(), gatewayTime: new Date(NOON).toISOString(), ageMs: 300_001, maxAgeMs: 300_000, maxFutureMs: 30_000 });
+    expect(await send({ type: 'price', value: 1, issuedAt: NOON + 30_001 })).toMatchObject({ code: 'CE_CMD_FUTURE', error: /in the future .*clock-skew tolerance of 30 s/ });
+    expect(applied).toEqual([]);
+    // The edges are accepted.
+    expect(await send({ type: 'price', value: 1, issuedAt: NOON - 300_000 })).toMatchObject({ status: 'ok' });
+    expect(await send({ type: 'price', value: 2, issuedAt: NOON + 30_000 })).toMatchObject({ status: 'ok' });
+    expect(applied).toHaveLength(2);
+  });
+
+  it('replays: a copy gets the first answer and is not applied again; an applied transaction cannot carry another command', async () => {
+    const { applied, router, send, t } = counting();
+    const cmd = { type: 'price', value: 1, issuedAt: NOON, transaction: 'p1' };
+    const first = await send(cmd);
+    expect(first).toMatchObject({ status: 'ok', transaction: 'p1' });
+    t.now += 60_000;
+    expect(await send(cmd)).toEqual(first); // a redelivery
+    expect(await send({ ...cmd, issuedAt: t.now })).toEqual(first); // a retry, re-stamped
+    expect(await send({ ...cmd, value: 2, issuedAt: t.now })).toMatchObject({ status: 'error', code: 'CE_CMD_REPLAYED', transaction: 'p1', error: /transaction already applied to another command/ });
+    // Without a transaction, the same payload is a copy; a new issuedAt is a new command.
+    const bare = { type: 'price', value: 3, issuedAt: t.now };
+    await send(bare);
+    await send(bare);
+    await send({ ...bare, issuedAt: t.now + 1 });
+    expect(applied.map((c) => c.value)).toEqual([1, 3, 3]);
+    expect(router.counts).toMatchObject({ ok: 3, repeated: 3, error: 1 });
+    // A refused command's transaction may be used again (fix and resend).
+    expect(await send({ type: 'price', value: 13, issuedAt: t.now, transaction: 'p2' })).toMatchObject({ code: 'CE_CMD_REFUSED', error: 'unlucky' });
+    expect(await send({ type: 'price', value: 14, issuedAt: t.now, transaction: 'p2' })).toMatchObject({ status: 'ok' });
+    // Once stale, a copy is refused as stale (nothing is remembered longer than needed).
+    t.now = NOON + 300_001;
+    expect(await send(cmd)).toMatchObject({ code: 'CE_CMD_STALE' });
+  });
+
+  it('when more commands arrive within the window than it remembers, older ones are refused as possible replays, never applied twice', async () => {
+    const { applied, send } = counting({ memory: 3 });
+    for (let i = 0; i < 5; i++) await send({ type: 'price', value: i, issuedAt: NOON - 10_000 + i });
+    expect(applied).toHaveLength(5);
+    // Commands 0 and 1 were forgotten: a copy of either is refused, not applied again; 4 is still answered.
+    expect(await send({ type: 'price', value: 1, issuedAt: NOON - 10_000 + 1 })).toMatchObject({ code: 'CE_CMD_REPLAYED', error: /possible replay/ });
+    expect(await send({ type: 'price', value: 4, issuedAt: NOON - 10_000 + 4 })).toMatchObject({ status: 'ok' });
+    expect(applied).toHaveLength(5);
   });
 });

@@ -5,6 +5,7 @@ import { loadContract } from '../../runtime/uplink/contract.js';
 import { Receiver } from '../../tools/receiver/receiver.js';
 import zlib from 'node:zlib';
 import { accountingConfigSchema } from '../../runtime/accounting/config-schema.js';
+import { COMMAND_ERROR_CODES } from '../../runtime/feature-api.js';
 
 const contract = loadContract();
 
@@ -54,16 +55,56 @@ describe('MQTT contract', () => {
     const dir = path.join(contract.dir, 'examples');
     for (const c of [...contract.commands, 'response']) expect(fs.existsSync(path.join(dir, `command-${c}.json`)), `examples/command-${c}.json`).toBe(true);
     // The instrument in the command is exactly an entry of accounting.instruments (no drift between the two schemas).
-    const schema = JSON.parse(fs.readFileSync(path.join(contract.dir, 'command-instruments.v1.schema.json'), 'utf8')) as { properties: { instrument: unknown } };
-    expect(schema.properties.instrument).toEqual((accountingConfigSchema.properties as Record<string, { items: unknown }>).instruments.items);
+    for (const v of [1, 2]) {
+      const schema = JSON.parse(fs.readFileSync(path.join(contract.dir, `command-instruments.v${v}.schema.json`), 'utf8')) as { properties: { instrument: unknown } };
+      expect(schema.properties.instrument, `v${v}`).toEqual((accountingConfigSchema.properties as Record<string, { items: unknown }>).instruments.items);
+    }
     // What the schemas refuse.
     const rules = contract.command('rules')!;
-    expect(rules({ type: 'override', output: 'load.relay', value: true })).toBe(false); // no forS
-    expect(rules({ type: 'carbon-intensity', value: 6000 })).toBe(false);
-    expect(rules({ type: 'clear-override', output: 'x', value: 1 })).toBe(false);
-    expect(rules({ type: 'price', value: 0.2, transaction: { a: 1 } })).toBe(false);
+    const at = '2026-01-05T10:00:00Z';
+    expect(rules({ type: 'override', output: 'load.relay', value: true, issuedAt: at })).toBe(false); // no forS
+    expect(rules({ type: 'carbon-intensity', value: 6000, issuedAt: at })).toBe(false);
+    expect(rules({ type: 'clear-override', output: 'x', value: 1, issuedAt: at })).toBe(false);
+    expect(rules({ type: 'price', value: 0.2, transaction: { a: 1 }, issuedAt: at })).toBe(false);
     expect(contract.commandResponse({ schemaVersion: 1, status: 'error' })).toBe(false); // an error says why
     expect(contract.commandResponse({ schemaVersion: 1, status: 'ok', error: 'x' })).toBe(false);
+  });
+
+  it('command schemas v2: issuedAt required (RFC 3339 with zone, or epoch ms), price bounded; the gateway validates with the highest version', () => {
+    const rules = contract.command('rules')!;
+    const instruments = contract.command('instruments')!;
+    const ins = { type: 'GEC', MWh: 1, serials: ['GEC2026000001'] };
+    expect(rules({ type: 'price', value: 0.2 })).toBe(false); // a v1 command
+    expect(instruments({ type: 'add', instrument: ins })).toBe(false);
+    for (const issuedAt of ['2026-01-05T10:00:00Z', '2026-01-05T18:00:00.5+08:00', 1767607200000]) {
+      expect(rules({ type: 'price', value: 0.2, issuedAt }), String(issuedAt)).toBe(true);
+      expect(instruments({ type: 'add', instrument: ins, issuedAt }), String(issuedAt)).toBe(true);
+    }
+    for (const issuedAt of ['2026-01-05T10:00:00', '2026-01-05', 'yesterday', 1767607200, 1767607200000.5, null]) {
+      expect(rules({ type: 'price', value: 0.2, issuedAt }), String(issuedAt)).toBe(false);
+    }
+    for (const value of [1e308, -1e308, 10_001, -10_001]) expect(rules({ type: 'price', value, issuedAt: 1767607200000 }), String(value)).toBe(false);
+    for (const value of [10_000, -10_000, 0]) expect(rules({ type: 'price', value, issuedAt: 1767607200000 }), String(value)).toBe(true);
+    // v1 stays in the directory (what older senders sent); v2 is what is enforced.
+    expect(fs.existsSync(path.join(contract.dir, 'command-rules.v1.schema.json'))).toBe(true);
+  });
+
+  it('answers: an optional stable code (CE_CMD_...) beside the error, never on an ok answer', () => {
+    const r = contract.commandResponse;
+    expect(r({ schemaVersion: 1, status: 'error', error: 'stale command', code: 'CE_CMD_STALE' })).toBe(true);
+    expect(r({ schemaVersion: 1, status: 'error', error: 'from a gateway before codes' })).toBe(true);
+    expect(r({ schemaVersion: 1, status: 'error', error: 'x', code: 'E42' })).toBe(false);
+    expect(r({ schemaVersion: 1, status: 'error', error: 'x', code: 'ce_cmd_stale' })).toBe(false);
+    expect(r({ schemaVersion: 1, status: 'ok', code: 'CE_CMD_STALE' })).toBe(false);
+  });
+
+  it('the README section "Error codes" lists exactly the CE_CMD_ codes the gateway sends', () => {
+    const readme = fs.readFileSync(path.join(contract.dir, '..', '..', '..', 'README.md'), 'utf8');
+    const start = readme.indexOf('\n## Error codes');
+    expect(start, 'README section "## Error codes"').toBeGreaterThan(0);
+    const end = readme.indexOf('\n## ', start + 1);
+    const listed = [...readme.slice(start, end < 0 ? undefined : end).matchAll(/^\| `(CE_CMD_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
+    expect(listed.sort()).toEqual([...COMMAND_ERROR_CODES].sort());
   });
 
   it('the topic table in the contract README lists every stream and command topic', () => {
@@ -102,6 +143,20 @@ describe('Receiver validation and deduplication (fed directly)', () => {
     expect(rx.handle(topic, Buffer.from(JSON.stringify(badRec)))).toMatchObject({ invalid: 1, accepted: 0 });
     expect(rx.stats()).toMatchObject({ invalidMessages: 2, invalidRecords: 2, records: 0 });
     expect(rx.db.prepare('SELECT count(*) FROM invalid').pluck().get()).toBe(4);
+    rx.close();
+  });
+
+  it('validates command answers, their code included, and counts error answers by code', () => {
+    const rx = new Receiver({ url: 'mqtt://unused', contract });
+    const topic = 'carbonedge/demo/gw1/cmd/rules/response';
+    const answer = (body: Record<string, unknown>) => rx.handle(topic, Buffer.from(JSON.stringify({ schemaVersion: 1, ...body })));
+    expect(answer({ status: 'error', error: 'stale', code: 'CE_CMD_STALE' }).error).toBeUndefined();
+    expect(answer({ status: 'error', error: 'stale', code: 'CE_CMD_STALE' }).error).toBeUndefined();
+    expect(answer({ status: 'error', error: 'old gateway' }).error).toBeUndefined();
+    expect(answer({ status: 'ok' }).error).toBeUndefined();
+    expect(answer({ status: 'error', error: 'x', code: 'STALE' }).error).toMatch(/command response: \/code must match pattern/);
+    expect(answer({ status: 'ok', code: 'CE_CMD_STALE' }).error).toMatch(/command response/);
+    expect(rx.stats()).toMatchObject({ commandResponses: 4, invalidMessages: 2, commandErrorCodes: { CE_CMD_STALE: 2, none: 1 } });
     rx.close();
   });
 });

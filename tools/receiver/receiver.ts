@@ -63,6 +63,8 @@ export interface ReceiverStats {
   statusMessages: number;
   /** Answers to commands seen on `<prefix>/cmd/<name>/response` (validated; commands themselves are not ours). */
   commandResponses: number;
+  /** Error answers by their code (`code` of command-response.v1: CE_CMD_...; `none` for gateways that send no code). */
+  commandErrorCodes: Record<string, number>;
 }
 
 export class Receiver {
@@ -79,6 +81,7 @@ export class Receiver {
     unvalidatedRecords: 0,
     statusMessages: 0,
     commandResponses: 0,
+    commandErrorCodes: {},
   };
   private readonly insert: Database.Statement;
   private readonly insertInvalid: Database.Statement;
@@ -169,12 +172,17 @@ export class Receiver {
       if (topic.includes('/cmd/')) {
         if (!topic.endsWith('/response')) return this.emit(ev); // a command to a gateway: not ours
         ev.kind = 'response';
-        const msg = JSON.parse(payload.toString('utf8')) as unknown;
+        const msg = JSON.parse(payload.toString('utf8')) as { status?: string; code?: string };
+        // The schema checks `code` (CE_CMD_..., only with status error) when present.
         if (!this.contract.commandResponse(msg)) {
           bad(`command response: ${formatAjvErrors(this.contract.commandResponse.errors)}`);
           return this.emit(ev);
         }
         this.s.commandResponses++;
+        if (msg.status === 'error') {
+          const code = msg.code ?? 'none';
+          this.s.commandErrorCodes[code] = (this.s.commandErrorCodes[code] ?? 0) + 1;
+        }
         return this.emit(ev);
       }
       if (topic.endsWith('/status')) {
@@ -252,7 +260,7 @@ export class Receiver {
   }
 
   stats(): ReceiverStats {
-    return { ...this.s };
+    return { ...this.s, commandErrorCodes: { ...this.s.commandErrorCodes } };
   }
 
   /** Sequence numbers held for (gateway, stream), ascending. */
