@@ -2,6 +2,7 @@
 import type { Feature, GatewayContext } from '../feature-api.js';
 import { section } from '../feature-api.js';
 import { OUTBOX } from '../services.js';
+import { METERING } from '../metering/service.js';
 import { ACCOUNTING, type AccountingService } from './service.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { AccountingConfig, InstrumentConfig } from './config-schema.js';
@@ -78,7 +79,8 @@ export async function createAccountingFeature(ctx: GatewayContext, a: Accounting
   const database = await ctx.database();
   const db = database.persistence.db;
   const outbox = ctx.services.get(OUTBOX);
-  const engine = new AccountingEngine(settings, devices, { db, outbox, logger: log });
+  const metering = ctx.services.get(METERING);
+  const engine = new AccountingEngine(settings, devices, { db, outbox, logger: log, ...(metering ? { metering: metering.stage } : {}) });
   const service: AccountingService = {
     engine,
     windows: () => engine.windows(),
@@ -92,7 +94,8 @@ export async function createAccountingFeature(ctx: GatewayContext, a: Accounting
     async start() {
       // A first start reports from now on: quarters in which no device answers are gaps, not skipped.
       engine.begin(ctx.clock.now());
-      unsubscribe = ctx.hub.subscribe((batch) => engine.ingest(batch));
+      // Readings with the metering stage's counter deltas, the same the store books.
+      unsubscribe = metering ? metering.subscribe((batch, events) => engine.ingest(batch, events)) : ctx.hub.subscribe((batch) => engine.ingest(batch));
       timer = setInterval(() => {
         try {
           engine.advance(ctx.clock.now());

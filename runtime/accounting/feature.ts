@@ -5,6 +5,7 @@
  */
 import { section, type FeatureDeclaration } from '../feature-api.js';
 import { OUTBOX } from '../services.js';
+import { METERING } from '../metering/service.js';
 import { ACCOUNTING_MIGRATIONS } from './acct-db.js';
 import { accountingConfigSchema, validateAccountingConfig, type AccountingConfig } from './config-schema.js';
 import { ACCOUNTING, instrumentsCommand } from './service.js';
@@ -16,7 +17,7 @@ export const accountingFeature: FeatureDeclaration = {
   sections: [{ key: 'accounting', schema: accountingConfigSchema }],
   check: validateAccountingConfig,
   migrations: ACCOUNTING_MIGRATIONS,
-  uses: [OUTBOX],
+  uses: [OUTBOX, METERING],
   provides: [ACCOUNTING],
   async create(ctx) {
     const a = section<AccountingConfig>(ctx.config, 'accounting');

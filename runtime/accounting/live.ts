@@ -21,7 +21,7 @@ import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { OutboxWriter } from '../services.js';
 import type { Reading } from '../types.js';
-import { counterDelta, type CounterDelta } from '../metering/counter-delta.js';
+import { MILLI, MeteringStage, type MeterEvent, type MeterLookup } from '../metering/stage.js';
 import { migrateAccounting } from './acct-db.js';
 import { allocate, type BatteryPools } from './allocation.js';
 import { Calendar, QUARTER_MS, quarterStart as qStart, splitOverQuarters, type CalendarKeys } from './calendar.js';
@@ -61,17 +61,17 @@ interface EngineState {
 
 const k2 = (a: string, b: string) => `${a}|${b}`;
 
-/**
- * The counter delta of one sample against the counter's baseline, with the device's rollover and
- * plausibility options in the counter's milli-units. (The one place the accounting decides counter
- * deltas; a shared metering stage for store and accounting will replace it.)
- */
-function counterStep(dev: AcctDevice, prev: CounterState | undefined, v: number, ts: number, scale: number): CounterDelta {
-  const opts = {
-    ...(dev.cfg.rolloverAt !== undefined ? { rolloverAt: Math.round(dev.cfg.rolloverAt * scale) } : {}),
-    ...(dev.cfg.maxRatePerHour !== undefined ? { maxRatePerHour: dev.cfg.maxRatePerHour * scale } : {}),
+/** The counters of the accounting's devices, with each device's rollover and plausibility options (an engine used alone). */
+export function accountingMeterLookup(devices: readonly AcctDevice[]): MeterLookup {
+  const byDevice = new Map(devices.map((d) => [d.id, d]));
+  return (device, point, canonical) => {
+    const d = byDevice.get(device);
+    if (!d || !d.counters.some((c) => c.point === point || c.point === canonical)) return undefined;
+    return {
+      ...(d.cfg.rolloverAt !== undefined ? { rolloverAt: d.cfg.rolloverAt } : {}),
+      ...(d.cfg.maxRatePerHour !== undefined ? { maxRatePerHour: d.cfg.maxRatePerHour } : {}),
+    };
   };
-  return counterDelta(prev ? { value: prev.v, ts: prev.ts } : undefined, { value: v, ts }, opts);
 }
 
 export class AccountingEngine {
@@ -83,6 +83,9 @@ export class AccountingEngine {
   /** device -> point id or canonical -> what to do with it (two levels: no string building per reading). */
   private readonly byDevice = new Map<string, Map<string, { dev: AcctDevice; flow: string; key: string; scale: number; kind: 'counter' | 'power' }>>();
   private state: EngineState;
+  /** Decides counter deltas; `ownStage` when the engine runs without the gateway's metering stage. */
+  private readonly stage: MeteringStage;
+  private readonly ownStage: boolean;
   private lastCheckpoint = 0;
   private watermark = 0;
   private readonly st;
@@ -92,7 +95,16 @@ export class AccountingEngine {
   constructor(
     readonly settings: AcctSettings,
     readonly devices: AcctDevice[],
-    opts: { db: Database.Database; outbox?: OutboxWriter; logger?: Logger },
+    opts: {
+      db: Database.Database;
+      outbox?: OutboxWriter;
+      logger?: Logger;
+      /**
+       * The gateway's metering stage (runtime/metering): counter deltas come as its events, the
+       * same ones the store books. Default: the engine's own stage (an engine used alone).
+       */
+      metering?: MeteringStage;
+    },
   ) {
     this.db = opts.db;
     this.log = opts.logger ?? silentLogger();
@@ -121,6 +133,11 @@ export class AccountingEngine {
     const saved = this.st.getState.get() as string | undefined;
     this.state = saved ? (JSON.parse(saved) as EngineState) : { v: 1, closedBefore: 0, counters: {}, power: {}, lastGood: {}, open: [], pools: { ren: 0, other: 0 } };
     this.state.open = this.state.open.filter((w) => w.start >= this.state.closedBefore);
+    this.ownStage = !opts.metering;
+    this.stage = opts.metering ?? new MeteringStage(accountingMeterLookup(devices));
+    // Baselines from the last checkpoint, for counters the stage has none for (the store, when
+    // there is one, restored its newer ones first).
+    this.stage.restore(this.counterBaselines());
     for (const ins of settings.instruments) {
       const r = this.addInstrument(ins, 0);
       if (r.issues.length) this.log.error({ instrument: ins, issues: r.issues.map((i) => i.message) }, 'instrument NOT recorded: its MWh are not claimed');
@@ -149,9 +166,30 @@ export class AccountingEngine {
 
   // ------------------------------------------------------------------ readings
 
-  /** The hub listener: account every good sample of an accounting point. */
-  ingest(batch: readonly Reading[]): void {
+  /** Counter baselines of the last checkpoint (absolute values in the counter's unit). */
+  counterBaselines(): { device: string; point: string; value: number; ts: number }[] {
+    const out: { device: string; point: string; value: number; ts: number }[] = [];
+    for (const dev of this.devices) {
+      for (const c of dev.counters) {
+        const b = this.state.counters[k2(dev.id, c.flow)];
+        if (b) out.push({ device: dev.id, point: c.point, value: b.v / c.scale, ts: b.ts });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The metering listener: account every good sample of an accounting point. Counter deltas come
+   * from the metering stage's `events` for this batch (without them, the engine's own stage decides).
+   */
+  ingest(batch: readonly Reading[], events?: readonly MeterEvent[]): void {
     let maxTs = this.watermark;
+    for (const e of events ?? (this.ownStage ? this.stage.process(batch) : [])) {
+      const m = this.byDevice.get(e.device)?.get(e.point) ?? (e.canonical ? this.byDevice.get(e.device)?.get(e.canonical) : undefined);
+      if (m?.kind !== 'counter') continue;
+      if (e.ts > maxTs) maxTs = e.ts;
+      this.counterEvent(m.dev, m.key, e);
+    }
     let points: ReturnType<AccountingEngine['byDevice']['get']>;
     let lastDevice: string | undefined;
     for (let i = 0; i < batch.length; i++) {
@@ -164,43 +202,46 @@ export class AccountingEngine {
       let m = points.get(r.point);
       if (!m && r.canonical) m = points.get(r.canonical);
       if (!m) continue;
+      if (m.kind === 'counter') continue; // from the metering stage's events, above
       if (r.ts > maxTs) maxTs = r.ts;
-      if (m.kind === 'counter') this.counterSample(m.dev, m.key, r.point, r.value, r.ts, m.scale);
-      else this.powerSample(m.dev, r.value, r.ts);
+      this.powerSample(m.dev, r.value, r.ts);
     }
     if (maxTs > this.watermark) this.advance(maxTs);
   }
 
-  private counterSample(dev: AcctDevice, key: string, point: string, value: number, ts: number, scale: number): void {
-    const v = Math.round(value * scale);
+  /**
+   * One counter delta decided by the metering stage, booked in the quarter of its booking instant
+   * (the quarter the store's 1-minute deltas for it fall in: the two always agree).
+   */
+  private counterEvent(dev: AcctDevice, key: string, e: MeterEvent): void {
     const prev = this.state.counters[key];
-    this.noteGood(dev, ts);
-    if (prev && ts <= prev.ts) return; // duplicate or out-of-order sample
-    const d = counterStep(dev, prev, v, ts, scale);
-    this.state.counters[key] = { v, ts };
-    if (d.flag && d.flag !== 'first' && d.flag !== 'rollover') {
+    this.noteGood(dev, e.ts);
+    if (prev && e.ts <= prev.ts) return; // duplicate or out-of-order sample
+    this.state.counters[key] = { v: Math.round(e.value * MILLI), ts: e.ts };
+    if (e.flag && e.flag !== 'first' && e.flag !== 'rollover') {
       this.stats.resets++;
-      this.windowFor(ts).flags.push({ device: dev.id, point, flag: d.flag, ts });
-      this.log.warn({ device: dev.id, point, flag: d.flag, ts }, 'counter discontinuity: not counted');
+      this.windowFor(e.ts).flags.push({ device: dev.id, point: e.point, flag: e.flag, ts: e.ts });
+      this.log.warn({ device: dev.id, point: e.point, flag: e.flag, ts: e.ts }, 'counter discontinuity: not counted');
     }
-    if (!prev) {
+    if (e.prevTs === undefined) {
       // First sample ever of this counter: what flowed earlier in its quarter is unknown.
-      this.firstSample(dev.id, ts);
+      this.firstSample(dev.id, e.ts);
       return;
     }
-    const delta = Math.round(d.delta);
+    // The stage's baseline is newer than this engine's checkpoint (a crash between the two):
+    // what flowed in between was booked by the store only; these quarters say so.
+    if (prev && e.prevTs > prev.ts) this.gapBetween(dev.id, prev.ts, e.prevTs);
+    const delta = e.milli;
     if (delta <= 0) return;
-    if (d.flag === 'rollover') this.windowFor(ts).flags.push({ device: dev.id, point, flag: 'rollover', ts, amount: delta });
-    if (ts - prev.ts > dev.gapAfterMs) {
+    const w = this.windowFor(e.bucketTs);
+    if (e.flag === 'rollover') w.flags.push({ device: dev.id, point: e.point, flag: 'rollover', ts: e.ts, amount: delta });
+    if (e.ts - e.prevTs > dev.gapAfterMs) {
       // After a gap (device or gateway down) the counter still knows the energy: book it when it
       // is observed, flagged, and leave the gap's windows marked as gaps (never filled with zeros).
-      const w = this.windowFor(ts - 1);
-      w.flags.push({ device: dev.id, point, flag: 'catchup', ts, amount: delta });
-      this.gapBetween(dev.id, prev.ts, ts);
-      w.q[key] = (w.q[key] ?? 0) + delta;
-      return;
+      w.flags.push({ device: dev.id, point: e.point, flag: 'catchup', ts: e.ts, amount: delta });
+      this.gapBetween(dev.id, e.prevTs, e.ts);
     }
-    this.spread(key, delta, prev.ts, ts);
+    w.q[key] = (w.q[key] ?? 0) + delta;
   }
 
   /** Book an amount accrued over (t0, t1] into the windows it spans, in proportion to time (exact). */

@@ -1,6 +1,7 @@
 import type { Feature, GatewayContext } from '../feature-api.js';
 import { section } from '../feature-api.js';
 import { OUTBOX } from '../services.js';
+import { METERING } from '../metering/service.js';
 import type { StoreConfig } from './config-schema.js';
 import { STORE } from './service.js';
 import { Store } from './store.js';
@@ -9,7 +10,9 @@ import { Store } from './store.js';
 export async function createStoreFeature(ctx: GatewayContext): Promise<Feature> {
   const log = ctx.logger.child({ feature: 'store' });
   const database = await ctx.database();
+  const metering = ctx.services.get(METERING);
   const store = new Store({
+    ...(metering ? { metering: metering.stage } : {}),
     dataDir: ctx.dataDir,
     persistence: database.persistence,
     siteId: ctx.config.site.id,
@@ -24,7 +27,8 @@ export async function createStoreFeature(ctx: GatewayContext): Promise<Feature> 
   return {
     name: 'store',
     async start() {
-      unsubscribe = ctx.hub.subscribe((batch) => store.ingest(batch));
+      // Readings with the metering stage's counter deltas (the hub directly on a gateway without one).
+      unsubscribe = metering ? metering.subscribe((batch, events) => store.ingest(batch, events)) : ctx.hub.subscribe((batch) => store.ingest(batch));
       store.start();
       log.info({ file: store.file, maxBytes: store.config.maxBytes, recoveredFromCorruption: !!store.corruption }, 'store open');
     },

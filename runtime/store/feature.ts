@@ -1,5 +1,6 @@
 import type { FeatureDeclaration } from '../feature-api.js';
 import { OUTBOX } from '../services.js';
+import { METERING } from '../metering/service.js';
 import { storeConfigSchema, validateStoreConfig } from './config-schema.js';
 import { STORE_MIGRATIONS } from './migrations.js';
 import { STORE } from './service.js';
@@ -15,6 +16,7 @@ export const storeFeature: FeatureDeclaration = {
   sections: [{ key: 'store', schema: storeConfigSchema }],
   check: validateStoreConfig,
   migrations: STORE_MIGRATIONS,
+  uses: [METERING],
   provides: [STORE, OUTBOX],
   create: async (ctx) => (await import('./feature-impl.js')).createStoreFeature(ctx),
 };

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { Gateway } from '../../runtime/gateway.js';
 import { silentLogger } from '../../runtime/logger.js';
+import { meteringFeature } from '../../runtime/metering/feature.js';
 import { storeFeature } from '../../runtime/store/feature.js';
 import { accountingFeature, type AccountingService } from '../../runtime/accounting/feature.js';
 import { inventoryFromDb } from '../../runtime/accounting/store-inventory.js';
@@ -19,7 +20,7 @@ describe('end to end: demo site for a simulated day through hub, store and accou
   const { dir, file, db: probe } = tmpDb();
   probe.close();
   const clock = { t: DAY0 - 60_000, now() { return this.t; } };
-  const gw = new Gateway({ config: demoConfig(), profiles, logger: silentLogger(), options: { dataDir: dir, clock }, features: [storeFeature, accountingFeature] });
+  const gw = new Gateway({ config: demoConfig(), profiles, logger: silentLogger(), options: { dataDir: dir, clock }, features: [meteringFeature, storeFeature, accountingFeature] });
   await gw.start();
   const site = new DemoSite({ seed: 11, startMs: DAY0 - 60_000, utcOffsetMinutes: 480 });
   for (let t = DAY0 - 60_000; t <= DAY0 + 86_400_000 + 120_000; t += 30_000) {

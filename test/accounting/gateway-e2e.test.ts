@@ -14,6 +14,7 @@ import { acquisitionFeature } from '../../runtime/acquisition/feature.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
 import { Gateway } from '../../runtime/gateway.js';
 import { silentLogger } from '../../runtime/logger.js';
+import { meteringFeature } from '../../runtime/metering/feature.js';
 import { storeFeature } from '../../runtime/store/feature.js';
 import { accountingFeature } from '../../runtime/accounting/feature.js';
 import { Q } from '../../runtime/accounting/exact.js';
@@ -50,7 +51,7 @@ describe('gateway over Modbus TCP for a simulated day: inventory --db on its sto
   // on a busy machine must not eat simulated time), then runs SPEED times the wall clock.
   let wall0: number | undefined;
   const clock = { now: () => (wall0 === undefined ? START : START + (Date.now() - wall0) * SPEED) };
-  const gw = new Gateway({ config, profiles, logger: silentLogger(), options: { dataDir: dir, clock }, features: [storeFeature, accountingFeature, acquisitionFeature] });
+  const gw = new Gateway({ config, profiles, logger: silentLogger(), options: { dataDir: dir, clock }, features: [meteringFeature, storeFeature, accountingFeature, acquisitionFeature] });
   await gw.start();
   const store = gw.ctx.services.get(STORE)!;
   try {
