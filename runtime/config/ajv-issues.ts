@@ -35,6 +35,12 @@ const SHAPE_KEEPING = new Set(['additionalProperties', 'minimum', 'maximum', 'ex
 /** A hint naming the closest candidate, or ''. */
 function hint(got: unknown, candidates: unknown[]): string {
   if (got === undefined || (typeof got === 'object' && got !== null)) return '';
+  const numbers = candidates.filter((c) => typeof c === 'number');
+  if (typeof got === 'number' && numbers.length === candidates.length && numbers.length) {
+    // A number: the nearest allowed value (9200 baud -> 9600, not 1200).
+    const near = numbers.reduce((a, b) => (Math.abs(b - got) < Math.abs(a - got) ? b : a));
+    return ` (did you mean ${near}?)`;
+  }
   const byText = new Map(candidates.map((c) => [String(c), c]));
   const c = closest(String(got), byText.keys());
   return c === undefined ? '' : ` (did you mean ${show(byText.get(c))}?)`;

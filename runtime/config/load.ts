@@ -41,6 +41,15 @@ export interface LoadedSite {
 /** What the loader needs of each feature: its sections and their checks. */
 export type ConfigFeature = Pick<FeatureDeclaration, 'name' | 'sections' | 'check'>;
 
+export interface ValidateOptions {
+  /** Line and column of a path in the file (from parseSource). */
+  locate?: (path: string) => { line?: number; column?: number };
+  /** Directory `profileDirs` are relative to (default: the file's). */
+  baseDir?: string;
+  /** Profiles already loaded (e.g. by `carbonedge read`): used instead of loading `profileDirs`. */
+  profiles?: Map<string, Profile>;
+}
+
 /** The site config loader for a list of features (the composition root's: tools/cli/site.ts). */
 export interface SiteLoader {
   /** The JSON Schema the loader validates against (core + the features' sections). */
@@ -49,7 +58,7 @@ export interface SiteLoader {
    * Validate a parsed site configuration: schema, profiles, cross references and every section's
    * own checks. Throws ConfigError listing every issue (file, path, line, what was expected).
    */
-  validateSiteConfig(value: unknown, file: string, opts?: { locate?: (path: string) => { line?: number; column?: number }; baseDir?: string }): LoadedSite;
+  validateSiteConfig(value: unknown, file: string, opts?: ValidateOptions): LoadedSite;
   /** Read, parse and validate a site configuration file (YAML or JSON). */
   loadSiteConfigFile(file: string): Promise<LoadedSite>;
   loadSiteConfigText(text: string, file: string): LoadedSite;
@@ -62,7 +71,7 @@ export function createSiteLoader(features: readonly ConfigFeature[]): SiteLoader
   function validateSiteConfig(
     value: unknown,
     file: string,
-    opts: { locate?: (path: string) => { line?: number; column?: number }; baseDir?: string } = {},
+    opts: ValidateOptions = {},
   ): LoadedSite {
     const schema$ = validateDetailed(precompiledValidator('site-config', schema), value, file);
     const schemaIssues = schema$.issues.map((i) => plannedBusType(i, value));
@@ -70,7 +79,7 @@ export function createSiteLoader(features: readonly ConfigFeature[]): SiteLoader
     const profileDirs: unknown = isObj && 'profileDirs' in value ? value.profileDirs : undefined;
     const baseDir = opts.baseDir ?? (file.startsWith('<') ? process.cwd() : path.dirname(path.resolve(file)));
     const dirs = [builtinProfileDir(), ...(Array.isArray(profileDirs) ? profileDirs.filter((d) => typeof d === 'string').map((d) => path.resolve(baseDir, d)) : [])];
-    const { profiles, issues: profileIssues } = loadProfiles(dirs);
+    const { profiles, issues: profileIssues } = opts.profiles ? { profiles: opts.profiles, issues: [] } : loadProfiles(dirs);
     // Schema and cross-reference errors in one pass: the core checks read the raw value through
     // guards and skip what the schema already reported; a feature's checks run when its own
     // sections and the core are well-formed (an unknown key or a number out of range is not malformed).
