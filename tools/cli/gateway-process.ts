@@ -3,7 +3,7 @@ import { FEATURES } from './features.js';
 import type { LoadedSite } from './site.js';
 import { createLogger, type Logger } from '../../runtime/logger.js';
 import { resolveDataDir } from '../../runtime/config/data-dir.js';
-import { lockDataDir, type DataDirLock } from '../../runtime/data-dir-lock.js';
+import { lockDataDir, type DataDirLock } from '../../runtime/config/data-dir-lock.js';
 
 /**
  * Run a gateway in this process until SIGINT/SIGTERM, then stop it within its deadlines.

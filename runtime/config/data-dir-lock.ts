@@ -7,7 +7,7 @@
  */
 import { closeSync, constants, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from './config/errors.js';
+import { ConfigError } from './errors.js';
 
 export const LOCK_FILE = 'carbonedge.lock';
 /** A lock file still empty (its owner is writing it) is taken as held for this long. */

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../runtime/config/errors.js';
-import { LOCK_FILE, lockDataDir } from '../../runtime/data-dir-lock.js';
+import { LOCK_FILE, lockDataDir } from '../../runtime/config/data-dir-lock.js';
 import { freeTcpPort } from '../../tools/free-port.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'ce-lock-'));
@@ -64,7 +64,7 @@ describe('data directory lock', () => {
   it('held by another live process: refused naming its pid; after that process is SIGKILLed, taken over', async () => {
     const dir = freshDir();
     const holder = await start(
-      ['--input-type=module', '-e', `import { lockDataDir } from ${JSON.stringify(path.resolve('dist/runtime/data-dir-lock.js'))}; lockDataDir(${JSON.stringify(dir)}); console.log('locked'); setInterval(() => {}, 1000);`],
+      ['--input-type=module', '-e', `import { lockDataDir } from ${JSON.stringify(path.resolve('dist/runtime/config/data-dir-lock.js'))}; lockDataDir(${JSON.stringify(dir)}); console.log('locked'); setInterval(() => {}, 1000);`],
       /locked/,
     );
     const err = refusal(() => lockDataDir(dir));
