@@ -130,9 +130,10 @@ export function describeAjvErrors(errors: ErrorObject[] | null | undefined, file
       default:
         message = `expected value that ${e.message ?? 'matches the schema'}${got !== undefined && typeof got !== 'object' ? `, got ${show(got)}` : ''}`;
     }
-    if (!SHAPE_KEEPING.has(e.keyword)) malformed.push(path);
-    // `baudrate` given for `baudRate`: the unknown-key message says it; no second error for the missing key.
+    // `baudrate` given for `baudRate`: the unknown-key message says it; no second error for the
+    // missing key, and the object counts as well-formed like any object with an unknown key.
     if (e.keyword === 'required' && explained.has(path)) continue;
+    if (!SHAPE_KEEPING.has(e.keyword)) malformed.push(path);
     const key = `${path}\u0000${message}`;
     if (seen.has(key)) continue;
     seen.add(key);

@@ -120,6 +120,16 @@ describe('schema and cross-reference errors in one pass', () => {
     expect(issues.some((i) => i.path.startsWith('/rules/0') && /nowhere/.test(i.message))).toBe(true);
   });
 
+  it('a mistyped key (baudrate) does not hide rule errors either', () => {
+    const c = demoSiteConfig({ tcpPort: 1502 });
+    const rules = structuredClone(c.rules!);
+    const first = rules[0];
+    if (typeof first === 'object' && first !== null && 'surplus' in first) first.surplus = 'nowhere.power';
+    const buses = [{ id: 'demo', type: 'rtu', path: '/dev/ttyUSB0', baudrate: 9600, parity: 'none' }];
+    const issues = issuesOf(() => validateSiteConfig({ ...c, buses, devices: c.devices.map((d) => ({ ...d, pollIntervalMs: 5000 })), rules }, '<x>'));
+    expect(issues.map((i) => `${i.code} ${i.path}`)).toEqual(['CE_CONFIG_UNKNOWN_KEY /buses/0/baudrate', 'CE_CONFIG_INVALID /rules/0/surplus']);
+  });
+
   it('survives malformed parts (no crash, no internal error): devices that are not objects, a bus without fields', () => {
     const c = demoSiteConfig({ tcpPort: 1502 });
     for (const value of [
