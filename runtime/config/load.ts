@@ -1,14 +1,35 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Profile } from '../../drivers/profiles/types.js';
 import { builtinProfileDir, loadProfiles } from '../../drivers/profiles/load.js';
 import type { FeatureDeclaration } from '../feature-api.js';
-import { validateWith } from './ajv-issues.js';
+import { validateDetailed } from './ajv-issues.js';
+import { coreCrossCheck } from './core-check.js';
 import { schemaValidator as precompiledValidator } from './precompiled.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { siteConfigSchema } from './schema.js';
 import type { SiteConfig } from './types.js';
+import { MAX_CONFIG_BYTES, readTextFile } from './read-file.js';
 import { parseSource } from './yaml-source.js';
+
+/** Bus types the format names but no driver implements yet: one line saying so, not a schema dump. */
+const PLANNED_BUS_TYPES: Record<string, string> = { dlt645: 'DL/T 645' };
+const CORE_KEYS = ['version', 'site', 'gateway', 'profileDirs', 'buses', 'devices'];
+
+/** A path equal to, inside or around one of `paths`. */
+function touches(paths: readonly string[], p: string): boolean {
+  return paths.some((q) => q === p || q.startsWith(`${p}/`) || p.startsWith(`${q}/`) || q === '');
+}
+
+/** The schema's message for a bus type no driver implements yet, replaced by one that says so. */
+function plannedBusType(issue: ConfigIssue, value: unknown): ConfigIssue {
+  const m = /^\/buses\/(\d+)\/type$/.exec(issue.path);
+  const buses = typeof value === 'object' && value !== null && 'buses' in value && Array.isArray(value.buses) ? value.buses : [];
+  const bus: unknown = m ? buses[Number(m[1])] : undefined;
+  const type = typeof bus === 'object' && bus !== null && 'type' in bus && typeof bus.type === 'string' ? bus.type : undefined;
+  const name = type === undefined ? undefined : PLANNED_BUS_TYPES[type];
+  if (name === undefined) return issue;
+  return { ...issue, code: 'CE_CONFIG_UNSUPPORTED', message: `${name} buses (type '${type}') are not supported yet: supported bus types are tcp, rtu, rtu-over-tcp` };
+}
 
 export interface LoadedSite {
   config: SiteConfig;
@@ -20,56 +41,13 @@ export interface LoadedSite {
 /** What the loader needs of each feature: its sections and their checks. */
 export type ConfigFeature = Pick<FeatureDeclaration, 'name' | 'sections' | 'check'>;
 
-/** Cross-reference checks of the core sections (buses, devices, profiles). */
-function crossCheck(config: SiteConfig, profiles: Map<string, Profile>, file: string): ConfigIssue[] {
-  const issues: ConfigIssue[] = [];
-  const busIds = new Map<string, number>();
-  const ports = new Map<string, string>();
-  config.buses.forEach((b, i) => {
-    if (busIds.has(b.id)) issues.push({ file, path: `/buses/${i}/id`, message: `duplicate bus id '${b.id}' (also /buses/${busIds.get(b.id)})` });
-    else busIds.set(b.id, i);
-    // A physical port is owned by exactly one bus object: two would corrupt each other's frames.
-    const endpoint = b.type === 'rtu' ? `serial:${path.resolve(b.path)}` : `${b.type}:${b.host}:${b.port}`;
-    const other = ports.get(endpoint);
-    if (other !== undefined && b.type === 'rtu') {
-      issues.push({ file, path: `/buses/${i}/path`, message: `serial port ${b.path} is already used by bus '${other}'; put all devices of one RS-485 line on one bus` });
-    } else if (other !== undefined && b.type === 'rtu-over-tcp') {
-      issues.push({ file, path: `/buses/${i}/host`, message: `serial device server ${b.host}:${b.port} is already used by bus '${other}'; put all devices of one RS-485 line on one bus` });
-    }
-    ports.set(endpoint, b.id);
-  });
-  const deviceIds = new Map<string, number>();
-  const units = new Map<string, string>();
-  config.devices.forEach((d, i) => {
-    if (deviceIds.has(d.id)) issues.push({ file, path: `/devices/${i}/id`, message: `duplicate device id '${d.id}' (also /devices/${deviceIds.get(d.id)})` });
-    else deviceIds.set(d.id, i);
-    const busIndex = busIds.get(d.bus);
-    if (busIndex === undefined) {
-      issues.push({ file, path: `/devices/${i}/bus`, message: `unknown bus '${d.bus}' (expected one of: ${[...busIds.keys()].join(', ') || 'none defined'})` });
-    } else {
-      const bus = config.buses[busIndex]!;
-      if (bus.type !== 'tcp' && (d.unitId < 1 || d.unitId > 247)) {
-        issues.push({ file, path: `/devices/${i}/unitId`, message: `expected a unit id 1..247 on serial bus '${bus.id}', got ${d.unitId}` });
-      }
-      const unitKey = `${d.bus}#${d.unitId}`;
-      const owner = units.get(unitKey);
-      if (owner) issues.push({ file, path: `/devices/${i}/unitId`, message: `unit id ${d.unitId} on bus '${d.bus}' is already used by device '${owner}'` });
-      else units.set(unitKey, d.id);
-    }
-    const profile = profiles.get(d.profile);
-    if (!profile) {
-      const known = [...profiles.keys()].sort();
-      issues.push({ file, path: `/devices/${i}/profile`, message: `unknown profile '${d.profile}' (expected one of: ${known.join(', ')})` });
-    } else {
-      // Same rule as the poller: the device's own timeout, else the longer of profile and bus.
-      const busTimeout = busIndex === undefined ? undefined : config.buses[busIndex]!.timeoutMs;
-      const timeout = d.timeoutMs ?? Math.max(profile.limits.timeoutMs, busTimeout ?? 0);
-      if (d.pollIntervalMs * 4 < timeout) {
-        issues.push({ file, path: `/devices/${i}/pollIntervalMs`, message: `poll interval ${d.pollIntervalMs} ms is too short for a request timeout of ${timeout} ms (expected at least ${Math.ceil(timeout / 4)} ms)` });
-      }
-    }
-  });
-  return issues;
+export interface ValidateOptions {
+  /** Line and column of a path in the file (from parseSource). */
+  locate?: (path: string) => { line?: number; column?: number };
+  /** Directory `profileDirs` are relative to (default: the file's). */
+  baseDir?: string;
+  /** Profiles already loaded (e.g. by `carbonedge read`): used instead of loading `profileDirs`. */
+  profiles?: Map<string, Profile>;
 }
 
 /** The site config loader for a list of features (the composition root's: tools/cli/site.ts). */
@@ -80,7 +58,7 @@ export interface SiteLoader {
    * Validate a parsed site configuration: schema, profiles, cross references and every section's
    * own checks. Throws ConfigError listing every issue (file, path, line, what was expected).
    */
-  validateSiteConfig(value: unknown, file: string, opts?: { locate?: (path: string) => { line?: number; column?: number }; baseDir?: string }): LoadedSite;
+  validateSiteConfig(value: unknown, file: string, opts?: ValidateOptions): LoadedSite;
   /** Read, parse and validate a site configuration file (YAML or JSON). */
   loadSiteConfigFile(file: string): Promise<LoadedSite>;
   loadSiteConfigText(text: string, file: string): LoadedSite;
@@ -88,28 +66,33 @@ export interface SiteLoader {
 
 export function createSiteLoader(features: readonly ConfigFeature[]): SiteLoader {
   const schema = siteConfigSchema(features);
-  const checks = features.flatMap((f) => (f.check ? [{ name: f.name, check: f.check }] : []));
+  const checks = features.flatMap((f) => (f.check ? [{ name: f.name, keys: (f.sections ?? []).map((x) => x.key), check: f.check }] : []));
 
   function validateSiteConfig(
     value: unknown,
     file: string,
-    opts: { locate?: (path: string) => { line?: number; column?: number }; baseDir?: string } = {},
+    opts: ValidateOptions = {},
   ): LoadedSite {
-    const schemaIssues = validateWith(precompiledValidator('site-config', schema), value, file);
-    const raw = (value ?? {}) as Partial<SiteConfig>;
+    const schema$ = validateDetailed(precompiledValidator('site-config', schema), value, file);
+    const schemaIssues = schema$.issues.map((i) => plannedBusType(i, value));
+    const isObj = typeof value === 'object' && value !== null;
+    const profileDirs: unknown = isObj && 'profileDirs' in value ? value.profileDirs : undefined;
     const baseDir = opts.baseDir ?? (file.startsWith('<') ? process.cwd() : path.dirname(path.resolve(file)));
-    const dirs = [builtinProfileDir(), ...(Array.isArray(raw.profileDirs) ? raw.profileDirs.map((d) => path.resolve(baseDir, String(d))) : [])];
-    const { profiles, issues: profileIssues } = loadProfiles(dirs);
-    let issues: ConfigIssue[] = [...schemaIssues];
-    if (schemaIssues.length === 0) {
-      const config = value as SiteConfig;
-      issues.push(...crossCheck(config, profiles, file));
-      for (const { name, check } of checks) {
-        try {
-          issues.push(...check(config, profiles, file));
-        } catch (err) {
-          issues.push({ file, path: '', message: `internal validation error (${name}): ${(err as Error).message}` });
-        }
+    const dirs = [builtinProfileDir(), ...(Array.isArray(profileDirs) ? profileDirs.filter((d) => typeof d === 'string').map((d) => path.resolve(baseDir, d)) : [])];
+    const { profiles, issues: profileIssues } = opts.profiles ? { profiles: opts.profiles, issues: [] } : loadProfiles(dirs);
+    // Schema and cross-reference errors in one pass: the core checks read the raw value through
+    // guards and skip what the schema already reported; a feature's checks run when its own
+    // sections and the core are well-formed (an unknown key or a number out of range is not malformed).
+    const reportedPaths = [...schemaIssues.map((i) => i.path), ...schema$.malformed];
+    let issues: ConfigIssue[] = [...schemaIssues, ...coreCrossCheck(value, profiles, file, (p) => touches(reportedPaths, p))];
+    const coreMalformed = !isObj || CORE_KEYS.some((k) => touches(schema$.malformed, `/${k}`));
+    for (const { name, keys, check } of checks) {
+      if (coreMalformed || keys.some((k) => touches(schema$.malformed, `/${k}`))) continue;
+      try {
+        // The core and this feature's sections passed the schema's shape (runtime/config/schema.ts).
+        issues.push(...check(value as SiteConfig, profiles, file));
+      } catch (err) {
+        issues.push({ file, path: '', code: 'CE_CONFIG_INVALID', message: `internal validation error (${name}): ${(err as Error).message}` });
       }
     }
     if (opts.locate) issues = issues.map((i) => (i.line || i.file !== file ? i : { ...i, ...opts.locate!(i.path) }));
@@ -125,13 +108,9 @@ export function createSiteLoader(features: readonly ConfigFeature[]): SiteLoader
   }
 
   async function loadSiteConfigFile(file: string): Promise<LoadedSite> {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      throw new ConfigError([{ file, path: '', message: `cannot read the configuration file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
-    }
-    return loadSiteConfigText(text, file);
+    const read = readTextFile(file, 'the configuration file', MAX_CONFIG_BYTES);
+    if ('issue' in read) throw new ConfigError([read.issue]);
+    return loadSiteConfigText(read.text, file);
   }
 
   return { schema, validateSiteConfig, loadSiteConfigFile, loadSiteConfigText };

@@ -79,10 +79,11 @@ export const coreConfigSchema = {
       items: {
         type: 'object',
         required: ['type'],
-        properties: { type: { enum: ['tcp', 'rtu', 'rtu-over-tcp'] } },
-        if: { properties: { type: { const: 'rtu' } } },
+        properties: { type: { enum: ['tcp', 'rtu', 'rtu-over-tcp'], description: 'bus type (DL/T 645 buses are not supported yet)' } },
+        // A bus of an unknown type gets one error (its type), not every field of the tcp branch.
+        if: { required: ['type'], properties: { type: { const: 'rtu' } } },
         then: rtuBus,
-        else: tcpBus,
+        else: { if: { required: ['type'], properties: { type: { enum: ['tcp', 'rtu-over-tcp'] } } }, then: tcpBus },
       },
     },
     devices: {

@@ -3,7 +3,8 @@ import { ModbusBus } from '../../../drivers/modbus/bus.js';
 import { DevicePoller } from '../../../drivers/modbus/device-poller.js';
 import { builtinProfileDir, loadProfiles } from '../../../drivers/profiles/load.js';
 import type { Profile } from '../../../drivers/profiles/types.js';
-import type { BusConfig, DeviceConfig, Parity } from '../../../runtime/config/types.js';
+import type { DeviceConfig } from '../../../runtime/config/types.js';
+import { validateSiteConfig } from '../site.js';
 import { ConfigError } from '../../../runtime/config/errors.js';
 import type { Reading } from '../../../runtime/types.js';
 import type { Command } from '../command.js';
@@ -19,11 +20,46 @@ function hostPort(flag: string, v: string): { host: string; port: number } {
   return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
 }
 
-function int(flag: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} expects an integer ${min}..${max}, got '${v}'`);
-  return n;
+/** A number given on the command line as a number, anything else as given (the schema says what it expected). */
+function numeric(v: string | undefined): number | string | undefined {
+  return v !== undefined && /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v;
+}
+
+const CLI_SOURCE = '<command line>';
+
+/** The flag that set a path of the site config built from the command line. */
+function flagOf(p: string, transport: string): string {
+  const key = p.split('/')[3];
+  const byKey: Record<string, string> = {
+    host: transport,
+    port: transport,
+    type: transport,
+    path: '--rtu',
+    baudRate: '--baud',
+    parity: '--parity',
+    stopBits: '--stop-bits',
+    timeoutMs: '--timeout',
+    unitId: '--unit',
+    profile: '--profile',
+  };
+  return (key && byKey[key]) ?? transport;
+}
+
+/**
+ * Validate the device options as a one-bus, one-device site config, with the loader `check`
+ * uses (same schema, same cross checks): `--baud 9200` is refused here as it is in a config file.
+ */
+function validateOptions(bus: Record<string, unknown>, device: Record<string, unknown>, profiles: Map<string, Profile>, transport: string) {
+  const config = { version: 1, site: { id: 'cli' }, gateway: { id: 'cli' }, buses: [bus], devices: [device] };
+  try {
+    const site = validateSiteConfig(config, CLI_SOURCE, { profiles });
+    return { bus: site.config.buses[0]!, device: site.config.devices[0]! };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // A flag may set two fields (--timeout: the bus's and the device's): say each problem once.
+    const lines = new Set(err.issues.map((i) => `${flagOf(i.path, transport)}: ${i.message} [${i.code}]`));
+    throw new UsageError([...lines].join('\n'));
+  }
 }
 
 /** One read of every point of a device: the installer's first check after wiring a meter. */
@@ -46,23 +82,31 @@ export const command: Command = {
         timeout: { type: 'string' },
       });
       if (!values.profile) throw new UsageError('--profile ID is required');
-      const unit = int('--unit', values.unit, 0, 255);
-      if (unit === undefined) throw new UsageError('--unit N is required');
-      const timeoutMs = int('--timeout', values.timeout, 1, 600_000);
+      if (values.unit === undefined) throw new UsageError('--unit N is required');
       const transports = [values.tcp, values.rtu, values['rtu-over-tcp']].filter((v) => v !== undefined);
       if (transports.length !== 1) throw new UsageError('give exactly one of --tcp HOST:PORT, --rtu PATH or --rtu-over-tcp HOST:PORT');
+      const timeoutMs = numeric(values.timeout);
 
-      let bus: BusConfig;
-      if (values.tcp !== undefined) bus = { id: 'cli', type: 'tcp', ...hostPort('--tcp', values.tcp), timeoutMs };
-      else if (values['rtu-over-tcp'] !== undefined) bus = { id: 'cli', type: 'rtu-over-tcp', ...hostPort('--rtu-over-tcp', values['rtu-over-tcp']), timeoutMs };
+      let raw: Record<string, unknown>;
+      let transport: string;
+      if (values.tcp !== undefined) [raw, transport] = [{ type: 'tcp', ...hostPort('--tcp', values.tcp) }, '--tcp'];
+      else if (values['rtu-over-tcp'] !== undefined) [raw, transport] = [{ type: 'rtu-over-tcp', ...hostPort('--rtu-over-tcp', values['rtu-over-tcp']) }, '--rtu-over-tcp'];
       else {
-        const baudRate = int('--baud', values.baud, 50, 4_000_000);
-        if (baudRate === undefined) throw new UsageError('--rtu needs --baud N (e.g. 9600)');
-        const parity = values.parity as Parity | undefined;
-        if (parity === undefined || !['none', 'even', 'odd'].includes(parity)) throw new UsageError('--rtu needs --parity none|even|odd');
-        const stopBits = int('--stop-bits', values['stop-bits'], 1, 2) as 1 | 2 | undefined;
-        bus = { id: 'cli', type: 'rtu', path: values.rtu!, baudRate, parity, ...(stopBits ? { stopBits } : {}), timeoutMs };
+        if (values.baud === undefined) throw new UsageError('--rtu needs --baud N (e.g. 9600)');
+        if (values.parity === undefined) throw new UsageError('--rtu needs --parity none|even|odd');
+        const stopBits = numeric(values['stop-bits']);
+        [raw, transport] = [{ type: 'rtu', path: values.rtu, baudRate: numeric(values.baud), parity: values.parity, ...(stopBits !== undefined ? { stopBits } : {}) }, '--rtu'];
       }
+      const rawDevice = {
+        id: 'cli-device',
+        role: 'other',
+        bus: 'cli',
+        unitId: numeric(values.unit),
+        profile: values.profile,
+        // Long enough for any request timeout (the config check wants 4 x the timeout).
+        pollIntervalMs: Math.max(1000, 4 * (typeof timeoutMs === 'number' ? timeoutMs : 0)),
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      };
 
       const dirs = [builtinProfileDir(), ...(values['profile-dir'] ?? []).map((d) => path.resolve(d))];
       const { profiles, issues } = loadProfiles(dirs);
@@ -72,17 +116,12 @@ export const command: Command = {
         if (relevant.length) throw new ConfigError(relevant, `profile '${values.profile}' has errors`);
         throw new UsageError(`unknown profile '${values.profile}' (available: ${[...profiles.keys()].sort().join(', ') || 'none'}; searched ${dirs.join(', ')})`);
       }
+      const checked = validateOptions({ id: 'cli', ...raw, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }, rawDevice, profiles, transport);
+      const { bus } = checked;
+      const unit = checked.device.unitId;
+      const device: DeviceConfig = { ...checked.device, id: profile.id };
 
-      const device: DeviceConfig = {
-        id: profile.id,
-        role: 'other',
-        bus: 'cli',
-        unitId: unit,
-        profile: profile.id,
-        pollIntervalMs: 1000,
-        ...(timeoutMs ? { timeoutMs } : {}),
-      };
-      const modbus = new ModbusBus(bus, { connectTimeoutMs: Math.max(1000, timeoutMs ?? 3000) });
+      const modbus = new ModbusBus(bus, { connectTimeoutMs: Math.max(1000, device.timeoutMs ?? 3000) });
       try {
         const poller = new DevicePoller({ device, profile, bus: modbus });
         if (!(await modbus.connect())) {
