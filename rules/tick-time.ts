@@ -2,7 +2,8 @@
  * The time a control tick runs at, beside its wall time `now` (timestamps, time of day): the
  * monotonic time every interval in the rules is measured with (hold times, delays, minimum write
  * intervals, ramps, input ages), and the monotonic age of each reading in the tick's snapshot.
- * Without them (replays and tests whose clocks never step) both come from wall time.
+ * Without them (replays and tests whose clocks never step) both come from wall time. An engine's
+ * ticks give `mono` on every tick or on none: its output states keep their change times in it.
  */
 import type { ReadingsHub } from '../runtime/readings-hub.js';
 import type { Clock, Reading } from '../runtime/types.js';
