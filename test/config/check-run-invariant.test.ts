@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../runtime/config/errors.js';
 import { Gateway } from '../../runtime/gateway.js';
 import { silentLogger } from '../../runtime/logger.js';
-import { demoSiteConfig } from '../../runtime/simulation/demo-config.js';
+import { demoSiteConfig } from '../../tools/simulator/demo-config.js';
 import { FEATURES } from '../../tools/cli/features.js';
 import { validateSiteConfig } from '../../tools/cli/site.js';
 import { freeTcpPort } from '../../tools/free-port.js';

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { ConfigError, type ConfigIssue } from '../../runtime/config/errors.js';
 import { MAX_CONFIG_BYTES } from '../../runtime/config/read-file.js';
-import { demoSiteConfig } from '../../runtime/simulation/demo-config.js';
+import { demoSiteConfig } from '../../tools/simulator/demo-config.js';
 import { loadSiteConfigFile, loadSiteConfigText, validateSiteConfig } from '../../tools/cli/site.js';
 
 const exec = promisify(execFile);
