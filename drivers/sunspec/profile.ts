@@ -3,7 +3,8 @@
  * poller read the device: every point of every supported model (offsets from the SunSpec model
  * definitions), scale factors as `scaleFactorPoint`, the SunSpec not-implemented patterns as
  * `sentinels`, canonical names where a point is a canonical quantity (the first model of the
- * chain that provides a name gets it), and the model headers as `expect` probes.
+ * chain that provides a name gets it, and its point id is that name; other points are
+ * `m<model>[_<n>]_<name>`, e.g. `m203_w`), and the model headers as `expect` probes.
  */
 import { CANONICAL } from '../profiles/canonical.js';
 import { validateProfile } from '../profiles/load.js';
@@ -102,6 +103,7 @@ export function sunspecProfile(stub: Profile, chain: SunSpecChain): Profile {
       if (canonical && !claimed.has(canonical)) {
         claimed.add(canonical);
         point.canonical = canonical;
+        point.id = canonical;
         const factor = unitFactor(CANONICAL[canonical]!.unit, p.def.units);
         if (factor !== 1) point.scale = (point.scale ?? 1) * factor;
       } else if (p.def.units) {
