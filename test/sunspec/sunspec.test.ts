@@ -138,6 +138,25 @@ describe.runIf(ok)('SunSpec against pymodbus', () => {
     expect(value(good, 'active_power')).toEqual({ value: 9870, quality: 'good', canonical: 'active_power' });
   });
 
+  it('discovers again after the device was unreachable', async () => {
+    const device: DeviceConfig = { id: 'dev2-reconnect', role: 'other', bus: bus.id, unitId: 2, profile: 'sunspec', pollIntervalMs: 1000, timeoutMs: 300 };
+    const p = new DevicePoller({ device, profile: profiles.get('sunspec')!, bus, logger });
+    await p.pollOnce();
+    const afterFirst = p.stats.probes;
+    await p.pollOnce();
+    expect(p.stats.probes).toBe(afterFirst); // no discovery while the device answers
+    await server.control({ silent: [2] });
+    try {
+      const down = await p.pollOnce();
+      expect(down.every((x) => x.quality === 'comm-error')).toBe(true);
+    } finally {
+      await server.control({ silent: [] });
+    }
+    const back = await p.pollOnce();
+    expect(p.stats.probes).toBeGreaterThan(afterFirst); // discovered again
+    expect(value(back, 'active_power')).toEqual({ value: 9870, quality: 'good', canonical: 'active_power' });
+  });
+
   it('reports a device without the SunS marker: every point bad, the bases named', async () => {
     const r = await poller(5, 'sunspec').pollOnce();
     expect(r.length).toBeGreaterThan(0);
