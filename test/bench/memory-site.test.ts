@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { planReads } from '../../drivers/modbus/planner.js';
-import { loadSiteConfigFile } from '../../runtime/config/load.js';
+import { loadSiteConfigFile } from '../../tools/cli/site.js';
 import { BENCH_POINTS, BENCH_PROFILE, writeProfileVariant, writeSiteConfig } from '../../tools/bench/memory-site.js';
 import { cpuSeconds, median, rssMb } from '../../tools/bench/procfs.js';
 
