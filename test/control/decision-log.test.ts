@@ -2,9 +2,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadContract } from '../../runtime/uplink/contract.js';
-import { DECISION_LOG_MIGRATIONS, DecisionLog, DecisionLogRepository } from '../../runtime/control/decision-log.js';
+import { DECISION_LOG_MIGRATIONS, DECISION_STREAM, DecisionLog, DecisionLogRepository } from '../../runtime/control/decision-log.js';
 import { openDatabase } from '../../runtime/persistence/database.js';
-import { WriteGate } from '../../runtime/control/write-gate.js';
+import { WriteGate, type Decision } from '../../runtime/control/write-gate.js';
+import { silentLogger } from '../../runtime/logger.js';
+import { SqliteOutbox } from '../../runtime/outbox/sqlite-outbox.js';
+import { STORE_MIGRATIONS } from '../../runtime/store/migrations.js';
 import type { WriteBackend } from '../../runtime/services.js';
 import { ModbusWriteBackend, verify } from '../../runtime/control/backends.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
@@ -74,7 +77,7 @@ describe('decision log: SQLite rules_decisions and the outbox stream `decision`'
     const readBacks: Record<string, number | boolean> = { 'load/relay': false, 'battery/power_setpoint': 5000, 'battery/control_mode': 2 };
     const backend = new ModbusWriteBackend({ writePoint: async (d, p) => ({ readBack: readBacks[`${d}/${p}`]! }) }, demoSiteConfig({ tcpPort: 1 }), profiles);
     const repo = memoryRepo();
-    const gate = new WriteGate({ dryRun: false, sinks: [new DecisionLog(repo)], backends: [backend] });
+    const gate = new WriteGate({ dryRun: false, sinks: [new DecisionLog(repo, undefined)], backends: [backend] });
     expect(backend.canWrite('load', 'relay')).toBe(true);
     expect(backend.canWrite('load', 'active_power')).toBe(false); // input register: read-only
     expect((await gate.write({ device: 'load', point: 'relay', value: true, reason: 'x' })).status).toBe('failed');
@@ -97,34 +100,66 @@ describe('decision log: SQLite rules_decisions and the outbox stream `decision`'
 });
 
 describe('decision log atomicity', () => {
-  it('the local row and the uplink record commit together: a failing outbox leaves no local row either', () => {
-    const repo = memoryRepo();
-    let fail = true;
-    const enqueued: unknown[] = [];
-    const outbox = {
-      enqueue(_stream: string, record: Record<string, unknown>) {
-        if (fail) throw new Error('disk I/O error');
-        enqueued.push(record);
-        return { seq: enqueued.length };
-      },
-    };
-    const log = new DecisionLog(repo, outbox);
-    const decision = {
-      ts: 1781604120000,
-      device: 'load',
-      point: 'relay',
-      value: true,
-      rule: 'r1',
-      reason: 'on-condition true',
-      inputs: { 'grid.active_power': -4200 },
-      status: 'verified' as const,
-      dryRun: false,
-    };
-    expect(() => log.record(decision)).toThrow(/disk I\/O error/);
-    expect(repo.read()).toHaveLength(0);
-    fail = false;
-    log.record(decision);
-    expect(repo.read()).toHaveLength(1);
-    expect(enqueued).toHaveLength(1);
+  // The real outbox and the decision log on one database, as the gateway wires them.
+  function wired() {
+    const persistence = openDatabase({ file: ':memory:', migrations: [STORE_MIGRATIONS, DECISION_LOG_MIGRATIONS] });
+    const repo = new DecisionLogRepository(persistence);
+    const outbox = new SqliteOutbox(persistence, { gatewayId: 'gw', clock: { now: () => 1781604120000 }, logger: silentLogger() });
+    return { persistence, repo, outbox, log: new DecisionLog(repo, outbox) };
+  }
+  const decision = (rule: string): Decision => ({
+    ts: 1781604120000,
+    device: 'load',
+    point: 'relay',
+    value: true,
+    rule,
+    reason: 'on-condition true',
+    inputs: { 'grid.active_power': -4200 },
+    status: 'verified',
+    dryRun: false,
+  });
+  const uplink = (outbox: SqliteOutbox) => outbox.readOutbox(DECISION_STREAM, 0, 100).map((r) => JSON.parse(r.payload) as Record<string, unknown>);
+
+  it('the local row and the uplink record commit together: an outbox insert that fails inside the unit of work leaves no local row either', () => {
+    const { persistence, repo, outbox, log } = wired();
+    // The outbox's own INSERT fails after the decision row was written in the same transaction.
+    persistence.db.exec("CREATE TEMP TRIGGER outbox_full BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+    expect(() => log.record(decision('r1'))).toThrow(/database or disk is full/);
+    expect(repo.read()).toEqual([]);
+    expect(uplink(outbox)).toEqual([]);
+    expect(outbox.lastSeq(DECISION_STREAM)).toBe(0);
+
+    persistence.db.exec('DROP TRIGGER outbox_full');
+    log.record(decision('r2'));
+    expect(repo.read().map((d) => d.rule)).toEqual(['r2']);
+    // The failed attempt consumed no sequence number: the committed record is decision/1.
+    expect(uplink(outbox)).toMatchObject([{ id: 'gw/decision/1', seq: 1, rule: 'r2', device: 'load', value: true }]);
+    expect(contract.record('decision', 1)!(uplink(outbox)[0])).toBe(true);
+    persistence.close();
+  });
+
+  it('inside an enclosing unit of work both roll back with it, and both commit with it', () => {
+    const { persistence, repo, outbox, log } = wired();
+    expect(() =>
+      persistence.unitOfWork(() => {
+        log.record(decision('r1'));
+        throw new Error('tick failed after logging');
+      }),
+    ).toThrow(/tick failed/);
+    expect(repo.read()).toEqual([]);
+    expect(uplink(outbox)).toEqual([]);
+    expect(outbox.lastSeq(DECISION_STREAM)).toBe(0);
+
+    persistence.unitOfWork(() => {
+      log.record(decision('r2'));
+      log.record(decision('r3'));
+    });
+    expect(repo.read().map((d) => d.rule)).toEqual(['r2', 'r3']);
+    expect(uplink(outbox).map((r) => [r.seq, r.rule])).toEqual([
+      [1, 'r2'],
+      [2, 'r3'],
+    ]);
+    expect(outbox.lastSeq(DECISION_STREAM)).toBe(2);
+    persistence.close();
   });
 });

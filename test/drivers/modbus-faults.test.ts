@@ -127,7 +127,7 @@ describe.runIf(ok)('faults on Modbus RTU (socat pty pair)', () => {
   afterAll(async () => {
     await pty?.dispose();
   });
-  const busCfg = (): BusConfig => ({ id: 'rs485', type: 'rtu', path: pty.a, baudRate: 9600, parity: 'none', timeoutMs: 300 });
+  const busCfg = (id = 'rs485', path = pty.a): BusConfig => ({ id, type: 'rtu', path, baudRate: 9600, parity: 'none', timeoutMs: 300 });
 
   it('healthy devices keep their poll rate while a neighbour on the same bus is dead', async () => {
     // A control device polled at the same interval on a line of its own, in the same run: machine
@@ -142,7 +142,7 @@ describe.runIf(ok)('faults on Modbus RTU (socat pty pair)', () => {
     cleanups.push(() => controlServer.stop());
     const bus = new ModbusBus(busCfg());
     cleanups.push(() => bus.close());
-    const controlBus = new ModbusBus({ ...busCfg(), id: 'control', path: pty2.a });
+    const controlBus = new ModbusBus(busCfg('control', pty2.a));
     cleanups.push(() => controlBus.close());
     const hub = new ReadingsHub();
     // The dead unit's timeout (150 ms) is shorter than the poll interval (300 ms): while it is

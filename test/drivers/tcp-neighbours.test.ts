@@ -10,7 +10,9 @@ import type { Profile } from '../../drivers/profiles/types.js';
 import type { SiteConfig } from '../../runtime/config/types.js';
 import { Gateway } from '../../runtime/gateway.js';
 import { silentLogger } from '../../runtime/logger.js';
+import { recordReads } from '../helpers/bus-requests.js';
 import { waitFor } from '../helpers/peers.js';
+import { TestClock } from '../helpers/test-clock.js';
 import { startMbapPeer, type MbapPeer } from './mbap-peer.js';
 import { ACQUISITION } from '../../runtime/acquisition/feature.js';
 
@@ -57,17 +59,18 @@ describe('healthy neighbours on a shared Modbus TCP connection', () => {
         { id: 'control', role: 'submeter', bus: 'own', unitId: 3, profile: 'two-blocks', pollIntervalMs: interval, timeoutMs: 4 * interval },
       ],
     };
-    gw = new Gateway({ config, profiles: new Map([['two-blocks', twoBlocks]]), logger: silentLogger(), features: [acquisitionFeature] });
-    const t0 = performance.now(); // monotonic: a wall-clock step cannot change the run's length
+    // The gateway's own monotonic clock (real pace) times the dead device's requests below.
+    const clock = new TestClock({ real: true });
+    gw = new Gateway({ config, profiles: new Map([['two-blocks', twoBlocks]]), logger: silentLogger(), options: { clock }, features: [acquisitionFeature] });
     await gw.start();
     const acq = gw.ctx.services.get(ACQUISITION)!;
+    const sharedReads = recordReads(acq.buses().get('shared')!, () => clock.mono());
     const healthy = acq.pollers().get('healthy')!;
     const dead = acq.pollers().get('dead')!;
     const control = acq.pollers().get('control')!;
     // Run until the control device has completed 15 cycles (about 3 s unloaded).
     await waitFor(() => control.stats.complete >= 15, 30_000, 'control polls');
     const counts = { healthy: healthy.stats.complete, healthyFailed: healthy.stats.failed, control: control.stats.complete };
-    const elapsed = performance.now() - t0;
     // The gateway's stop closes the buses at once, failing a request in flight as 'closed': stop
     // the dead device's poller first, which lets its last request time out as any other.
     await dead.stop();
@@ -81,15 +84,18 @@ describe('healthy neighbours on a shared Modbus TCP connection', () => {
     // (Counted before the stop, which fails whatever cycle is in flight.)
     expect(counts.healthyFailed).toBe(0);
     expect(counts.healthy).toBeGreaterThanOrEqual(counts.control - 2);
-    // The dead device is backed off (1 s, doubling, jittered +-20 %): request n+1 comes at the
-    // earliest 800 * (2^n - 1) ms after the first, so in ~3 s it gets at most 3 requests where
-    // without backoff it would send one every cycle (~15). Its first unanswered request abandons
-    // the rest of its cycle (1 of 2 blocks). (The bound follows the run's length, so a slow
-    // machine does not fail it; it is not a timing assertion.)
-    const backoffBound = 1 + Math.floor(Math.log2(1 + elapsed / 800));
+    // The dead device is backed off (1 s, doubling, jittered +-20 %): without backoff it would be
+    // sent one request per cycle, as many as the control's cycles in the same run (~15); with it,
+    // a handful (~3). Its first unanswered request abandons the rest of its cycle (1 of 2 blocks).
     expect(dc.deadRequests).toBeGreaterThanOrEqual(1);
-    expect(dc.deadRequests).toBeLessThanOrEqual(backoffBound);
-    expect(backoffBound).toBeLessThan(counts.control / 2);
+    expect(dc.deadRequests, `dead requests vs control cycles ${counts.control}`).toBeLessThanOrEqual(counts.control / 2);
+    // Request n+1 was queued no sooner than the n-th backoff (at least 800 * 2^(n-1) ms) after
+    // request n, on the gateway's monotonic clock: a lower bound that a slow machine only widens.
+    // (Recording starts after the gateway started: if the first request came before, the recorded
+    // index is one lower than the real one, which only lowers the bound.)
+    const at = sharedReads.filter((r) => r.device === 'dead').map((r) => r.at);
+    expect(at.length).toBeGreaterThanOrEqual(dc.deadRequests - 1);
+    at.slice(1).forEach((t, n) => expect(t - at[n]!, `backoff before request ${n + 2}`).toBeGreaterThanOrEqual(800 * 2 ** n));
     expect(dc.deadRequests).toBe(dc.deadPolls);
     expect(dc.ignored).toBe(dc.deadRequests);
     expect(dc.timeouts).toBe(dc.deadRequests);

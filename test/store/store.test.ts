@@ -177,10 +177,13 @@ describe('Store', () => {
     store.flush();
     store.ingest([reading('pv', 'active_power', 5, T0 + MIN + 10_000), reading('pv', 'active_power', 7, T0 + MIN + 20_000)]);
     store.flush();
-    // Simulate a crash: drop the object without close().
-    (store as unknown as { closed: boolean }).closed = true;
-    store.db.close();
-    store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw', clock, config: { statsIntervalMs: 0 } });
+    // A crash now: what is on disk is the committed database and its WAL (nothing in memory, no
+    // close()). Copy them as a power cut would leave them and start again on the copy.
+    const crashed = tmpDir();
+    dirs.push(crashed);
+    for (const suffix of ['', '-wal']) fs.copyFileSync(store.file + suffix, path.join(crashed, path.basename(store.file) + suffix));
+    store.close();
+    store = new Store({ dataDir: crashed, siteId: 's', gatewayId: 'gw', clock, config: { statsIntervalMs: 0 } });
     store.ingest([reading('pv', 'active_power', 9, T0 + MIN + 30_000)]);
     clock.t = T0 + 2 * MIN + 3000;
     store.flush();

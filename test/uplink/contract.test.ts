@@ -57,7 +57,7 @@ describe('MQTT contract', () => {
     // The instrument in the command is exactly an entry of accounting.instruments (no drift between the two schemas).
     for (const v of [1, 2]) {
       const schema = JSON.parse(fs.readFileSync(path.join(contract.dir, `command-instruments.v${v}.schema.json`), 'utf8')) as { properties: { instrument: unknown } };
-      expect(schema.properties.instrument, `v${v}`).toEqual((accountingConfigSchema.properties as Record<string, { items: unknown }>).instruments.items);
+      expect(schema.properties.instrument, `v${v}`).toEqual((accountingConfigSchema.properties as { instruments: { items: unknown } }).instruments.items);
     }
     // What the schemas refuse.
     const rules = contract.command('rules')!;

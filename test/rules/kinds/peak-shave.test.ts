@@ -5,6 +5,7 @@
  */
 import { assert, describe, expect, it } from 'vitest';
 import { PeakShaveRule } from '../../../rules/kinds/peak-shave.js';
+import type { RuleConfig } from '../../../rules/types.js';
 import { baseline, compile, harness, run } from '../helpers.js';
 
 describe('peak shaving', () => {
@@ -82,7 +83,7 @@ describe('peak shaving with the battery first', () => {
 
 describe('peak shaving is a feedback loop on the grid meter', () => {
   it('may not run faster than the meter is polled (the demo grid meter: every 2000 ms)', () => {
-    const rule = { id: 's', kind: 'peak-shave', limitW: 20000, shed: [{ output: 'load.relay' }] } as const;
+    const rule: RuleConfig = { id: 's', kind: 'peak-shave', limitW: 20000, shed: [{ output: 'load.relay' }] };
     expect(compile([rule], { tickMs: 1000 }).issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
       "/rules/0: peak-shave rule 's' reacts to grid, polled every 2000 ms, faster than it is read (control.tickMs 1000 ms): set tickMs >= 2000 or poll grid faster",
     ]);
