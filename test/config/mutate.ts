@@ -18,7 +18,7 @@ export function prng(seed: number): () => number {
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Container = Json[] | { [k: string]: Json };
-const isContainer = (v: Json): v is Container => typeof v === 'object' && v !== null;
+const isContainer = (v: Json | undefined): v is Container => typeof v === 'object' && v !== null;
 
 /** Every container in `root` with the keys it holds, paths as JSON pointers. */
 function slots(root: Container, at = ''): { parent: Container; key: string | number; path: string }[] {
