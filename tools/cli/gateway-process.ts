@@ -2,6 +2,7 @@ import { Gateway, type FeatureDeclaration, type GatewayOptions } from '../../run
 import { FEATURES } from './features.js';
 import type { LoadedSite } from './site.js';
 import { createLogger, type Logger } from '../../runtime/logger.js';
+import { StoreOpenError } from '../../runtime/persistence/open-errors.js';
 
 /**
  * Run a gateway in this process until SIGINT/SIGTERM, then stop it within its deadlines.
@@ -41,6 +42,11 @@ export async function runGatewayProcess(
   try {
     await gateway.start();
   } catch (err) {
+    if (err instanceof StoreOpenError) {
+      // One clear line (path, cause, code) from runCommand, no stack trace: nothing was started.
+      await hooks.onStop?.();
+      throw err;
+    }
     logger.fatal({ err }, 'gateway failed to start');
     await hooks.onStop?.();
     return 1;
