@@ -7,7 +7,9 @@
 export interface OutboxWriter {
   /**
    * Commit one record on `stream` (e.g. `readings-1m`, `carbon-15m`, `carbon-day`, `decision`).
-   * Returns the record's stable per-stream sequence number. Durable when it returns.
+   * Returns the record's stable per-stream sequence number (per store epoch: the record id is
+   * `<gateway>/<stream>/<epoch>-<seq>`, or `<gateway>/<stream>/<seq>` in a legacy database).
+   * Durable when it returns.
    * May be called inside another part's unit of work on the same database
    * (`persistence.unitOfWork(() => { outbox.enqueue(...); markSent(); })`): the record then
    * commits or rolls back with it, which makes "enqueued" and the caller's own bookkeeping one
@@ -39,6 +41,11 @@ export interface OutboxStats {
 
 /** What the uplink needs of the outbox. */
 export interface OutboxReader {
+  /**
+   * The store epoch of the database the records come from (announced in the envelope and the
+   * retained status; part of every record id): undefined for a legacy database (ids `<gateway>/<stream>/<seq>`).
+   */
+  readonly epoch: string | undefined;
   /** Streams that have ever had a record. */
   streams(): string[];
   lastSeq(stream: string): number;

@@ -6,7 +6,9 @@ import { OutboxRepository } from './repository.js';
 
 /**
  * The outbox in SQLite tables `outbox` and `outbox_seq`. Sequence numbers and backlog counts are
- * kept in memory and persisted in the transaction that enqueues.
+ * kept in memory and persisted in the transaction that enqueues. Sequence numbers are per store
+ * epoch (runtime/persistence/epoch.ts): record ids `<gateway>/<stream>/<epoch>-<seq>`, so a new
+ * database (after a corrupt one was moved aside) never reuses an id.
  *
  * Durability: enqueue commits at `synchronous=FULL` (fsync of the WAL before returning); deletes
  * of acknowledged records run at NORMAL (a lost delete only re-sends a duplicate).
@@ -16,7 +18,7 @@ export class SqliteOutbox implements BatchOutboxWriter, OutboxReader {
   private readonly seqs = new Map<string, number>();
   private readonly dirtySeqs = new Set<string>();
   private readonly counts = new Map<string, { records: number; bytes: number }>();
-  /** `"<gateway>/<stream>/` as a JSON string start, per stream (names checked once). */
+  /** `"<gateway>/<stream>/[<epoch>-]` as a JSON string start, per stream (names checked once). */
   private readonly idHeads = new Map<string, string>();
   /** Rows staged by stage() for writeStaged(), 6 params each. */
   private readonly staged: unknown[] = [];
@@ -36,6 +38,10 @@ export class SqliteOutbox implements BatchOutboxWriter, OutboxReader {
   ) {
     this.repo = new OutboxRepository(persistence);
     this.load();
+  }
+
+  get epoch(): string | undefined {
+    return this.persistence.epoch;
   }
 
   private get closed(): boolean {
@@ -109,7 +115,9 @@ export class SqliteOutbox implements BatchOutboxWriter, OutboxReader {
     let h = this.idHeads.get(stream);
     if (h === undefined) {
       if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(stream)) throw new Error(`invalid stream name '${stream}' (lower-case letters, digits, '-')`);
-      h = JSON.stringify(`${this.opts.gatewayId}/${stream}/`).slice(0, -1);
+      // The epoch makes ids unique across databases: seqs restart at 1 in a new one.
+      const epoch = this.persistence.epoch;
+      h = JSON.stringify(`${this.opts.gatewayId}/${stream}/${epoch === undefined ? '' : `${epoch}-`}`).slice(0, -1);
       this.idHeads.set(stream, h);
     }
     return h;

@@ -46,6 +46,17 @@ export interface Protected {
   closed15mBefore: number;
 }
 
+/**
+ * How large the WAL may grow beside a database capped at `maxBytes` (it counts against the cap):
+ * a sixteenth of the cap, between 64 KiB and 8 MiB (SQLite's own default is ~8 MB of our pages).
+ */
+export function walBudget(maxBytes: number): number {
+  return Math.min(8 * 1024 * 1024, Math.max(64 * 1024, Math.floor(maxBytes / 16)));
+}
+
+/** Room kept for the WAL's shared-memory index (`-shm`, 32 KiB per ~4000 WAL frames). */
+const SHM_ALLOWANCE = 64 * 1024;
+
 /** Retention by age and the byte cap. */
 export class Retention {
   private capWarned = false;
@@ -74,23 +85,32 @@ export class Retention {
   }
 
   /**
-   * Overflow policy when the used bytes exceed `maxBytes`: delete down to 90 % of the cap, in
-   * this order, oldest first, counting every dropped row:
+   * The byte cap bounds what the store occupies on disk: database file, WAL and `-shm`. The WAL
+   * is checkpointed (TRUNCATE) once it outgrows its budget (walBudget()); the database's live
+   * pages get the rest (`maxBytes` - WAL budget - shm allowance). Overflow policy when the live
+   * pages exceed that: delete down to 90 % of it, in this order, oldest first, counting every
+   * dropped row:
    * 1. raw readings (except those of still-open aggregate buckets);
    * 2. local 1-minute aggregates; 3. energy deltas (closed buckets);
    * 4. unsent `readings-1m` outbox records;
    * 5. local 15-minute aggregates;
    * 6. unsent records of other streams (readings-15m, carbon-*, decision...), oldest across streams.
-   * `store-stats` records (which report the drops) are never dropped.
+   * `store-stats` records (which report the drops) are never dropped. Freed pages then go back to
+   * the file system and the WAL is checkpointed, so the files shrink.
    * Returns whether something was dropped (the counters are then saved).
    */
   enforceCap(now: number, open: Protected): boolean {
     const max = this.config.maxBytes;
-    if (this.persistence.usedBytes() <= max) {
+    const wal = walBudget(max);
+    const budget = Math.max(Math.floor(max / 2), max - wal - SHM_ALLOWANCE);
+    if (this.persistence.walBytes() > wal) this.persistence.checkpoint();
+    if (this.persistence.usedBytes() <= budget) {
       this.capWarned = false;
+      // Live data fits, but the files may still hold freed pages: give them back.
+      if (this.persistence.fileBytes() > max) this.shrinkFiles();
       return false;
     }
-    const target = Math.floor(max * 0.9);
+    const target = Math.floor(budget * 0.9);
     const chunk = 2000;
     const protect = open.closed1mBefore || now;
     const protect15 = open.closed15mBefore || now;
@@ -116,11 +136,18 @@ export class Retention {
       this.persistence.withSynchronous('FULL', () => this.persistence.unitOfWork(() => saveDropCounters(this.repo, this.dropped)));
       this.log.warn({ usedBytes: this.persistence.usedBytes(), maxBytes: max, dropped: this.dropped }, 'store byte cap reached: oldest data dropped by policy');
     }
-    if (this.persistence.usedBytes() > max && !this.capWarned) {
+    this.shrinkFiles();
+    if (this.persistence.usedBytes() > budget && !this.capWarned) {
       this.capWarned = true;
       this.log.error({ usedBytes: this.persistence.usedBytes(), maxBytes: max }, 'store is over its byte cap with nothing left that the policy may drop');
     }
     return droppedSomething;
+  }
+
+  /** Free pages back to the file system, then the WAL into the database and truncated. */
+  private shrinkFiles(): void {
+    this.persistence.releaseFreePages();
+    this.persistence.checkpoint();
   }
 
   private count(counter: 'rawByCap' | 'oneMinuteByCap' | 'energyByCap' | 'fifteenMinuteByCap', n: number): number {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { SqliteOutbox } from '../outbox/sqlite-outbox.js';
-import { DB_FILE_NAME, openDatabase, type CorruptionReport, type DB, type Persistence } from '../persistence/database.js';
+import { DB_FILE_NAME, openDatabase, type CorruptionReport, type DB, type Persistence, type ZeroLengthReport } from '../persistence/database.js';
 import type { Clock, Reading } from '../types.js';
 import { systemClock } from '../types.js';
 import { Aggregator, MINUTE, accFromSummary, type ClosedBucket } from './aggregator.js';
@@ -11,7 +11,7 @@ import { counterLookup, MeteringStage, type MeterEvent } from '../metering/stage
 import { STORE_MIGRATIONS } from './migrations.js';
 import { PointsCatalog } from './points.js';
 import { QUALITY_CODE, RAW_CHUNK, StoreRepository } from './repository.js';
-import { Retention, STREAM_READINGS_15M, STREAM_READINGS_1M, STREAM_STORE_STATS, copyDropCounters, loadDropCounters, type DropCounters } from './retention.js';
+import { Retention, walBudget, STREAM_READINGS_15M, STREAM_READINGS_1M, STREAM_STORE_STATS, copyDropCounters, loadDropCounters, type DropCounters } from './retention.js';
 import { summaryBody } from './summary-json.js';
 import type { OutboxStats } from '../outbox/outbox.js';
 
@@ -26,7 +26,10 @@ export interface StoreStats {
   dropped: DropCounters;
   outbox: OutboxStats;
   readingsPersisted: number;
+  /** The database's store epoch (part of every record id); undefined for a legacy database. */
+  storeEpoch?: string;
   corruption?: CorruptionReport;
+  zeroLength?: ZeroLengthReport;
 }
 
 export interface StoreOptions {
@@ -88,6 +91,8 @@ export class Store {
     this.persistence =
       opts.persistence ??
       openDatabase({ file: opts.file ?? path.join(opts.dataDir, DB_FILE_NAME), migrations: [STORE_MIGRATIONS], logger: this.log, now: this.clock.now() });
+    // The WAL counts against the byte cap: keep it small beside a small cap.
+    this.persistence.limitWal(walBudget(this.config.maxBytes));
     this.repo = new StoreRepository(this.persistence);
     this.outbox = new SqliteOutbox(this.persistence, { gatewayId: opts.gatewayId, clock: this.clock, logger: this.log });
     this.points = new PointsCatalog(this.repo, this.config.counterPoints);
@@ -100,6 +105,8 @@ export class Store {
     if (this.corruption) {
       this.repo.bumpCounter('corruptRecoveries', 1);
       this.enqueueStats({ corruption: this.corruption });
+    } else if (this.persistence.zeroLength) {
+      this.enqueueStats({ zeroLength: this.persistence.zeroLength });
     }
   }
 
@@ -276,7 +283,9 @@ export class Store {
       dropped: copyDropCounters(this.dropped),
       outbox: this.outbox.outboxStats(),
       readingsPersisted: this.readingsPersisted,
+      storeEpoch: this.persistence.epoch,
       corruption: this.corruption,
+      zeroLength: this.persistence.zeroLength,
     };
   }
 

@@ -178,7 +178,8 @@ export class Uplink {
   }
 
   private statusPayload(state: 'online' | 'offline'): string {
-    return JSON.stringify({ schemaVersion: ENVELOPE_SCHEMA_VERSION, site: this.ids.site, gateway: this.ids.gateway, state, ts: this.clock.now() });
+    const epoch = this.outbox.epoch;
+    return JSON.stringify({ schemaVersion: ENVELOPE_SCHEMA_VERSION, site: this.ids.site, gateway: this.ids.gateway, state, ts: this.clock.now(), ...(epoch ? { storeEpoch: epoch } : {}) });
   }
 
   private clientOptions(): IClientOptions {
@@ -487,6 +488,7 @@ export class Uplink {
       site: this.ids.site,
       gateway: this.ids.gateway,
       stream,
+      ...(this.outbox.epoch ? { epoch: this.outbox.epoch } : {}),
       sentAt: this.clock.now(),
       ...(backfill ? { backfill: true } : {}),
     });

@@ -72,6 +72,9 @@ describe('persistence: one ordered migration list', () => {
       expect(store.outbox.lastSeq('readings-1m')).toBe(2);
       expect(store.outbox.lastSeq('carbon-15m')).toBe(1);
       expect(store.outbox.enqueue('carbon-15m', { ts: 1 }).seq).toBe(2);
+      // A database from before store epochs keeps its legacy ids (no epoch): the sequences go on.
+      expect(store.persistence.epoch).toBeUndefined();
+      expect(JSON.parse(store.outbox.readOutbox('carbon-15m', 1, 10)[0]!.payload)).toMatchObject({ id: 'gw/carbon-15m/2', seq: 2 });
       expect(store.outbox.readOutbox('decision', 0, 10).map((r) => JSON.parse(r.payload))).toMatchObject([{ id: 'gw/decision/1', rule: 'r1' }]);
       // The quarter hour 10:00-10:15 was open in the old file: rebuilt and closed now, with the counter delta.
       store.flush();

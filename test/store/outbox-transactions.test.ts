@@ -180,7 +180,7 @@ describe('accounting summaries: exactly once through the outbox', () => {
     expect(seqsOf(again, 'carbon-15m')).toEqual([1]);
     expect(again.db.prepare('SELECT count(*) FROM acct_quarter WHERE sent = 0').pluck().get()).toBe(0);
     const rec = JSON.parse(again.outbox.readOutbox('carbon-15m', 0, 10)[0]!.payload) as { id: string; startMs: number };
-    expect(rec).toMatchObject({ id: 'gw/carbon-15m/1', startMs: DAY0 });
+    expect(rec).toMatchObject({ id: `gw/carbon-15m/${again.persistence.epoch}-1`, startMs: DAY0 });
     b.engine.stop();
     again.close();
     stores.splice(stores.indexOf(again), 1);

@@ -48,7 +48,7 @@ describe('Store', () => {
     const recs = outboxRecords(store, 'readings-1m');
     expect(recs).toHaveLength(1);
     expect(recs[0]).toMatchObject({
-      id: 'gw/readings-1m/1',
+      id: `gw/readings-1m/${store.persistence.epoch}-1`,
       seq: 1,
       ts: T0,
       device: 'grid',
@@ -92,10 +92,10 @@ describe('Store', () => {
     const recs = rows.map((r) => JSON.parse(r.payload) as Record<string, unknown>);
     expect(rows.map((r) => r.bytes)).toEqual(rows.map((r) => Buffer.byteLength(r.payload)));
     expect(recs).toEqual([
-      { id: 'gw "7"/ü/readings-1m/1', seq: 1, ts: T0, device: dev, point: 'p/1', unit: '°C', min: -0.1, max: 1e21, mean: (-0.1 + 1e21) / 2, last: 1e21, count: 2, samples: 2, quality: 'good' },
-      { id: 'gw "7"/ü/readings-1m/2', seq: 2, ts: T0, device: dev, point: 'bad', min: null, max: null, mean: null, last: null, count: 0, samples: 1, quality: 'comm-error' },
+      { id: `gw "7"/ü/readings-1m/${store.persistence.epoch}-1`, seq: 1, ts: T0, device: dev, point: 'p/1', unit: '°C', min: -0.1, max: 1e21, mean: (-0.1 + 1e21) / 2, last: 1e21, count: 2, samples: 2, quality: 'good' },
+      { id: `gw "7"/ü/readings-1m/${store.persistence.epoch}-2`, seq: 2, ts: T0, device: dev, point: 'bad', min: null, max: null, mean: null, last: null, count: 0, samples: 1, quality: 'comm-error' },
       {
-        id: 'gw "7"/ü/readings-1m/3',
+        id: `gw "7"/ü/readings-1m/${store.persistence.epoch}-3`,
         seq: 3,
         ts: T0,
         device: dev,
@@ -119,8 +119,8 @@ describe('Store', () => {
     store.outbox.enqueue('decision', { id: 'x', seq: 99, ts: 5, note: 'ü"' });
     store.outbox.enqueue('decision', {});
     expect(store.outbox.readOutbox('decision', 0, 10).map((r) => JSON.parse(r.payload))).toEqual([
-      { id: 'gw "7"/ü/decision/1', seq: 1, ts: 5, note: 'ü"' },
-      { id: 'gw "7"/ü/decision/2', seq: 2, ts: clock.t },
+      { id: `gw "7"/ü/decision/${store.persistence.epoch}-1`, seq: 1, ts: 5, note: 'ü"' },
+      { id: `gw "7"/ü/decision/${store.persistence.epoch}-2`, seq: 2, ts: clock.t },
     ]);
     store.close();
   });
@@ -197,6 +197,9 @@ describe('Store', () => {
     const dir = tmpDir();
     dirs.push(dir);
     let store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw7', config: { statsIntervalMs: 0 } });
+    // A new database has a store epoch (12 hex digits), kept for its life: part of every record id.
+    const epoch = store.persistence.epoch!;
+    expect(epoch).toMatch(/^[0-9a-f]{12}$/);
     expect(store.outbox.enqueue('carbon-15m', { ts: 1, a: 1 }).seq).toBe(1);
     expect(store.outbox.enqueue('carbon-15m', { ts: 2, a: 2 }).seq).toBe(2);
     expect(store.outbox.enqueue('decision', { x: true }).seq).toBe(1);
@@ -204,9 +207,10 @@ describe('Store', () => {
     expect(store.outbox.outboxStats().byStream['carbon-15m']!.records).toBe(0);
     store.close();
     store = new Store({ dataDir: dir, siteId: 's', gatewayId: 'gw7', config: { statsIntervalMs: 0 } });
+    expect(store.persistence.epoch).toBe(epoch);
     expect(store.outbox.enqueue('carbon-15m', { ts: 3 }).seq).toBe(3);
     const rows = store.outbox.readOutbox('carbon-15m', 0, 10);
-    expect(JSON.parse(rows[0]!.payload)).toEqual({ id: 'gw7/carbon-15m/3', seq: 3, ts: 3 });
+    expect(JSON.parse(rows[0]!.payload)).toEqual({ id: `gw7/carbon-15m/${epoch}-3`, seq: 3, ts: 3 });
     expect(store.outbox.outboxStats()).toMatchObject({ records: 2 });
     expect(store.db.pragma('synchronous', { simple: true })).toBe(2); // FULL outside store-internal NORMAL sections
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');

@@ -1,5 +1,7 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { loadContract } from '../../runtime/uplink/contract.js';
 import { Receiver } from '../../tools/receiver/receiver.js';
@@ -131,6 +133,47 @@ describe('Receiver validation and deduplication (fed directly)', () => {
     rx.handle(topic, Buffer.from(JSON.stringify(later)));
     expect(rx.gaps()).toEqual([{ gateway: 'gw1', stream: 'readings-1m', firstSeq: 41, lastSeq: 45, records: 3, missing: [[43, 44]] }]);
     rx.close();
+  });
+
+  it('store epochs: a gateway whose database started over is announced, its new seqs are neither duplicates nor gaps', () => {
+    const rx = new Receiver({ url: 'mqtt://unused', contract });
+    const status = (storeEpoch: string) => rx.handle('carbonedge/demo/gw1/status', Buffer.from(JSON.stringify({ schemaVersion: 1, site: 'demo', gateway: 'gw1', state: 'online', ts: 1, storeEpoch })));
+    const data = (epoch: string, seqs: number[]) =>
+      rx.handle(topic, Buffer.from(JSON.stringify({ ...example, epoch, records: seqs.map((seq) => ({ ...example.records[0], id: `gw1/readings-1m/${epoch}-${seq}`, seq })) })));
+    expect(status('aaaaaaaaaaaa')).toMatchObject({ kind: 'status', epoch: 'aaaaaaaaaaaa', newEpoch: false });
+    expect(data('aaaaaaaaaaaa', [1, 2, 3])).toMatchObject({ accepted: 3, duplicates: 0, invalid: 0 });
+    // The database was moved aside: seqs restart at 1 under a new epoch, announced in the retained status.
+    expect(status('bbbbbbbbbbbb')).toMatchObject({ epoch: 'bbbbbbbbbbbb', newEpoch: true });
+    expect(data('bbbbbbbbbbbb', [1, 2])).toMatchObject({ accepted: 2, duplicates: 0, invalid: 0, newEpoch: false });
+    expect(rx.stats()).toMatchObject({ duplicates: 0, epochChanges: 1, records: 5 });
+    expect(rx.gaps()).toEqual([
+      { gateway: 'gw1', stream: 'readings-1m', epoch: 'aaaaaaaaaaaa', firstSeq: 1, lastSeq: 3, records: 3, missing: [] },
+      { gateway: 'gw1', stream: 'readings-1m', epoch: 'bbbbbbbbbbbb', firstSeq: 1, lastSeq: 2, records: 2, missing: [] },
+    ]);
+    expect(rx.epochs('gw1')).toEqual(['aaaaaaaaaaaa', 'bbbbbbbbbbbb']);
+    // A gap inside an epoch is still a gap; an id without the envelope's epoch is refused.
+    data('bbbbbbbbbbbb', [5]);
+    expect(rx.gaps().find((g) => g.epoch === 'bbbbbbbbbbbb')!.missing).toEqual([[3, 4]]);
+    const noEpochId = { ...example, epoch: 'bbbbbbbbbbbb', records: [{ ...example.records[0], id: 'gw1/readings-1m/6', seq: 6 }] };
+    expect(rx.handle(topic, Buffer.from(JSON.stringify(noEpochId)))).toMatchObject({ invalid: 1, accepted: 0 });
+    // The contract: envelope epoch and status storeEpoch are 12 hex digits; ids carry the same.
+    expect(contract.envelope({ ...example, epoch: 'not-an-epoch' })).toBe(false);
+    expect(contract.status({ schemaVersion: 1, site: 'demo', gateway: 'gw1', state: 'online', ts: 1, storeEpoch: 'x' })).toBe(false);
+    rx.close();
+  });
+
+  it('a receiver database from before store epochs is upgraded in place (its records become the legacy epoch)', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ce-rx-')), 'rx.db');
+    const old = new Database(file);
+    old.exec(`CREATE TABLE records (id TEXT PRIMARY KEY, site TEXT NOT NULL, gateway TEXT NOT NULL, stream TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,
+      received_at INTEGER NOT NULL, backfill INTEGER NOT NULL, payload TEXT NOT NULL);
+      CREATE TABLE status (site TEXT NOT NULL, gateway TEXT NOT NULL, state TEXT NOT NULL, ts INTEGER NOT NULL, received_at INTEGER NOT NULL, PRIMARY KEY (site, gateway));`);
+    old.prepare('INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?)').run('gw1/readings-1m/1', 'demo', 'gw1', 'readings-1m', 1, 0, 0, 0, '{}');
+    old.close();
+    const rx = new Receiver({ url: 'mqtt://unused', contract, db: file });
+    expect(rx.gaps()).toEqual([{ gateway: 'gw1', stream: 'readings-1m', firstSeq: 1, lastSeq: 1, records: 1, missing: [] }]);
+    rx.close();
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
   });
 
   it('rejects a bad envelope, a record whose id does not match, and a record that breaks its schema', () => {

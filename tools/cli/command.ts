@@ -35,6 +35,11 @@ export async function runCommand(usage: string, body: () => Promise<number>): Pr
       process.stderr.write(`${err.message}\n`);
       return 1;
     }
+    // The site database cannot be used (runtime/persistence/open-errors.ts): path, cause, CE_STORE_ code.
+    if (err instanceof Error && err.name === 'StoreOpenError') {
+      process.stderr.write(`carbonedge: ${err.message}\n`);
+      return 1;
+    }
     throw err;
   }
 }

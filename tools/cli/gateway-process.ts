@@ -4,6 +4,7 @@ import type { LoadedSite } from './site.js';
 import { createLogger, type Logger } from '../../runtime/logger.js';
 import { resolveDataDir } from '../../runtime/config/data-dir.js';
 import { lockDataDir, type DataDirLock } from '../../runtime/config/data-dir-lock.js';
+import { StoreOpenError } from '../../runtime/persistence/open-errors.js';
 
 /**
  * Run a gateway in this process until SIGINT/SIGTERM, then stop it within its deadlines.
@@ -53,6 +54,12 @@ export async function runGatewayProcess(
   try {
     await gateway.start();
   } catch (err) {
+    if (err instanceof StoreOpenError) {
+      // One clear line (path, cause, code) from runCommand, no stack trace: nothing was started.
+      lock.release();
+      await hooks.onStop?.();
+      throw err;
+    }
     logger.fatal({ err }, 'gateway failed to start');
     lock.release();
     await hooks.onStop?.();

@@ -8,7 +8,11 @@ import { formatAjvErrors, loadContract, type Contract } from '../../runtime/upli
  * The reference receiver: what a cloud team reads first. Subscribes to `<topic>#`, validates every
  * message against the contract (envelope, then each record against its stream's schema),
  * deduplicates by record id, stores records in its own SQLite, and reports gaps in the sequence
- * numbers per (gateway, stream).
+ * numbers per (gateway, stream, store epoch). A gateway whose database started over (a corrupt
+ * file moved aside, a zero-length file) numbers its records again from 1 under a new store epoch,
+ * announced in its retained status and in every envelope: the receiver records the new epoch and
+ * starts a new sequence for it (neither a gap nor duplicates). Legacy gateways send no epoch
+ * (epoch '' here).
  */
 
 export interface ReceiverOptions {
@@ -32,6 +36,10 @@ export interface MessageEvent {
   kind: 'data' | 'status' | 'response' | 'other';
   gateway?: string;
   stream?: string;
+  /** The store epoch of the records or status ('' = a legacy gateway without epochs). */
+  epoch?: string;
+  /** Set when this message announced a store epoch not seen before from its gateway (its database started over). */
+  newEpoch?: boolean;
   records: number;
   accepted: number;
   duplicates: number;
@@ -45,6 +53,8 @@ export interface MessageEvent {
 export interface GapReport {
   gateway: string;
   stream: string;
+  /** Store epoch (absent for a legacy gateway): sequence numbers count from 1 in each. */
+  epoch?: string;
   firstSeq: number;
   lastSeq: number;
   records: number;
@@ -61,6 +71,8 @@ export interface ReceiverStats {
   /** Records of streams with no schema in the contract: stored, counted, not validated. */
   unvalidatedRecords: number;
   statusMessages: number;
+  /** Times a gateway was seen under a new store epoch after another one (its database started over). */
+  epochChanges: number;
   /** Answers to commands seen on `<prefix>/cmd/<name>/response` (validated; commands themselves are not ours). */
   commandResponses: number;
   /** Error answers by their code (`code` of command-response.v1: CE_CMD_...; `none` for gateways that send no code). */
@@ -80,12 +92,16 @@ export class Receiver {
     invalidRecords: 0,
     unvalidatedRecords: 0,
     statusMessages: 0,
+    epochChanges: 0,
     commandResponses: 0,
     commandErrorCodes: {},
   };
   private readonly insert: Database.Statement;
   private readonly insertInvalid: Database.Statement;
   private readonly upsertStatus: Database.Statement;
+  private readonly insertEpoch: Database.Statement;
+  /** The latest store epoch seen per gateway. */
+  private readonly currentEpoch = new Map<string, string>();
 
   constructor(private readonly opts: ReceiverOptions) {
     this.contract = opts.contract ?? loadContract();
@@ -102,12 +118,30 @@ export class Receiver {
       CREATE TABLE IF NOT EXISTS invalid (received_at INTEGER NOT NULL, topic TEXT NOT NULL, error TEXT NOT NULL, payload TEXT);
       CREATE TABLE IF NOT EXISTS status (site TEXT NOT NULL, gateway TEXT NOT NULL, state TEXT NOT NULL, ts INTEGER NOT NULL,
         received_at INTEGER NOT NULL, PRIMARY KEY (site, gateway));
+      CREATE TABLE IF NOT EXISTS epochs (gateway TEXT NOT NULL, epoch TEXT NOT NULL, first_seen INTEGER NOT NULL, PRIMARY KEY (gateway, epoch));
     `);
+    // Receiver databases written before store epochs: add the columns (existing rows are legacy, epoch '').
+    addColumn(this.db, 'records', 'epoch', "TEXT NOT NULL DEFAULT ''");
+    addColumn(this.db, 'status', 'store_epoch', "TEXT NOT NULL DEFAULT ''");
+    this.db.exec('CREATE INDEX IF NOT EXISTS records_epoch_seq ON records (gateway, stream, epoch, seq)');
     this.insert = this.db.prepare(
-      'INSERT OR IGNORE INTO records (id, site, gateway, stream, seq, ts, received_at, backfill, payload) VALUES (?,?,?,?,?,?,?,?,?)',
+      'INSERT OR IGNORE INTO records (id, site, gateway, stream, epoch, seq, ts, received_at, backfill, payload) VALUES (?,?,?,?,?,?,?,?,?,?)',
     );
     this.insertInvalid = this.db.prepare('INSERT INTO invalid (received_at, topic, error, payload) VALUES (?,?,?,?)');
-    this.upsertStatus = this.db.prepare('INSERT OR REPLACE INTO status (site, gateway, state, ts, received_at) VALUES (?,?,?,?,?)');
+    this.upsertStatus = this.db.prepare('INSERT OR REPLACE INTO status (site, gateway, state, ts, received_at, store_epoch) VALUES (?,?,?,?,?,?)');
+    this.insertEpoch = this.db.prepare('INSERT OR IGNORE INTO epochs (gateway, epoch, first_seen) VALUES (?,?,?)');
+    for (const r of this.db.prepare('SELECT gateway, epoch FROM epochs ORDER BY rowid').all() as { gateway: string; epoch: string }[]) this.currentEpoch.set(r.gateway, r.epoch);
+  }
+
+  /** Note the store epoch a gateway speaks under; true when it is a new one after another (the gateway's database started over). */
+  private seeEpoch(gateway: string, epoch: string, now: number): boolean {
+    if (this.currentEpoch.get(gateway) === epoch) return false;
+    // An epoch seen before (a late Will of the previous connection) changes nothing.
+    if (this.insertEpoch.run(gateway, epoch, now).changes === 0) return false;
+    const changed = this.currentEpoch.has(gateway);
+    this.currentEpoch.set(gateway, epoch);
+    if (changed) this.s.epochChanges++;
+    return changed;
   }
 
   /** Connect and subscribe; resolves once the subscription is acknowledged. */
@@ -188,21 +222,24 @@ export class Receiver {
       if (topic.endsWith('/status')) {
         ev.kind = 'status';
         if (payload.length === 0) return this.emit(ev); // retained message cleared
-        const msg = JSON.parse(payload.toString('utf8')) as { site: string; gateway: string; state: string; ts: number };
+        const msg = JSON.parse(payload.toString('utf8')) as { site: string; gateway: string; state: string; ts: number; storeEpoch?: string };
         if (!this.contract.status(msg)) {
           bad(`status: ${formatAjvErrors(this.contract.status.errors)}`);
           return this.emit(ev);
         }
         this.s.statusMessages++;
         ev.gateway = msg.gateway;
-        this.upsertStatus.run(msg.site, msg.gateway, msg.state, msg.ts, now);
+        ev.epoch = msg.storeEpoch ?? '';
+        // The Will (offline) was set at connect time: it carries the epoch of that connection too.
+        ev.newEpoch = this.seeEpoch(msg.gateway, ev.epoch, now);
+        this.upsertStatus.run(msg.site, msg.gateway, msg.state, msg.ts, now, ev.epoch);
         return this.emit(ev);
       }
       if (!topic.includes('/data/')) return this.emit(ev);
       ev.kind = 'data';
       const gz = topic.endsWith('/gzip') || (payload[0] === 0x1f && payload[1] === 0x8b);
       const text = (gz ? zlib.gunzipSync(payload, { maxOutputLength: 256 * 1024 * 1024 }) : payload).toString('utf8');
-      let msg: { schemaVersion: number; site: string; gateway: string; stream: string; backfill?: boolean; records: Record<string, unknown>[] };
+      let msg: { schemaVersion: number; site: string; gateway: string; stream: string; epoch?: string; backfill?: boolean; records: Record<string, unknown>[] };
       try {
         msg = JSON.parse(text);
       } catch (err) {
@@ -216,6 +253,10 @@ export class Receiver {
       ev.gateway = msg.gateway;
       ev.stream = msg.stream;
       ev.backfill = !!msg.backfill;
+      const epoch = msg.epoch ?? '';
+      ev.epoch = epoch;
+      ev.newEpoch = this.seeEpoch(msg.gateway, epoch, now);
+      const idHead = `${msg.gateway}/${msg.stream}/${epoch ? `${epoch}-` : ''}`;
       const validate = this.contract.record(msg.stream, msg.schemaVersion);
       this.db.transaction(() => {
         for (const r of msg.records) {
@@ -223,7 +264,7 @@ export class Receiver {
           const seq = r.seq as number;
           const id = r.id as string;
           let error: string | undefined;
-          if (id !== `${msg.gateway}/${msg.stream}/${seq}`) error = `record id '${id}' is not <gateway>/<stream>/<seq> = '${msg.gateway}/${msg.stream}/${seq}'`;
+          if (id !== `${idHead}${seq}`) error = `record id '${id}' is not <gateway>/<stream>/${epoch ? '<epoch>-' : ''}<seq> = '${idHead}${seq}'`;
           else if (validate && !validate(r)) error = `${msg.stream} record seq ${seq}: ${formatAjvErrors(validate.errors)}`;
           if (error) {
             ev.invalid++;
@@ -232,7 +273,7 @@ export class Receiver {
             continue;
           }
           if (!validate) this.s.unvalidatedRecords++;
-          const res = this.insert.run(id, msg.site, msg.gateway, msg.stream, seq, r.ts as number, now, msg.backfill ? 1 : 0, JSON.stringify(r));
+          const res = this.insert.run(id, msg.site, msg.gateway, msg.stream, epoch, seq, r.ts as number, now, msg.backfill ? 1 : 0, JSON.stringify(r));
           if (res.changes === 0) {
             ev.duplicates++;
             this.s.duplicates++;
@@ -263,48 +304,62 @@ export class Receiver {
     return { ...this.s, commandErrorCodes: { ...this.s.commandErrorCodes } };
   }
 
-  /** Sequence numbers held for (gateway, stream), ascending. */
-  seqs(gateway: string, stream: string): number[] {
-    return this.db.prepare('SELECT seq FROM records WHERE gateway = ? AND stream = ? ORDER BY seq').pluck().all(gateway, stream) as number[];
+  /** Sequence numbers held for (gateway, stream), ascending; of one store epoch when given ('' = legacy), else of all. */
+  seqs(gateway: string, stream: string, epoch?: string): number[] {
+    const [where, params] = scope(gateway, stream, epoch);
+    return this.db.prepare(`SELECT seq FROM records WHERE ${where} ORDER BY seq`).pluck().all(...params) as number[];
   }
 
-  /** Records held for (gateway, stream), in sequence order. */
-  records(gateway: string, stream: string): Record<string, unknown>[] {
-    return (this.db.prepare('SELECT payload FROM records WHERE gateway = ? AND stream = ? ORDER BY seq').pluck().all(gateway, stream) as string[]).map(
-      (p) => JSON.parse(p) as Record<string, unknown>,
-    );
+  /** Records held for (gateway, stream), in sequence order; of one store epoch when given. */
+  records(gateway: string, stream: string, epoch?: string): Record<string, unknown>[] {
+    const [where, params] = scope(gateway, stream, epoch);
+    return (this.db.prepare(`SELECT payload FROM records WHERE ${where} ORDER BY seq`).pluck().all(...params) as string[]).map((p) => JSON.parse(p) as Record<string, unknown>);
   }
 
-  count(gateway?: string, stream?: string): number {
-    if (gateway && stream) return this.db.prepare('SELECT count(*) FROM records WHERE gateway = ? AND stream = ?').pluck().get(gateway, stream) as number;
+  count(gateway?: string, stream?: string, epoch?: string): number {
+    if (gateway && stream) {
+      const [where, params] = scope(gateway, stream, epoch);
+      return this.db.prepare(`SELECT count(*) FROM records WHERE ${where}`).pluck().get(...params) as number;
+    }
     return this.db.prepare('SELECT count(*) FROM records').pluck().get() as number;
   }
 
-  /** Gaps per (gateway, stream) between the first and last sequence number held. */
+  /** Gaps per (gateway, stream, store epoch) between the first and last sequence number held. */
   gaps(): GapReport[] {
     const out: GapReport[] = [];
-    const groups = this.db.prepare('SELECT gateway, stream, min(seq) AS first, max(seq) AS last, count(*) AS n FROM records GROUP BY gateway, stream').all() as {
-      gateway: string;
-      stream: string;
-      first: number;
-      last: number;
-      n: number;
-    }[];
+    const groups = this.db
+      .prepare('SELECT gateway, stream, epoch, min(seq) AS first, max(seq) AS last, count(*) AS n FROM records GROUP BY gateway, stream, epoch ORDER BY gateway, stream, min(rowid)')
+      .all() as { gateway: string; stream: string; epoch: string; first: number; last: number; n: number }[];
     for (const g of groups) {
       const missing: [number, number][] = [];
       if (g.n !== g.last - g.first + 1) {
         let expect = g.first;
-        for (const seq of this.seqs(g.gateway, g.stream)) {
+        for (const seq of this.seqs(g.gateway, g.stream, g.epoch)) {
           if (seq > expect) missing.push([expect, seq - 1]);
           expect = seq + 1;
         }
       }
-      out.push({ gateway: g.gateway, stream: g.stream, firstSeq: g.first, lastSeq: g.last, records: g.n, missing });
+      out.push({ gateway: g.gateway, stream: g.stream, ...(g.epoch ? { epoch: g.epoch } : {}), firstSeq: g.first, lastSeq: g.last, records: g.n, missing });
     }
     return out;
   }
 
-  statuses(): { site: string; gateway: string; state: string; ts: number }[] {
-    return this.db.prepare('SELECT site, gateway, state, ts FROM status').all() as { site: string; gateway: string; state: string; ts: number }[];
+  statuses(): { site: string; gateway: string; state: string; ts: number; storeEpoch: string }[] {
+    return this.db.prepare('SELECT site, gateway, state, ts, store_epoch AS storeEpoch FROM status').all() as { site: string; gateway: string; state: string; ts: number; storeEpoch: string }[];
   }
+
+  /** Store epochs seen per gateway, in the order first seen ('' = legacy). */
+  epochs(gateway: string): string[] {
+    return this.db.prepare('SELECT epoch FROM epochs WHERE gateway = ? ORDER BY rowid').pluck().all(gateway) as string[];
+  }
+}
+
+/** WHERE clause and parameters for one (gateway, stream[, epoch]). */
+function scope(gateway: string, stream: string, epoch?: string): [string, string[]] {
+  return epoch === undefined ? ['gateway = ? AND stream = ?', [gateway, stream]] : ['gateway = ? AND stream = ? AND epoch = ?', [gateway, stream, epoch]];
+}
+
+function addColumn(db: Database.Database, table: string, column: string, decl: string): void {
+  const cols = db.prepare(`SELECT name FROM pragma_table_info('${table}')`).pluck().all() as string[];
+  if (!cols.includes(column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${decl}`);
 }

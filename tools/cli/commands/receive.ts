@@ -40,12 +40,13 @@ export const command: Command = {
           out(JSON.stringify({ type: 'message', ...ev }));
           return;
         }
+        if (ev.newEpoch) out(`${ev.gateway}: new store epoch ${ev.epoch || '(legacy)'}: its database started over; sequence numbers restart at 1 under it (not a gap, not duplicates)`);
         if (ev.kind === 'status') out(`${ev.topic}: status ${ev.error ? `INVALID (${ev.error})` : 'ok'}`);
         else if (ev.kind === 'response') out(`${ev.topic}: command response ${ev.error ? `INVALID (${ev.error})` : 'ok'}`);
         else if (ev.error) out(`${ev.topic}: INVALID ${ev.error}`);
         else
           out(
-            `${ev.gateway} ${ev.stream} seq ${ev.firstSeq}..${ev.lastSeq}: ${ev.accepted} new, ${ev.duplicates} duplicate, ${ev.invalid} invalid${ev.backfill ? ' (backfill)' : ''}`,
+            `${ev.gateway} ${ev.stream}${ev.epoch ? ` epoch ${ev.epoch}` : ''} seq ${ev.firstSeq}..${ev.lastSeq}: ${ev.accepted} new, ${ev.duplicates} duplicate, ${ev.invalid} invalid${ev.backfill ? ' (backfill)' : ''}`,
           );
       };
       const receiver = new Receiver({
@@ -73,9 +74,9 @@ export const command: Command = {
       if (json) out(JSON.stringify({ type: 'summary', stats, gaps }));
       else {
         out(
-          `summary: ${stats.messages} messages, ${stats.records} records, ${stats.duplicates} duplicates dropped, ${stats.invalidMessages} invalid messages, ${stats.invalidRecords} invalid records`,
+          `summary: ${stats.messages} messages, ${stats.records} records, ${stats.duplicates} duplicates dropped, ${stats.invalidMessages} invalid messages, ${stats.invalidRecords} invalid records, ${stats.epochChanges} store epoch changes`,
         );
-        for (const g of gaps) out(`  ${g.gateway} ${g.stream}: seq ${g.firstSeq}..${g.lastSeq}, ${g.records} records, ${g.missing.length ? `GAPS ${ranges(g)}` : 'no gaps'}`);
+        for (const g of gaps) out(`  ${g.gateway} ${g.stream}${g.epoch ? ` epoch ${g.epoch}` : ''}: seq ${g.firstSeq}..${g.lastSeq}, ${g.records} records, ${g.missing.length ? `GAPS ${ranges(g)}` : 'no gaps'}`);
       }
       return gaps.some((g) => g.missing.length > 0) || stats.invalidMessages > 0 || stats.invalidRecords > 0 ? 1 : 0;
     }),
