@@ -5,8 +5,10 @@
  * a lock whose owner is gone (SIGKILL, power loss) is taken over; one whose owner runs refuses
  * with its pid. Released on stop and on process exit.
  */
-import { closeSync, constants, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { ensureDataDir } from '../persistence/database.js';
+import { dirError } from '../persistence/open-errors.js';
 import { ConfigError } from './errors.js';
 
 export const LOCK_FILE = 'carbonedge.lock';
@@ -88,27 +90,27 @@ function takeOverStale(file: string, judged: Holder | 'unreadable'): void {
   }
 }
 
-function refuse(dir: string, file: string, message: string, code: 'CE_CONFIG_DATA_DIR_LOCKED' | 'CE_CONFIG_DATA_DIR'): never {
+function refuse(dir: string, file: string, message: string, code: 'CE_CONFIG_DATA_DIR_LOCKED'): never {
   throw new ConfigError([{ file, path: '', code, message }], `refusing to start: data directory ${dir}`);
 }
 
-/** Take the lock of `dataDir` (created if missing), or throw a ConfigError naming the holder's pid. */
+/**
+ * Take the lock of `dataDir` (created if missing), or throw a ConfigError naming the holder's pid
+ * (CE_CONFIG_DATA_DIR_LOCKED). A directory that cannot be created or written throws the store's
+ * StoreOpenError (CE_STORE_DIR, CE_STORE_PERMISSION, ...): the same refusal the database gives.
+ */
 export function lockDataDir(dataDir: string): DataDirLock {
   const dir = path.resolve(dataDir);
   const file = path.join(dir, LOCK_FILE);
   if (held.has(file)) refuse(dir, file, `another gateway in this process (pid ${process.pid}) already runs on this data directory`, 'CE_CONFIG_DATA_DIR_LOCKED');
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (err) {
-    refuse(dir, dir, `cannot create the data directory: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'CE_CONFIG_DATA_DIR');
-  }
+  ensureDataDir(dir);
   for (let attempt = 0; attempt < 5; attempt++) {
     let fd: number;
     try {
       fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') refuse(dir, file, `cannot create the lock file: ${code ?? (err as Error).message}`, 'CE_CONFIG_DATA_DIR');
+      if (code !== 'EEXIST') throw dirError(dir, err);
       const holder = readHolder(file);
       if (holder === 'gone') continue;
       if (holder === 'unreadable') {

@@ -18,7 +18,6 @@ export const CONFIG_ERROR_CODES = {
   CE_CONFIG_FILE_TOO_LARGE: 'a config, profile or rule file is larger than the limit',
   CE_CONFIG_UNSUPPORTED: 'a feature the format names but this version does not support yet (e.g. a dlt645 bus)',
   CE_CONFIG_DATA_DIR_LOCKED: 'another gateway (the message gives its pid) runs on the same data directory',
-  CE_CONFIG_DATA_DIR: 'the data directory cannot be created or written',
 } as const;
 
 export type ConfigErrorCode = keyof typeof CONFIG_ERROR_CODES;

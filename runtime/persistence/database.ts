@@ -231,7 +231,19 @@ function openAndMigrate(opts: OpenDatabaseOptions, now: number): { db: DB; epoch
   }
 }
 
-/** Create the data directory (and missing parents) one level at a time: `mkdir -p` spins forever under /proc. */
+/**
+ * Create the data directory (and missing parents) one level at a time: `mkdir -p` spins forever
+ * under /proc. Throws StoreOpenError (CE_STORE_DIR, CE_STORE_PERMISSION, ...) naming the cause.
+ */
+export function ensureDataDir(dir: string): void {
+  ensureDir(dir);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+  } catch (err) {
+    throw dirError(dir, err);
+  }
+}
+
 function ensureDir(dir: string): void {
   let st: fs.Stats;
   try {

@@ -78,11 +78,10 @@ describe('data directory lock', () => {
     lock.release();
   });
 
-  it('an unusable data directory is one clean error', () => {
+  it('an unusable data directory is one clean error: the store\'s refusal (CE_STORE_DIR), not a lock problem', () => {
     const file = path.join(root, 'a-file');
     writeFileSync(file, 'x');
-    const err = refusal(() => lockDataDir(path.join(file, 'data')));
-    expect(err.issues[0]).toMatchObject({ code: 'CE_CONFIG_DATA_DIR' });
+    expect(() => lockDataDir(path.join(file, 'data'))).toThrow(expect.objectContaining({ name: 'StoreOpenError', code: 'CE_STORE_DIR' }));
   });
 
   it('`carbonedge run`: a second gateway on the same --data refuses with the first one\'s pid; after a SIGKILL the next one starts', async () => {
