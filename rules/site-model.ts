@@ -3,7 +3,7 @@
  * canonical name), derived inputs (pv_surplus, grid_co2_g_per_kwh...), schedule variables,
  * GPIO outputs, and device modes from profiles. Built once at load; resolves names to keys.
  */
-import type { SiteConfig, DeviceConfig } from '../runtime/config/types.js';
+import type { SiteConfig, SiteDeviceConfig } from '../runtime/config/types.js';
 import type { Profile, ProfilePoint } from '../drivers/profiles/types.js';
 import type { DeviceRole } from '../runtime/types.js';
 import type { ResolvedRef, Resolver, ValueType } from './expr/compile.js';
@@ -56,7 +56,7 @@ export function isWritable(p: ProfilePoint): boolean {
 }
 
 export class SiteModel implements Resolver {
-  readonly devices = new Map<string, DeviceConfig>();
+  readonly devices = new Map<string, SiteDeviceConfig>();
   readonly control: ControlConfig;
   readonly gpioDevice: string;
   readonly gpioOutputs: Set<string>;
@@ -80,7 +80,7 @@ export class SiteModel implements Resolver {
     return d ? this.profiles.get(d.profile) : undefined;
   }
 
-  devicesWithRole(role: DeviceRole): DeviceConfig[] {
+  devicesWithRole(role: DeviceRole): SiteDeviceConfig[] {
     return [...this.devices.values()].filter((d) => d.role === role);
   }
 

@@ -1,18 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Profile } from '../../drivers/profiles/types.js';
+import type { Dlt645Profile, Profile } from '../../drivers/profiles/types.js';
 import { builtinProfileDir, loadProfiles } from '../../drivers/profiles/load.js';
 import type { FeatureDeclaration } from '../feature-api.js';
 import { validateWith } from './ajv-issues.js';
 import { schemaValidator as precompiledValidator } from './precompiled.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { siteConfigSchema } from './schema.js';
-import type { SiteConfig } from './types.js';
+import { isDlt645Bus, type SiteBusConfig, type SiteConfig } from './types.js';
 import { parseSource } from './yaml-source.js';
 
 export interface LoadedSite {
   config: SiteConfig;
   profiles: Map<string, Profile>;
+  /** DL/T 645 profiles (devices on `dlt645` / `dlt645-tcp` buses use these). */
+  dlt645Profiles: Map<string, Dlt645Profile>;
   /** The config file (or a label such as `<built-in demo config>`). */
   file: string;
 }
@@ -20,8 +22,15 @@ export interface LoadedSite {
 /** What the loader needs of each feature: its sections and their checks. */
 export type ConfigFeature = Pick<FeatureDeclaration, 'name' | 'sections' | 'check'>;
 
+/** What a physical port is, for "one bus per port": a serial path, a serial converter, a Modbus TCP endpoint. */
+function endpointOf(b: SiteBusConfig): string {
+  if (b.type === 'rtu' || b.type === 'dlt645') return `serial:${path.resolve(b.path)}`;
+  if (b.type === 'rtu-over-tcp' || b.type === 'dlt645-tcp') return `serial-server:${b.host}:${b.port}`;
+  return `${b.type}:${b.host}:${b.port}`;
+}
+
 /** Cross-reference checks of the core sections (buses, devices, profiles). */
-function crossCheck(config: SiteConfig, profiles: Map<string, Profile>, file: string): ConfigIssue[] {
+function crossCheck(config: SiteConfig, profiles: Map<string, Profile>, file: string, dlt645Profiles = new Map<string, Dlt645Profile>()): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const busIds = new Map<string, number>();
   const ports = new Map<string, string>();
@@ -29,11 +38,11 @@ function crossCheck(config: SiteConfig, profiles: Map<string, Profile>, file: st
     if (busIds.has(b.id)) issues.push({ file, path: `/buses/${i}/id`, message: `duplicate bus id '${b.id}' (also /buses/${busIds.get(b.id)})` });
     else busIds.set(b.id, i);
     // A physical port is owned by exactly one bus object: two would corrupt each other's frames.
-    const endpoint = b.type === 'rtu' ? `serial:${path.resolve(b.path)}` : `${b.type}:${b.host}:${b.port}`;
+    const endpoint = endpointOf(b);
     const other = ports.get(endpoint);
-    if (other !== undefined && b.type === 'rtu') {
+    if (other !== undefined && (b.type === 'rtu' || b.type === 'dlt645')) {
       issues.push({ file, path: `/buses/${i}/path`, message: `serial port ${b.path} is already used by bus '${other}'; put all devices of one RS-485 line on one bus` });
-    } else if (other !== undefined && b.type === 'rtu-over-tcp') {
+    } else if (other !== undefined && (b.type === 'rtu-over-tcp' || b.type === 'dlt645-tcp')) {
       issues.push({ file, path: `/buses/${i}/host`, message: `serial device server ${b.host}:${b.port} is already used by bus '${other}'; put all devices of one RS-485 line on one bus` });
     }
     ports.set(endpoint, b.id);
@@ -48,13 +57,30 @@ function crossCheck(config: SiteConfig, profiles: Map<string, Profile>, file: st
       issues.push({ file, path: `/devices/${i}/bus`, message: `unknown bus '${d.bus}' (expected one of: ${[...busIds.keys()].join(', ') || 'none defined'})` });
     } else {
       const bus = config.buses[busIndex]!;
-      if (bus.type !== 'tcp' && (d.unitId < 1 || d.unitId > 247)) {
+      if (isDlt645Bus(bus) !== (d.address !== undefined)) {
+        issues.push(
+          d.address === undefined
+            ? { file, path: `/devices/${i}`, message: `bus '${bus.id}' is a DL/T 645 line: expected the meter's 12-digit 'address' instead of 'unitId'` }
+            : { file, path: `/devices/${i}/address`, message: `bus '${bus.id}' is a Modbus bus (${bus.type}): a meter 'address' needs a bus of type dlt645 or dlt645-tcp; Modbus devices take 'unitId'` },
+        );
+      } else if (d.address === undefined && bus.type !== 'tcp' && (d.unitId < 1 || d.unitId > 247)) {
         issues.push({ file, path: `/devices/${i}/unitId`, message: `expected a unit id 1..247 on serial bus '${bus.id}', got ${d.unitId}` });
       }
-      const unitKey = `${d.bus}#${d.unitId}`;
+      const field = d.address === undefined ? 'unitId' : 'address';
+      const unitKey = `${d.bus}#${d.address ?? d.unitId}`;
       const owner = units.get(unitKey);
-      if (owner) issues.push({ file, path: `/devices/${i}/unitId`, message: `unit id ${d.unitId} on bus '${d.bus}' is already used by device '${owner}'` });
+      if (owner) issues.push({ file, path: `/devices/${i}/${field}`, message: `${d.address === undefined ? 'unit id' : 'meter address'} ${d.address ?? d.unitId} on bus '${d.bus}' is already used by device '${owner}'` });
       else units.set(unitKey, d.id);
+    }
+    const dlt645 = dlt645Profiles.get(d.profile);
+    if (d.address !== undefined || dlt645) {
+      if (!dlt645) {
+        const known = [...dlt645Profiles.keys()].sort();
+        issues.push({ file, path: `/devices/${i}/profile`, message: `expected a DL/T 645 profile for the meter at address ${d.address} (one of: ${known.join(', ') || 'none'}), got '${d.profile}'` });
+      } else if (d.address === undefined) {
+        issues.push({ file, path: `/devices/${i}/profile`, message: `profile '${d.profile}' is a DL/T 645 profile: it needs a meter 'address' on a dlt645 or dlt645-tcp bus` });
+      }
+      return;
     }
     const profile = profiles.get(d.profile);
     if (!profile) {
@@ -99,11 +125,11 @@ export function createSiteLoader(features: readonly ConfigFeature[]): SiteLoader
     const raw = (value ?? {}) as Partial<SiteConfig>;
     const baseDir = opts.baseDir ?? (file.startsWith('<') ? process.cwd() : path.dirname(path.resolve(file)));
     const dirs = [builtinProfileDir(), ...(Array.isArray(raw.profileDirs) ? raw.profileDirs.map((d) => path.resolve(baseDir, String(d))) : [])];
-    const { profiles, issues: profileIssues } = loadProfiles(dirs);
+    const { profiles, dlt645: dlt645Profiles, issues: profileIssues } = loadProfiles(dirs);
     let issues: ConfigIssue[] = [...schemaIssues];
     if (schemaIssues.length === 0) {
       const config = value as SiteConfig;
-      issues.push(...crossCheck(config, profiles, file));
+      issues.push(...crossCheck(config, profiles, file, dlt645Profiles));
       for (const { name, check } of checks) {
         try {
           issues.push(...check(config, profiles, file));
@@ -115,7 +141,7 @@ export function createSiteLoader(features: readonly ConfigFeature[]): SiteLoader
     if (opts.locate) issues = issues.map((i) => (i.line || i.file !== file ? i : { ...i, ...opts.locate!(i.path) }));
     issues.push(...profileIssues);
     if (issues.length) throw new ConfigError(issues);
-    return { config: value as SiteConfig, profiles, file };
+    return { config: value as SiteConfig, profiles, dlt645Profiles, file };
   }
 
   function loadSiteConfigText(text: string, file: string): LoadedSite {

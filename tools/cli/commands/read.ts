@@ -2,8 +2,8 @@ import path from 'node:path';
 import { ModbusBus } from '../../../drivers/modbus/bus.js';
 import { DevicePoller } from '../../../drivers/modbus/device-poller.js';
 import { builtinProfileDir, loadProfiles } from '../../../drivers/profiles/load.js';
-import type { Profile } from '../../../drivers/profiles/types.js';
-import type { BusConfig, DeviceConfig, Parity } from '../../../runtime/config/types.js';
+import type { Dlt645Profile } from '../../../drivers/profiles/types.js';
+import type { BusConfig, DeviceConfig, Dlt645BusConfig, Parity } from '../../../runtime/config/types.js';
 import { ConfigError } from '../../../runtime/config/errors.js';
 import type { Reading } from '../../../runtime/types.js';
 import type { Command } from '../command.js';
@@ -11,7 +11,9 @@ import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 
 const usage =
   'carbonedge read --profile ID (--tcp HOST:PORT | --rtu PATH --baud N --parity none|even|odd [--stop-bits 1|2] | --rtu-over-tcp HOST:PORT) ' +
-  '--unit N [--json] [--profile-dir DIR] [--timeout MS]';
+  '(--unit N | --address 123456789012) [--json] [--profile-dir DIR] [--timeout MS]\n' +
+  '  DL/T 645 profiles (e.g. dlt645-2007) take the meter --address (omitted: asked with 13h, one meter on the line);\n' +
+  '  --rtu defaults to --baud 2400 --parity even for them, and --tcp is a TCP serial converter (raw bytes)';
 
 function hostPort(flag: string, v: string): { host: string; port: number } {
   const m = /^(.+):(\d{1,5})$/.exec(v);
@@ -28,7 +30,7 @@ function int(flag: string, v: string | undefined, min: number, max: number): num
 
 /** One read of every point of a device: the installer's first check after wiring a meter. */
 export const command: Command = {
-  summary: 'Read every point of one Modbus device once, using a device profile (table, or --json keyed by point id).',
+  summary: 'Read every point of one Modbus device or DL/T 645 meter once, using a device profile (table, or --json keyed by point id).',
   usage,
   run: (argv) =>
     runCommand(usage, async () => {
@@ -41,16 +43,22 @@ export const command: Command = {
         parity: { type: 'string' },
         'stop-bits': { type: 'string' },
         unit: { type: 'string', short: 'u' },
+        address: { type: 'string' },
         json: { type: 'boolean' },
         'profile-dir': { type: 'string', multiple: true },
         timeout: { type: 'string' },
       });
       if (!values.profile) throw new UsageError('--profile ID is required');
-      const unit = int('--unit', values.unit, 0, 255);
-      if (unit === undefined) throw new UsageError('--unit N is required');
       const timeoutMs = int('--timeout', values.timeout, 1, 600_000);
       const transports = [values.tcp, values.rtu, values['rtu-over-tcp']].filter((v) => v !== undefined);
       if (transports.length !== 1) throw new UsageError('give exactly one of --tcp HOST:PORT, --rtu PATH or --rtu-over-tcp HOST:PORT');
+      const dirs = [builtinProfileDir(), ...(values['profile-dir'] ?? []).map((d) => path.resolve(d))];
+      const { profiles, dlt645, issues } = loadProfiles(dirs);
+      const dlt645Profile = dlt645.get(values.profile);
+      if (dlt645Profile) return readMeter(values, dlt645Profile, timeoutMs);
+      if (values.address !== undefined) throw new UsageError(`--address is for DL/T 645 meters; profile '${values.profile}' is not a DL/T 645 profile (DL/T 645 profiles: ${[...dlt645.keys()].sort().join(', ') || 'none'})`);
+      const unit = int('--unit', values.unit, 0, 255);
+      if (unit === undefined) throw new UsageError('--unit N is required');
 
       let bus: BusConfig;
       if (values.tcp !== undefined) bus = { id: 'cli', type: 'tcp', ...hostPort('--tcp', values.tcp), timeoutMs };
@@ -64,13 +72,11 @@ export const command: Command = {
         bus = { id: 'cli', type: 'rtu', path: values.rtu!, baudRate, parity, ...(stopBits ? { stopBits } : {}), timeoutMs };
       }
 
-      const dirs = [builtinProfileDir(), ...(values['profile-dir'] ?? []).map((d) => path.resolve(d))];
-      const { profiles, issues } = loadProfiles(dirs);
       const profile = profiles.get(values.profile);
       if (!profile) {
         const relevant = issues.filter((i) => i.file.includes(values.profile!));
         if (relevant.length) throw new ConfigError(relevant, `profile '${values.profile}' has errors`);
-        throw new UsageError(`unknown profile '${values.profile}' (available: ${[...profiles.keys()].sort().join(', ') || 'none'}; searched ${dirs.join(', ')})`);
+        throw new UsageError(`unknown profile '${values.profile}' (available: ${[...profiles.keys(), ...dlt645.keys()].sort().join(', ') || 'none'}; searched ${dirs.join(', ')})`);
       }
 
       const device: DeviceConfig = {
@@ -99,7 +105,7 @@ export const command: Command = {
           return 1;
         }
         if (values.json) process.stdout.write(`${JSON.stringify(toJson(readings), null, 2)}\n`);
-        else process.stdout.write(table(readings, profile, `${profile.manufacturer} ${profile.model} (${profile.id} v${profile.version}) unit ${unit} on ${modbus.uri}`));
+        else process.stdout.write(table(readings, `${profile.manufacturer} ${profile.model} (${profile.id} v${profile.version}) unit ${unit} on ${modbus.uri}`, new Map(profile.points.map((p) => [p.id, p.type]))));
         const bad = readings.filter((r) => r.quality !== 'good').length;
         if (bad) process.stderr.write(`carbonedge read: ${bad} of ${readings.length} point(s) not good (see quality/error)\n`);
         return 0;
@@ -108,6 +114,40 @@ export const command: Command = {
       }
     }),
 };
+
+/** The DL/T 645 branch: --address (or 13h discovery), --rtu with 2400 8E1 defaults, --tcp = serial converter. */
+async function readMeter(values: Record<string, string | boolean | string[] | undefined>, profile: Dlt645Profile, timeoutMs: number | undefined): Promise<number> {
+  const str = (k: string) => (typeof values[k] === 'string' ? values[k] : undefined);
+  if (str('unit') !== undefined) throw new UsageError(`profile '${profile.id}' is a DL/T 645 profile: give the meter's --address (12 digits) instead of --unit`);
+  if (str('rtu-over-tcp') !== undefined) throw new UsageError('a DL/T 645 meter behind a TCP serial converter is read with --tcp HOST:PORT');
+  const address = str('address');
+  if (address !== undefined && !/^\d{12}$/.test(address)) throw new UsageError(`--address expects the meter's 12-digit address, got '${address}'`);
+  let bus: Dlt645BusConfig;
+  const tcp = str('tcp');
+  if (tcp !== undefined) bus = { id: 'cli', type: 'dlt645-tcp', ...hostPort('--tcp', tcp), timeoutMs };
+  else {
+    const parity = str('parity') ?? 'even';
+    if (!isParity(parity)) throw new UsageError(`--parity expects none|even|odd, got '${parity}'`);
+    const stopBits = int('--stop-bits', str('stop-bits'), 1, 2);
+    bus = { id: 'cli', type: 'dlt645', path: str('rtu')!, baudRate: int('--baud', str('baud'), 50, 4_000_000) ?? 2400, parity, ...(stopBits === 2 ? { stopBits } : {}), timeoutMs };
+  }
+  const { readDlt645 } = await import('./read-dlt645.js');
+  const r = await readDlt645(bus, profile, address, timeoutMs);
+  if (r.failure) {
+    process.stderr.write(`carbonedge read: meter ${r.address} on ${r.uri} did not answer (profile ${profile.id}): ${r.failure}\n`);
+    if (values.json && r.readings.length) process.stdout.write(`${JSON.stringify(toJson(r.readings), null, 2)}\n`);
+    return 1;
+  }
+  if (values.json) process.stdout.write(`${JSON.stringify(toJson(r.readings), null, 2)}\n`);
+  else process.stdout.write(table(r.readings, `${profile.manufacturer} ${profile.model} (${profile.id} v${profile.version}) meter ${r.address} on ${r.uri}`));
+  const bad = r.readings.filter((x) => x.quality !== 'good').length;
+  if (bad) process.stderr.write(`carbonedge read: ${bad} of ${r.readings.length} point(s) not good (see quality/error)\n`);
+  return 0;
+}
+
+function isParity(v: string): v is Parity {
+  return v === 'none' || v === 'even' || v === 'odd';
+}
 
 function toJson(readings: Reading[]): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = {};
@@ -132,8 +172,7 @@ function show(v: Reading['value'], type: string | undefined): string {
   return String(Number(v.toPrecision(type === 'f32' ? 7 : 15)));
 }
 
-function table(readings: Reading[], profile: Profile, title: string): string {
-  const types = new Map(profile.points.map((p) => [p.id, p.type]));
+function table(readings: Reading[], title: string, types = new Map<string, string>()): string {
   const rows = readings.map((r) => [
     r.point,
     show(r.value, types.get(r.point)),
