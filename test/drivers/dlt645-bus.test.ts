@@ -3,7 +3,9 @@
  * address on one line, error replies, follow-up frames, checksum errors, read-address.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
 import { Dlt645Bus } from '../../drivers/dlt645/bus.js';
+import { encodeFrame, parseFrame } from '../../drivers/dlt645/frame.js';
 import { Dlt645Poller } from '../../drivers/dlt645/poller.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
 import type { Dlt645Profile } from '../../drivers/profiles/types.js';
@@ -138,6 +140,33 @@ describe('DL/T 645 through a TCP serial converter', () => {
     } finally {
       await bus.close();
       await server.close();
+    }
+  });
+});
+
+describe('replies that are not for this request', () => {
+  it('a reply from another address, or for another data identifier, is not taken for the answer', async () => {
+    // A line where whoever answers is the wrong meter (or a late reply): every request gets a
+    // well-formed reply of meter B, then one of meter A for another DI.
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((s) => {
+      sockets.add(s);
+      s.on('data', (d) => {
+        const r = parseFrame(d);
+        if (r.kind !== 'frame') return;
+        s.write(encodeFrame({ address: B, control: 0x91, data: Buffer.concat([r.frame.data, Buffer.from([0x00, 0x01, 0x00, 0x00])]) }));
+        s.write(encodeFrame({ address: A, control: 0x91, data: Buffer.from([0x00, 0x00, 0x02, 0x00, 0x00, 0x01, 0x00, 0x00]) }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as net.AddressInfo).port;
+    const bus = new Dlt645Bus({ id: 'x', type: 'dlt645-tcp', host: '127.0.0.1', port, timeoutMs: 200 });
+    try {
+      await expect(bus.readData(A, '00010000', { retries: 0 })).rejects.toThrow(/DI 00010000: no reply within 200 ms/);
+    } finally {
+      await bus.close();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
     }
   });
 });
