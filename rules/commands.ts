@@ -30,7 +30,8 @@ export const PRICE_RANGE = { min: -10_000, max: 10_000 } as const;
 
 export type RulesCommandResult = { ok: true } | CommandRefusal;
 
-export function applyRulesCommand(cmd: RulesCommand, deps: { engine: RuleEngine; overrides: OverrideStore; now: number }): RulesCommandResult {
+/** `now`: wall time; `mono`: monotonic time (default `now`), from which a pushed value's age is measured. */
+export function applyRulesCommand(cmd: RulesCommand, deps: { engine: RuleEngine; overrides: OverrideStore; now: number; mono?: number }): RulesCommandResult {
   const refuse = (error: string, code?: CommandRefusal['code']): CommandRefusal => ({ ok: false, error, ...(code ? { code } : {}) });
   if (!cmd || typeof cmd !== 'object') return refuse('command must be an object', 'CE_CMD_SCHEMA');
   switch (cmd.type) {
@@ -62,7 +63,7 @@ export function applyRulesCommand(cmd: RulesCommand, deps: { engine: RuleEngine;
         return refuse(`${cmd.type}: value ${cmd.value} is outside ${r.min}..${r.max}${unit}`, 'CE_CMD_OUT_OF_RANGE');
       }
       const validUntil = typeof cmd.validForS === 'number' && cmd.validForS > 0 ? deps.now + cmd.validForS * 1000 : undefined;
-      deps.engine.external.push(cmd.type === 'price' ? 'price' : 'carbonIntensity', cmd.value, deps.now, validUntil);
+      deps.engine.external.push(cmd.type === 'price' ? 'price' : 'carbonIntensity', cmd.value, deps.now, validUntil, deps.mono);
       return { ok: true };
     }
     default:

@@ -4,10 +4,10 @@
  * safe), and checks the set as a whole (unique ids, conflicting writers need distinct
  * priorities, control period against switching intervals and poll rates).
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { ConfigIssue } from '../runtime/config/errors.js';
+import { MAX_CONFIG_BYTES, readTextFile } from '../runtime/config/read-file.js';
+import { parseSource } from '../runtime/config/yaml-source.js';
 import type { SiteConfig } from '../runtime/config/types.js';
 import type { Profile } from '../drivers/profiles/types.js';
 import { SiteModel } from './site-model.js';
@@ -29,34 +29,36 @@ export interface SourcedRule {
   path: string;
 }
 
-/** Rules of a rule file: a YAML/JSON list, or an object with a `rules` list. */
-export function readRuleFile(file: string): { rules: unknown[]; issues: ConfigIssue[] } {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    return { rules: [], issues: [{ file, path: '', message: `cannot read the rule file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }] };
-  }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text, { maxAliasCount: 100 });
-  } catch (err) {
-    return { rules: [], issues: [{ file, path: '', message: `not valid YAML: ${(err as Error).message}` }] };
-  }
-  const list = Array.isArray(doc) ? doc : doc && typeof doc === 'object' && Array.isArray((doc as { rules?: unknown }).rules) ? (doc as { rules: unknown[] }).rules : undefined;
-  if (!list) return { rules: [], issues: [{ file, path: '', message: 'expected a list of rules, or an object with a `rules` list' }] };
-  return { rules: list, issues: [] };
+/** Rules of a rule file: a YAML/JSON list, or an object with a `rules` list; `locate` gives the line of a path (`/<index>/...`). */
+export function readRuleFile(file: string): { rules: unknown[]; issues: ConfigIssue[]; locate?: (path: string) => { line?: number; column?: number } } {
+  const read = readTextFile(file, 'the rule file', MAX_CONFIG_BYTES);
+  if ('issue' in read) return { rules: [], issues: [read.issue] };
+  const source = parseSource(read.text, file);
+  if (source.syntaxIssues.length) return { rules: [], issues: source.syntaxIssues };
+  const doc = source.value;
+  const inList = doc !== null && typeof doc === 'object' && 'rules' in doc && Array.isArray(doc.rules);
+  const list: unknown = Array.isArray(doc) ? doc : inList ? doc.rules : undefined;
+  if (!Array.isArray(list)) return { rules: [], issues: [{ file, path: '', message: 'expected a list of rules, or an object with a `rules` list', line: 1 }] };
+  // Paths name the rule by its index in the list; in `rules:` form the list is one level down.
+  return { rules: list, issues: [], locate: (p) => source.locate(inList ? `/rules${p}` : p) };
 }
 
 /** All rules of a site: inline `rules:` first, then each of `control.ruleFiles` (resolved against `baseDir`). */
-export function gatherRules(config: SiteConfig, file: string, baseDir: string, validateRule?: (r: unknown, file: string, path: string) => ConfigIssue[]): { rules: SourcedRule[]; issues: ConfigIssue[] } {
+export function gatherRules(
+  config: SiteConfig,
+  file: string,
+  baseDir: string,
+  validateRule?: (r: unknown, file: string, path: string) => ConfigIssue[],
+): { rules: SourcedRule[]; issues: ConfigIssue[]; locate: (issues: ConfigIssue[]) => ConfigIssue[] } {
   const rules: SourcedRule[] = [];
   const issues: ConfigIssue[] = [];
   (config.rules ?? []).forEach((r, i) => rules.push({ rule: r as RuleConfig, file, path: `/rules/${i}` }));
   const control = (config.control ?? {}) as ControlConfig;
+  const locators = new Map<string, (path: string) => { line?: number; column?: number }>();
   for (const rf of control.ruleFiles ?? []) {
     const f = path.resolve(baseDir, rf);
     const res = readRuleFile(f);
+    if (res.locate) locators.set(f, res.locate);
     issues.push(...res.issues);
     res.rules.forEach((r, i) => {
       const p = `/${i}`;
@@ -65,7 +67,13 @@ export function gatherRules(config: SiteConfig, file: string, baseDir: string, v
       if (!problems.length) rules.push({ rule: r as RuleConfig, file: f, path: p });
     });
   }
-  return { rules, issues };
+  /** Give issues in rule files their line, like config issues (the config's own are located by the loader). */
+  const locate = (list: ConfigIssue[]): ConfigIssue[] =>
+    list.map((i) => {
+      const at = i.line ? undefined : locators.get(i.file);
+      return at ? { ...i, ...at(i.path) } : i;
+    });
+  return { rules, issues: locate(issues), locate };
 }
 
 export function compileRule(src: SourcedRule, model: SiteModel): { rule?: RuleRuntime; issues: ConfigIssue[] } {

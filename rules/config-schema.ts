@@ -123,7 +123,7 @@ export function validateRulesConfig(config: SiteConfig, profiles: Map<string, Pr
   const gathered = gatherRules(config, file, baseDir, validateRuleShape);
   issues.push(...gathered.issues);
   const { issues: ruleIssues } = compileRules(config, profiles, gathered.rules);
-  issues.push(...ruleIssues);
+  issues.push(...gathered.locate(ruleIssues));
   const gpioDev = control.gpio?.device ?? 'gpio';
   if (control.gpio && config.devices.some((d) => d.id === gpioDev)) {
     issues.push({ file, path: '/control/gpio/device', message: `'${gpioDev}' is also a device id; name the GPIO pseudo-device differently (control.gpio.device)` });

@@ -15,6 +15,7 @@ import type { Intent, RuleContext, RuleRuntime } from './rule.js';
 import { InputHistory, LocalTime, TickScope } from './scope.js';
 import type { OutputRef, SiteModel } from './site-model.js';
 import type { OutputLiteral } from './config-types.js';
+import type { TickTime } from './tick-time.js';
 
 /** The one path to devices (runtime/control/write-gate.ts implements it). */
 export interface Writer {
@@ -108,15 +109,20 @@ export class RuleEngine {
     this.localTime = new LocalTime(opts.model.config.site.timezone);
   }
 
-  private scope(snapshot: Map<string, Reading>, now: number): TickScope {
-    return new TickScope(snapshot, now, {
-      model: this.model,
-      history: this.history,
-      localTime: this.localTime,
-      external: this.external,
-      schedules: this.schedules,
-      maxInputAgeMs: this.model.control.maxInputAgeMs,
-    });
+  private scope(snapshot: Map<string, Reading>, now: number, time: TickTime): TickScope {
+    return new TickScope(
+      snapshot,
+      now,
+      {
+        model: this.model,
+        history: this.history,
+        localTime: this.localTime,
+        external: this.external,
+        schedules: this.schedules,
+        maxInputAgeMs: this.model.control.maxInputAgeMs,
+      },
+      time,
+    );
   }
 
   private stateOf(out: OutputRef, scope: TickScope): OutputState {
@@ -148,13 +154,17 @@ export class RuleEngine {
   }
 
   private context(scope: TickScope): RuleContext {
-    return { scope, now: scope.now, state: (out) => this.stateOf(out, scope) };
+    return { scope, now: scope.now, mono: scope.mono, state: (out) => this.stateOf(out, scope) };
   }
 
-  /** Evaluate all rules against one snapshot and resolve by priority (no writes). */
-  evaluate(snapshot: Map<string, Reading>, now: number): { intents: Intent[]; winners: Intent[]; superseded: TickReport['superseded'] } {
-    const scope = this.scope(snapshot, now);
-    this.history.record(snapshot, now, (r) => scope.isGood(r));
+  /**
+   * Evaluate all rules against one snapshot and resolve by priority (no writes). `now` is wall
+   * time (timestamps, time of day); `time` the monotonic time and readings' ages every interval is
+   * measured with (rules/tick-time.ts; default: from `now`, for clocks that never step).
+   */
+  evaluate(snapshot: Map<string, Reading>, now: number, time: TickTime = {}): { intents: Intent[]; winners: Intent[]; superseded: TickReport['superseded'] } {
+    const scope = this.scope(snapshot, now, time);
+    this.history.record(snapshot, scope.mono, (r) => scope.isGood(r), (r) => scope.readingAgeMs(r));
     const ctx = this.context(scope);
     const intents: Intent[] = this.overrideIntents(now);
     for (const rule of this.rules) {
@@ -223,8 +233,11 @@ export class RuleEngine {
     return { winners, superseded };
   }
 
-  /** Apply winning intents: only changes are written, every write goes through the writer (gate). */
-  async apply(winners: Intent[], now: number): Promise<AppliedChange[]> {
+  /**
+   * Apply winning intents: only changes are written, every write goes through the writer (gate).
+   * `now` (wall) stamps the changes; `mono` (monotonic, default `now`) is when their outputs changed.
+   */
+  async apply(winners: Intent[], now: number, mono = now): Promise<AppliedChange[]> {
     const applied: AppliedChange[] = [];
     for (const w of winners) {
       const state = this.outputs.get(w.output.key) ?? unknownOutput();
@@ -265,15 +278,15 @@ export class RuleEngine {
       const previous = state.value;
       if (previous === w.value) continue;
       state.value = w.value;
-      state.changedAt = now;
+      state.changedAt = mono;
       if (previous !== undefined) state.switches++;
       applied.push({ ts: now, output: w.output.key, value: w.value, previous, rule: w.rule, reason: w.reason, status });
     }
     return applied;
   }
 
-  /** One control cycle: snapshot -> evaluate all rules -> resolve -> apply once. */
-  async tick(snapshot: Map<string, Reading>, now: number): Promise<TickReport | undefined> {
+  /** One control cycle: snapshot -> evaluate all rules -> resolve -> apply once (`now`, `time`: see evaluate). */
+  async tick(snapshot: Map<string, Reading>, now: number, time: TickTime = {}): Promise<TickReport | undefined> {
     if (this.busy) {
       this.log.warn('previous control tick still applying writes; skipping this tick');
       return undefined;
@@ -281,8 +294,8 @@ export class RuleEngine {
     this.busy = true;
     try {
       this.ticks++;
-      const r = this.evaluate(snapshot, now);
-      const applied = await this.apply(r.winners, now);
+      const r = this.evaluate(snapshot, now, time);
+      const applied = await this.apply(r.winners, now, time.mono ?? now);
       return { now, ...r, applied };
     } finally {
       this.busy = false;
@@ -290,8 +303,8 @@ export class RuleEngine {
   }
 
   /** On a clean stop: drive outputs to the rules' exit (safe) states, resolved by priority. */
-  async exit(snapshot: Map<string, Reading>, now: number): Promise<AppliedChange[]> {
-    const ctx = this.context(this.scope(snapshot, now));
+  async exit(snapshot: Map<string, Reading>, now: number, time: TickTime = {}): Promise<AppliedChange[]> {
+    const ctx = this.context(this.scope(snapshot, now, time));
     const intents = this.rules.flatMap((r) => {
       try {
         return r.exitIntents(ctx);
@@ -300,7 +313,7 @@ export class RuleEngine {
       }
     });
     const { winners } = this.resolve(intents);
-    return this.apply(winners, now);
+    return this.apply(winners, now, ctx.mono);
   }
 
   /** Switch count per output key (changes applied since start). */

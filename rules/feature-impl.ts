@@ -14,6 +14,8 @@ import { OnoffRelay, type RelayOutput } from '../drivers/gpio/relay.js';
 import { compileRules, DEFAULT_TICK_MS, gatherRules } from './compile-rules.js';
 import { validateRuleShape } from './config-schema.js';
 import { RuleEngine } from './engine.js';
+import { hubTickTime } from './tick-time.js';
+import { monoNow } from '../runtime/types.js';
 import { ScheduleVariables } from './schedules.js';
 import type { ControlConfig } from './types.js';
 import { applyRulesCommand, rulesCommand, type RulesCommand } from './commands.js';
@@ -55,8 +57,8 @@ export function createRulesFeature(ctx: GatewayContext): Feature | null {
     overrides,
     setOverride: (o) => overrides.set(o, ctx.clock.now()),
     clearOverride: (output) => overrides.clear(output),
-    pushInput: (name, value, validUntil) => engine.external.push(name, value, ctx.clock.now(), validUntil),
-    command: (cmd) => applyRulesCommand(cmd as RulesCommand, { engine, overrides, now: ctx.clock.now() }),
+    pushInput: (name, value, validUntil) => engine.external.push(name, value, ctx.clock.now(), validUntil, monoNow(ctx.clock)),
+    command: (cmd) => applyRulesCommand(cmd as RulesCommand, { engine, overrides, now: ctx.clock.now(), mono: monoNow(ctx.clock) }),
   };
   ctx.services.provide(RULES, service, 'rules');
   ctx.commands.register(rulesCommand(service, ctx.clock));
@@ -64,7 +66,7 @@ export function createRulesFeature(ctx: GatewayContext): Feature | null {
   const tick = () => {
     if (running) return;
     running = engine
-      .tick(ctx.hub.snapshot(), ctx.clock.now())
+      .tick(ctx.hub.snapshot(), ctx.clock.now(), hubTickTime(ctx.clock, ctx.hub))
       .catch((err) => log.error({ err }, 'control tick failed'))
       .finally(() => {
         running = undefined;
@@ -89,7 +91,7 @@ export function createRulesFeature(ctx: GatewayContext): Feature | null {
       if (timer) clearInterval(timer);
       await running;
       if ((control.onExit ?? 'safe') === 'safe') {
-        const changes = await engine.exit(ctx.hub.snapshot(), ctx.clock.now());
+        const changes = await engine.exit(ctx.hub.snapshot(), ctx.clock.now(), hubTickTime(ctx.clock, ctx.hub));
         log.info({ changes: changes.length }, 'outputs driven to their safe states on stop');
       }
       await schedules.stop();

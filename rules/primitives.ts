@@ -1,5 +1,7 @@
 /**
- * Control primitives, each a small pure piece with an injected `now`: condition latch
+ * Control primitives, each a small pure piece with an injected `now`, a monotonic time (ms; the
+ * rules pass the tick's `mono`, never wall time, so a wall-clock step cannot stretch or skip a
+ * hold time): condition latch
  * (hysteresis + delay before acting), timing guard (minimum on/off time, minimum switching
  * interval) and ramp limiting. Rules in rules/kinds/ are built from these.
  */
@@ -9,7 +11,7 @@ import type { OutputLiteral, TimingConfig } from './config-types.js';
 export interface OutputState {
   /** Last value applied (or seen on the device at start); undefined when unknown. */
   value: OutputLiteral | undefined;
-  /** When the value last changed (ms); -Infinity when never. */
+  /** When the value last changed, monotonic time (ms, the tick's `mono`); -Infinity when never. */
   changedAt: number;
   /** Number of changes applied since start. */
   switches: number;

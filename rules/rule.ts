@@ -22,7 +22,10 @@ export interface Intent {
 
 export interface RuleContext {
   scope: TickScope;
+  /** Wall time of the tick (ms since the epoch): timestamps and time of day only. */
   now: number;
+  /** Monotonic time of the tick (ms): every interval (hold times, delays, write intervals, ramps). */
+  mono: number;
   state(out: OutputRef): OutputState;
 }
 

@@ -7,39 +7,49 @@ import type { EvalScope, Value } from './expr/compile.js';
 import { inRange } from './expr/compile.js';
 import type { SiteModel } from './site-model.js';
 import type { ExternalInputs } from './external-inputs.js';
+import type { TickTime } from './tick-time.js';
 
-/** Samples of the inputs used in avg(point, seconds), kept for their longest window. */
+/**
+ * Samples of the inputs used in avg(point, seconds), kept for their longest window. Sample times
+ * are monotonic (the time each reading stands for), so a step of the wall clock neither freezes
+ * the averages nor empties their windows.
+ */
 export class InputHistory {
-  private readonly samples = new Map<string, { ts: number[]; v: number[]; lastTs: number }>();
+  private readonly samples = new Map<string, { at: number[]; v: number[]; lastTs: number }>();
   constructor(readonly windows: Map<string, number>) {
-    for (const k of windows.keys()) this.samples.set(k, { ts: [], v: [], lastTs: -Infinity });
+    for (const k of windows.keys()) this.samples.set(k, { at: [], v: [], lastTs: NaN });
   }
 
-  /** Record the latest good values of the tracked inputs (one sample per new reading). */
-  record(snapshot: Map<string, Reading>, now: number, good: (r: Reading) => boolean): void {
+  /**
+   * Record the latest good values of the tracked inputs (one sample per new reading, told apart by
+   * its timestamp) at monotonic time `mono`; `ageOf` gives each reading's monotonic age.
+   */
+  record(snapshot: Map<string, Reading>, mono: number, good: (r: Reading) => boolean, ageOf: (r: Reading) => number): void {
     for (const [key, s] of this.samples) {
       const r = snapshot.get(key);
-      if (r && good(r) && typeof r.value === 'number' && r.ts > s.lastTs) {
-        s.ts.push(r.ts);
+      if (r && good(r) && typeof r.value === 'number' && r.ts !== s.lastTs) {
+        // Kept in order: a sample is never placed before the one recorded earlier.
+        s.at.push(Math.max(mono - Math.max(0, ageOf(r)), s.at.at(-1) ?? -Infinity));
         s.v.push(r.value);
         s.lastTs = r.ts;
       }
-      const horizon = now - this.windows.get(key)!;
+      const horizon = mono - this.windows.get(key)!;
       let drop = 0;
-      while (drop < s.ts.length && s.ts[drop]! < horizon) drop++;
+      while (drop < s.at.length && s.at[drop]! < horizon) drop++;
       if (drop) {
-        s.ts.splice(0, drop);
+        s.at.splice(0, drop);
         s.v.splice(0, drop);
       }
     }
   }
 
-  avg(key: string, now: number, windowMs: number): number | undefined {
+  /** Mean of the samples of `key` in the `windowMs` before monotonic time `mono`. */
+  avg(key: string, mono: number, windowMs: number): number | undefined {
     const s = this.samples.get(key);
     if (!s) return undefined;
     let sum = 0;
     let n = 0;
-    for (let i = s.ts.length - 1; i >= 0 && s.ts[i]! >= now - windowMs; i--) {
+    for (let i = s.at.length - 1; i >= 0 && s.at[i]! >= mono - windowMs; i--) {
       sum += s.v[i]!;
       n++;
     }
@@ -92,18 +102,34 @@ export interface ScopeDeps {
 
 const NOT_COMPUTED = Symbol('not computed');
 
+/**
+ * `now` is the tick's wall time (time of day, windows); `time.mono` its monotonic time and
+ * `time.age` the readings' monotonic ages, which every age and interval is measured with.
+ */
 export class TickScope implements EvalScope {
   private readonly derived = new Map<string, Value | undefined | typeof NOT_COMPUTED>();
+  /** Monotonic time of the tick, ms (the wall time `now` when the tick has none). */
+  readonly mono: number;
+  private readonly ageOf: TickTime['age'];
   constructor(
     readonly snapshot: Map<string, Reading>,
     readonly now: number,
     private readonly deps: ScopeDeps,
-  ) {}
+    time: TickTime = {},
+  ) {
+    this.mono = time.mono ?? now;
+    this.ageOf = time.age;
+  }
+
+  /** Age of a reading, ms: monotonic when the tick has the readings' ages, else by its wall timestamp. */
+  readingAgeMs(r: Reading): number {
+    return this.ageOf?.(r) ?? this.now - r.ts;
+  }
 
   isGood(r: Reading | undefined): r is Reading {
     if (!r || r.quality !== 'good' || r.value === null) return false;
     const max = this.deps.maxInputAgeMs;
-    return max === undefined || this.now - r.ts <= max;
+    return max === undefined || this.readingAgeMs(r) <= max;
   }
 
   value(key: string): Value | undefined {
@@ -124,12 +150,12 @@ export class TickScope implements EvalScope {
   }
 
   avg(key: string, windowMs: number): number | undefined {
-    return this.deps.history.avg(key, this.now, windowMs);
+    return this.deps.history.avg(key, this.mono, windowMs);
   }
 
   ageMs(key: string): number | undefined {
     const r = this.snapshot.get(key);
-    return r ? this.now - r.ts : undefined;
+    return r ? this.readingAgeMs(r) : undefined;
   }
 
   localMinutes(): number {
@@ -209,9 +235,9 @@ export class TickScope implements EvalScope {
         return pv === undefined || load === undefined ? undefined : pv - load;
       }
       case 'grid_co2_g_per_kwh':
-        return this.deps.external.value('carbonIntensity', this.now, Math.floor(this.localMinutes() / 60));
+        return this.deps.external.value('carbonIntensity', this.mono, Math.floor(this.localMinutes() / 60));
       case 'price':
-        return this.deps.external.value('price', this.now, Math.floor(this.localMinutes() / 60));
+        return this.deps.external.value('price', this.mono, Math.floor(this.localMinutes() / 60));
     }
     return undefined;
   }

@@ -67,12 +67,26 @@ export class SiteModel implements Resolver {
     readonly config: SiteConfig,
     readonly profiles: Map<string, Profile>,
   ) {
-    for (const d of config.devices) this.devices.set(d.id, d);
+    // A duplicate id is reported by the config check; the first definition is the one referred to.
+    for (const d of config.devices) if (!this.devices.has(d.id)) this.devices.set(d.id, d);
     this.control = (config.control ?? {}) as ControlConfig;
     this.gpioDevice = this.control.gpio?.device ?? 'gpio';
     this.gpioOutputs = new Set((this.control.gpio?.outputs ?? []).map((o) => o.id));
     this.windows = new Set((this.control.windows ?? []).map((w) => w.id));
     this.schedules = new Map((this.control.schedules ?? []).map((s) => [s.id, typeof s.initial as ValueType]));
+  }
+
+  private unloaded(device: string, profile: string): string {
+    return `device '${device}' uses profile '${profile}', which is not loaded`;
+  }
+
+  /**
+   * True for a message that only repeats a problem the config check reports at the device (its
+   * profile does not exist): rules do not add a follow-on error for it. A DL/T 645 meter (by
+   * `address`) has its profile among the DL/T 645 ones, which rules do not see: its error is no follow-on.
+   */
+  isFollowOn(message: string): boolean {
+    return [...this.devices.values()].some((d) => d.address === undefined && !this.profiles.has(d.profile) && message.includes(this.unloaded(d.id, d.profile)));
   }
 
   profileOf(device: string): Profile | undefined {
@@ -81,7 +95,8 @@ export class SiteModel implements Resolver {
   }
 
   devicesWithRole(role: DeviceRole): SiteDeviceConfig[] {
-    return [...this.devices.values()].filter((d) => d.role === role);
+    // Every configured device, also one whose id is a duplicate: a role never disappears behind an id error.
+    return this.config.devices.filter((d) => d.role === role);
   }
 
   /** A point of a device by point id, else by canonical name. */
@@ -110,7 +125,7 @@ export class SiteModel implements Resolver {
       const d = this.devices.get(dev);
       if (!d) return `no device '${dev}' in the site (devices: ${[...this.devices.keys()].join(', ') || 'none'})`;
       const profile = this.profiles.get(d.profile);
-      if (!profile) return `device '${dev}' uses profile '${d.profile}', which is not loaded`;
+      if (!profile) return this.unloaded(dev, d.profile);
       const p = this.findPoint(dev, pt);
       if (!p) return `device '${dev}' (profile ${profile.id}) has no point or canonical '${pt}'`;
       return { key: `${dev}/${p.id}`, type: pointValueType(p), point: true };
@@ -134,7 +149,8 @@ export class SiteModel implements Resolver {
       const d = this.devices.get(spec);
       if (!d) return `no device '${spec}' in the site`;
       const profile = this.profiles.get(d.profile);
-      const modes = Object.keys(profile?.modes ?? {});
+      if (!profile) return this.unloaded(spec, d.profile);
+      const modes = Object.keys(profile.modes ?? {});
       if (!modes.length) return `device '${spec}' (profile ${d.profile}) has no modes; write a point as '${spec}.<point>'`;
       return { device: spec, key: `${spec}#mode`, type: 'string', modes };
     }

@@ -16,11 +16,13 @@
  *
  * Engineering value = raw * 10^sf * scale + offset, where `sf` is the value of the point's
  * `scaleFactorPoint` (SunSpec), then checked against sentinels (raw "not implemented" patterns),
- * NaN and min/max. 64-bit integers are decoded as bigint and converted to number only for the
+ * NaN/Infinity and the point's plausible range: its min/max, else the default range of its unit
+ * (drivers/profiles/plausible-ranges.ts). 64-bit integers are decoded as bigint and converted to number only for the
  * engineering value.
  */
 import type { PointValue, Quality } from '../../runtime/types.js';
 import type { DataType, Profile, ProfilePoint, RegisterType } from '../profiles/types.js';
+import { plausibleBounds, type RangeBound } from '../profiles/plausible-ranges.js';
 
 /** One read request of a plan (drivers/modbus/planner.ts) and the points it decodes. */
 export interface ReadBlock {
@@ -253,8 +255,12 @@ export function toEngineering(p: ProfilePoint, raw: RawValue, sfExp?: number): E
     scaled = true;
   }
   if (scaled) v = tidy(v);
-  if (p.min !== undefined && v < p.min) return { value: v, quality: 'out-of-range', error: `${v} is below the minimum ${p.min}` };
-  if (p.max !== undefined && v > p.max) return { value: v, quality: 'out-of-range', error: `${v} is above the maximum ${p.max}` };
+  if (!Number.isFinite(v)) return { value: null, quality: 'out-of-range', error: `not finite after scaling (${v})` };
+  // The point's own min/max, else the plausible range of its unit (a float32 sentinel such as 3.4e38 A is not a value).
+  const { min, max } = plausibleBounds(p);
+  const why = (b: RangeBound) => (b.from === 'profile' ? `${b.value}` : `${b.value} (plausible range, ${b.from})`);
+  if (min !== undefined && v < min.value) return { value: v, quality: 'out-of-range', error: `${v} is below the minimum ${why(min)}` };
+  if (max !== undefined && v > max.value) return { value: v, quality: 'out-of-range', error: `${v} is above the maximum ${why(max)}` };
   return { value: v, quality: 'good' };
 }
 

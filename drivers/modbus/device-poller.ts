@@ -3,12 +3,14 @@ import type { Logger } from '../../runtime/logger.js';
 import { silentLogger } from '../../runtime/logger.js';
 import type { Clock, PointValue, Reading, ReadingSink } from '../../runtime/types.js';
 import { monoNow, systemClock } from '../../runtime/types.js';
-import type { Profile, ProfilePoint } from '../profiles/types.js';
+import type { ExpectProbe, Profile, ProfilePoint } from '../profiles/types.js';
 import { Backoff } from './backoff.js';
 import type { ModbusBus } from './bus.js';
 import { decodeBlockResults, decodeRaw, fromEngineering, registerCount, type BlockResult, type PointResult } from './codec.js';
 import { ModbusError, ModbusUnavailableError } from './errors.js';
+import { blockLookup, checkProbes, probeWords } from './model-check.js';
 import { planReads, type ReadBlock } from './planner.js';
+import { resolveProfile } from './preflight.js';
 
 export interface PollerStats {
   /** Poll cycles started (every block attempted or skipped as a whole). */
@@ -21,6 +23,8 @@ export interface PollerStats {
   skipped: number;
   /** Requests put on the bus. */
   requests: number;
+  /** Requests of discovery and model checks (at start and after the device was unreachable). */
+  probes: number;
 }
 
 export interface DevicePollerOptions {
@@ -47,9 +51,13 @@ export interface DevicePollerOptions {
  */
 export class DevicePoller {
   readonly device: DeviceConfig;
-  readonly profile: Profile;
-  readonly blocks: ReadBlock[];
-  readonly stats: PollerStats = { polls: 0, complete: 0, failed: 0, skipped: 0, requests: 0 };
+  /** The configured profile (for a `discover: sunspec` profile: the stub the device's own is generated from). */
+  readonly configuredProfile: Profile;
+  readonly stats: PollerStats = { polls: 0, complete: 0, failed: 0, skipped: 0, requests: 0, probes: 0 };
+  private current: Profile;
+  private plan: ReadBlock[];
+  /** Discovery and the model check are due (at start, after the device was unreachable or failed the check). */
+  private preflightDue = true;
   private readonly bus: ModbusBus;
   private readonly hub: ReadingSink | undefined;
   private readonly clock: Clock;
@@ -64,7 +72,8 @@ export class DevicePoller {
 
   constructor(opts: DevicePollerOptions) {
     this.device = opts.device;
-    this.profile = opts.profile;
+    this.configuredProfile = opts.profile;
+    this.current = opts.profile;
     this.bus = opts.bus;
     this.hub = opts.hub;
     this.clock = opts.clock ?? systemClock;
@@ -75,7 +84,17 @@ export class DevicePoller {
       jitter: 0.2,
       random: opts.random,
     });
-    this.blocks = planReads(opts.profile);
+    this.plan = planReads(opts.profile);
+  }
+
+  /** The profile the device is read with: the configured one, or the one discovered from the device. */
+  get profile(): Profile {
+    return this.current;
+  }
+
+  /** The planned reads of a full poll. */
+  get blocks(): ReadBlock[] {
+    return this.plan;
   }
 
   /**
@@ -150,6 +169,10 @@ export class DevicePoller {
    */
   async pollOnce(): Promise<Reading[]> {
     this.stats.polls++;
+    if (this.preflightDue) {
+      const failed = await this.preflight();
+      if (failed) return failed;
+    }
     const results: BlockResult[] = [];
     let unreachable: ModbusError | undefined;
     let firstError: string | undefined;
@@ -178,9 +201,19 @@ export class DevicePoller {
       points = this.blocks.flatMap((b) => b.points).filter((p) => p.poll !== false).map((p) => ({ point: p, value: null, quality: 'comm-error' as const, error: msg, ts }));
       firstError ??= msg;
     }
+    // The model check rides on the data read: probes inside the read blocks cost nothing.
+    const mismatch = this.profile.expect ? checkProbes(this.profile.expect, blockLookup(results)).problem : undefined;
+    if (mismatch) {
+      points = points.map((r) => ({ ...r, value: null, quality: 'comm-error' as const, error: mismatch }));
+      this.preflightDue = true;
+    }
     const readings = points.map((r) => this.toReading(r, ts));
 
-    if (unreachable) {
+    if (mismatch) {
+      this.stats.failed++;
+      this.report(mismatch, 'error');
+    } else if (unreachable) {
+      this.preflightDue = true;
       const wait = unreachable instanceof ModbusUnavailableError && !this.backoff.failures ? this.backoff.baseMs : this.backoff.fail();
       this.backedOffUntil = monoNow(this.clock) + wait;
       this.stats.failed++;
@@ -197,15 +230,72 @@ export class DevicePoller {
         this.report(undefined, 'info');
       }
     }
+    this.publish(readings);
+    return readings;
+  }
+
+  /**
+   * Discovery (a `discover` profile) and the model check of probes outside the planned reads.
+   * Returns the readings of a failed preflight (every point bad, with the reason), else undefined.
+   */
+  private async preflight(): Promise<Reading[] | undefined> {
+    const read = async (address: number, count: number, register: 'holding' | 'input' = 'holding'): Promise<number[]> => {
+      this.stats.probes++;
+      const opts = { device: this.device.id, timeoutMs: this.timeoutMs, delayAfterMs: this.configuredProfile.limits.interRequestDelayMs };
+      return (await this.bus.read(this.device.unitId, register, address, count, opts)) as number[];
+    };
+    let problem: string;
+    let unreachable: ModbusError | undefined;
+    try {
+      const resolved = await resolveProfile(this.configuredProfile, this.current, read, this.log);
+      if (resolved !== this.current) {
+        this.current = resolved;
+        this.plan = planReads(resolved);
+      }
+      // Probes inside the planned reads are checked on every poll from the data read (free).
+      const probes = (this.current.expect ?? []).filter((p) => !this.inPlan(p));
+      const found = new Map<string, number[]>();
+      for (const p of probes) found.set(`${p.register}/${p.address}`, await read(p.address, probeWords(p).length, p.register));
+      const check = checkProbes(probes, (register, address) => found.get(`${register}/${address}`));
+      if (!check.problem) {
+        this.preflightDue = false;
+        return undefined;
+      }
+      problem = check.problem;
+    } catch (err) {
+      problem = err instanceof Error ? err.message : String(err);
+      if (err instanceof ModbusError && !err.deviceAnswered) unreachable = err;
+    }
+    const ts = this.clock.now();
+    const readings = this.current.points
+      .filter((p) => p.poll !== false)
+      .map((p) => this.toReading({ point: p, value: null, quality: 'comm-error', error: problem, ts }, ts));
+    this.stats.failed++;
+    if (unreachable) {
+      const wait = unreachable instanceof ModbusUnavailableError && !this.backoff.failures ? this.backoff.baseMs : this.backoff.fail();
+      this.backedOffUntil = monoNow(this.clock) + wait;
+      this.report(`device not answering properly, backing off ${wait} ms: ${problem}`, 'warn');
+    } else {
+      this.report(problem, 'error');
+    }
+    this.publish(readings);
+    return readings;
+  }
+
+  private inPlan(p: ExpectProbe): boolean {
+    const count = probeWords(p).length;
+    return this.plan.some((b) => b.register === p.register && p.address >= b.start && p.address + count <= b.start + b.count);
+  }
+
+  private publish(readings: Reading[]): void {
     try {
       this.hub?.publish(readings);
     } catch (err) {
       this.log.error({ err }, 'publishing readings failed');
     }
-    return readings;
   }
 
-  private report(problem: string | undefined, level: 'warn' | 'info'): void {
+  private report(problem: string | undefined, level: 'warn' | 'info' | 'error'): void {
     if (problem === this.lastProblem) return;
     if (problem) this.log[level]({ problem }, 'device read problem');
     else if (this.lastProblem) this.log.info('device read ok again');

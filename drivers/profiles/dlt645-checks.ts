@@ -6,7 +6,8 @@ import type { Dlt645Profile } from './types.js';
 /** Semantic checks on a schema-valid DL/T 645 profile: what the schema cannot express. */
 export function dlt645SemanticIssues(profile: Dlt645Profile, file: string, expectedId?: string): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
-  const add = (p: string, message: string) => issues.push({ file, path: p, message });
+  // The same code as the Modbus profile checks (drivers/profiles/load.ts): a schema-valid value the profile does not allow.
+  const add = (p: string, message: string) => issues.push({ file, path: p, code: 'CE_CONFIG_INVALID', message });
   if (expectedId !== undefined && profile.id !== expectedId) add('/id', `expected the profile id to equal the file name '${expectedId}', got '${profile.id}'`);
   const ids = new Map<string, number>();
   const dis = new Map<string, number>();

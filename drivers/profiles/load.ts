@@ -11,6 +11,7 @@ import type { ValidateFunction } from 'ajv';
 import { validateWith } from '../../runtime/config/ajv-issues.js';
 import { schemaValidator as precompiledValidator } from '../../runtime/config/precompiled.js';
 import type { ConfigIssue } from '../../runtime/config/errors.js';
+import { MAX_PROFILE_BYTES, readTextFile } from '../../runtime/config/read-file.js';
 import { parseSource } from '../../runtime/config/yaml-source.js';
 import { fromEngineering, registerCount } from '../modbus/codec.js';
 import { CANONICAL, isCanonical } from './canonical.js';
@@ -189,13 +190,10 @@ export function validateProfile(
 
 /** Read and validate one profile file (YAML or JSON). */
 export function loadProfileFile(file: string): { profile?: AnyProfile; issues: ConfigIssue[] } {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    return { issues: [{ file, path: '', message: `cannot read the profile: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }] };
-  }
-  const source = parseSource(text, file);
+  // Only a regular file under the size limit: a FIFO would hang, a link to /dev/zero fill memory.
+  const read = readTextFile(file, 'the profile', MAX_PROFILE_BYTES);
+  if ('issue' in read) return { issues: [read.issue] };
+  const source = parseSource(read.text, file);
   if (source.syntaxIssues.length) return { issues: source.syntaxIssues };
   const expectedId = path.basename(file).replace(/\.(ya?ml|json)$/i, '');
   return validateProfile(source.value, file, { locate: source.locate, expectedId });
@@ -223,7 +221,7 @@ export function loadProfiles(dirs: string[]): LoadedProfiles {
       if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
       names = readdirSync(dir).sort();
     } catch (err) {
-      issues.push({ file: dir, path: '', message: `cannot read the profile directory: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+      issues.push({ file: dir, path: '', code: 'CE_CONFIG_READ', message: `cannot read the profile directory: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
       continue;
     }
     for (const name of names) {
@@ -234,7 +232,7 @@ export function loadProfiles(dirs: string[]): LoadedProfiles {
       if (!res.profile) continue;
       const other = profiles.get(res.profile.id) ?? dlt645.get(res.profile.id);
       if (other) {
-        issues.push({ file, path: '/id', message: `duplicate profile id '${res.profile.id}' (already defined in ${other.file})`, line: 1 });
+        issues.push({ file, path: '/id', code: 'CE_CONFIG_DUPLICATE_ID', message: `duplicate profile id '${res.profile.id}' (already defined in ${other.file})`, line: 1 });
         continue;
       }
       if (isDlt645Profile(res.profile)) dlt645.set(res.profile.id, res.profile);

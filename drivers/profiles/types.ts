@@ -70,6 +70,20 @@ export interface ModeWrite {
   value: number | boolean;
 }
 
+/**
+ * A register the device must hold for the map to apply (e.g. the SunSpec model id a fixed-map
+ * profile was written for). The poller checks it at start, after the device was unreachable, and
+ * on every read that covers it; on a mismatch the device's values are bad (comm-error).
+ */
+export interface ExpectProbe {
+  register: 'holding' | 'input';
+  address: number;
+  /** Expected word(s) from `address` on. */
+  value: number | number[];
+  /** What the value means, for the error message (e.g. "SunSpec inverter model 103"). */
+  description?: string;
+}
+
 export interface Profile {
   /** Absent in Modbus profiles (the default protocol). */
   protocol?: 'modbus';
@@ -86,6 +100,10 @@ export interface Profile {
   points: ProfilePoint[];
   /** Abstract modes (battery modes, SG-Ready states, relay on/off) mapped onto device writes. */
   modes?: Record<string, { description?: string; writes: ModeWrite[] }>;
+  /** Registers checked before the map is trusted (model check). */
+  expect?: ExpectProbe[];
+  /** `sunspec`: the points are discovered from the device's SunSpec model chain at start (drivers/sunspec/). */
+  discover?: 'sunspec';
   /** File the profile was loaded from (set by the loader). */
   file?: string;
 }

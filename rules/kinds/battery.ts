@@ -121,7 +121,7 @@ export class BatteryRule implements RuleRuntime {
     } else if (cfg.gridCharge) {
       reason += `; no grid charge: ${gc.ok ? `SoC ${soc} % not below ${untilSoc} %` : gc.why}`;
     }
-    const g = guardChange(state, mode, (v) => v !== def, { minSwitchIntervalS: cfg.minSwitchIntervalS, minOnS: cfg.minOnS }, ctx.now);
+    const g = guardChange(state, mode, (v) => v !== def, { minSwitchIntervalS: cfg.minSwitchIntervalS, minOnS: cfg.minOnS }, ctx.mono);
     const intents = [this.intent(this.modeOut, g.value, g.held ? `${g.held}; wanted ${mode}: ${reason}` : reason, ctx)];
     if (this.setpointOut && g.value === 'grid-charge') intents.push(this.intent(this.setpointOut, cfg.gridCharge?.powerW ?? 0, `grid-charge power`, ctx));
     if (this.reserveOut && cfg.reserveSoc !== undefined) intents.push(this.intent(this.reserveOut, cfg.reserveSoc, 'configured reserve SoC', ctx));

@@ -36,7 +36,7 @@ export class ExportLimitRule implements RuleRuntime {
   readonly priority: number;
   readonly outputs: OutputRef[];
   readonly expressions: CompiledExpression[];
-  private lastNow: number | undefined;
+  private lastMono: number | undefined;
 
   constructor(
     private readonly cfg: ExportLimitRuleConfig,
@@ -55,8 +55,8 @@ export class ExportLimitRule implements RuleRuntime {
   }
 
   evaluate(ctx: RuleContext): Intent[] {
-    const dt = this.lastNow === undefined ? Infinity : ctx.now - this.lastNow;
-    this.lastNow = ctx.now;
+    const dt = this.lastMono === undefined ? Infinity : ctx.mono - this.lastMono;
+    this.lastMono = ctx.mono;
     const r = tryInputs(() => ({ grid: this.grid.evaluate(ctx.scope) as number, gen: this.gen.evaluate(ctx.scope) as number }));
     if (!r.ok) return this.safe(ctx, `safe state: ${r.reason}`);
     const scale = this.cfg.scale ?? 1;

@@ -97,7 +97,7 @@ export class PeakShaveRule implements RuleRuntime {
     const need = power + (p - this.cfg.limitW);
     if (this.batterySp === undefined) {
       if (p > this.cfg.limitW) this.batterySp = empty ? 0 : clampNum(need, 0, b.maxW);
-    } else if (this.level === 0 && p < restore && this.under.update(false, true, true, ctx.now).on && need <= 0) {
+    } else if (this.level === 0 && p < restore && this.under.update(false, true, true, ctx.mono).on && need <= 0) {
       this.batterySp = undefined; // back below the restore level with no load shed: release the battery
       this.under.reset();
       return { exhausted: false, why: 'battery released' };
@@ -128,16 +128,16 @@ export class PeakShaveRule implements RuleRuntime {
     } else {
       const p = r.value;
       const bat = this.batteryStage(ctx, p, restore);
-      const stepOk = ctx.now - this.lastStep >= (this.cfg.stepS ?? 10) * 1000;
-      const over = this.over.update(false, p > this.cfg.limitW && bat.exhausted, true, ctx.now).on;
-      const under = this.level > 0 && this.under.update(false, p < restore, true, ctx.now).on;
+      const stepOk = ctx.mono - this.lastStep >= (this.cfg.stepS ?? 10) * 1000;
+      const over = this.over.update(false, p > this.cfg.limitW && bat.exhausted, true, ctx.mono).on;
+      const under = this.level > 0 && this.under.update(false, p < restore, true, ctx.mono).on;
       if (over && stepOk && this.level < this.shed.length) {
         this.level++;
-        this.lastStep = ctx.now;
+        this.lastStep = ctx.mono;
         this.over.reset();
       } else if (under && stepOk && this.level > 0) {
         this.level--;
-        this.lastStep = ctx.now;
+        this.lastStep = ctx.mono;
         this.under.reset();
       }
       why = `import ${Math.round(p)} W (limit ${this.cfg.limitW} W, restore below ${restore} W): ${bat.why ? `${bat.why}, ` : ''}${this.level} of ${this.shed.length} load(s) shed`;

@@ -33,7 +33,7 @@ export class SetpointRule implements RuleRuntime {
   readonly priority: number;
   readonly outputs: OutputRef[];
   readonly expressions: CompiledExpression[];
-  private lastNow: number | undefined;
+  private lastMono: number | undefined;
 
   constructor(
     private readonly cfg: SetpointRuleConfig,
@@ -52,8 +52,8 @@ export class SetpointRule implements RuleRuntime {
   }
 
   evaluate(ctx: RuleContext): Intent[] {
-    const dt = this.lastNow === undefined ? Infinity : ctx.now - this.lastNow;
-    this.lastNow = ctx.now;
+    const dt = this.lastMono === undefined ? Infinity : ctx.mono - this.lastMono;
+    this.lastMono = ctx.mono;
     const r = tryInputs(() => {
       if (this.when && !(this.when.evaluate(ctx.scope) as boolean)) return undefined;
       return this.value.evaluate(ctx.scope) as number;
@@ -69,7 +69,7 @@ export class SetpointRule implements RuleRuntime {
       next = cur;
       reason = `change to ${round(target)} within deadband ${this.cfg.deadband}`;
     }
-    if (cur !== undefined && next !== cur && this.cfg.minWriteIntervalS && ctx.now - state.changedAt < this.cfg.minWriteIntervalS * 1000) {
+    if (cur !== undefined && next !== cur && this.cfg.minWriteIntervalS && ctx.mono - state.changedAt < this.cfg.minWriteIntervalS * 1000) {
       next = cur;
       reason = `held: minimum write interval ${this.cfg.minWriteIntervalS} s`;
     }

@@ -62,13 +62,13 @@ export class SgReadyRule implements RuleRuntime {
         for (const key of Object.keys(this.latched)) this.latched[key] = false;
         return this.safe(ctx, `safe state: ${r.reason}`);
       }
-      const u = this.latches[k]!.update(this.latched[k]!, r.value.onCond, r.value.offCond, ctx.now);
+      const u = this.latches[k]!.update(this.latched[k]!, r.value.onCond, r.value.offCond, ctx.mono);
       this.latched[k] = u.on;
       reasons.push(`${k}: ${u.reason}`);
     }
     const state: StateName = this.latched.blocked ? 'blocked' : this.latched.forced ? 'forced' : this.latched.boost ? 'boost' : 'normal';
     const desired = this.modes[state];
-    const g = guardChange(ctx.state(this.out), desired, (v) => v !== this.modes.normal, this.cfg, ctx.now);
+    const g = guardChange(ctx.state(this.out), desired, (v) => v !== this.modes.normal, this.cfg, ctx.mono);
     const why = `SG-Ready ${state} (${reasons.join('; ')})`;
     return [this.intent(g.value as string, g.held ? `${g.held}; wanted ${desired}: ${why}` : why, ctx)];
   }

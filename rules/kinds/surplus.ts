@@ -60,7 +60,7 @@ export class SurplusRule implements RuleRuntime {
   readonly priority: number;
   readonly outputs: OutputRef[];
   readonly expressions: CompiledExpression[];
-  private lastNow: number | undefined;
+  private lastMono: number | undefined;
 
   constructor(
     private readonly cfg: SurplusRuleConfig,
@@ -90,8 +90,8 @@ export class SurplusRule implements RuleRuntime {
   }
 
   evaluate(ctx: RuleContext): Intent[] {
-    const dt = this.lastNow === undefined ? Infinity : ctx.now - this.lastNow;
-    this.lastNow = ctx.now;
+    const dt = this.lastMono === undefined ? Infinity : ctx.mono - this.lastMono;
+    this.lastMono = ctx.mono;
     const r = tryInputs(() => this.surplus.evaluate(ctx.scope) as number);
     if (!r.ok) return this.safe(ctx, `safe state: ${r.reason}`);
     let available = r.value - (this.cfg.reserveW ?? 0);
@@ -113,8 +113,8 @@ export class SurplusRule implements RuleRuntime {
       const powerW = l.cfg.powerW ?? 0;
       const currentOn = state.value !== undefined && state.value === l.onV;
       const hyst = l.cfg.hysteresisW ?? Math.round(powerW * 0.5);
-      const want = l.latch.update(currentOn, available >= powerW, available < powerW - hyst, ctx.now);
-      const g = guardChange(state, want.on ? l.onV : l.offV, (v) => v === l.onV, l.timing, ctx.now);
+      const want = l.latch.update(currentOn, available >= powerW, available < powerW - hyst, ctx.mono);
+      const g = guardChange(state, want.on ? l.onV : l.offV, (v) => v === l.onV, l.timing, ctx.mono);
       const on = g.value === l.onV;
       if (on) available -= currentOn ? this.drawn(l, ctx) : powerW;
       const why = `surplus ${Math.round(r.value)} W, ${Math.round(available + (on ? powerW : 0))} W left for this ${powerW} W load: ${want.reason}`;

@@ -50,8 +50,8 @@ export class SwitchRule implements RuleRuntime {
       return this.safeIntents(ctx, `safe state: ${r.reason}`);
     }
     const currentOn = state.value !== undefined && this.isOn(state.value);
-    const want = this.latch.update(currentOn, r.value.onCond, r.value.offCond, ctx.now);
-    const g = guardChange(state, want.on ? this.onV : this.offV, this.isOn, this.cfg, ctx.now);
+    const want = this.latch.update(currentOn, r.value.onCond, r.value.offCond, ctx.mono);
+    const g = guardChange(state, want.on ? this.onV : this.offV, this.isOn, this.cfg, ctx.mono);
     return [this.intent(g.value, g.held ? `${g.held}; wanted ${String(want.on ? this.onV : this.offV)}: ${want.reason}` : want.reason, ctx)];
   }
 
@@ -64,7 +64,7 @@ export class SwitchRule implements RuleRuntime {
     if (safe === 'hold') return [];
     if (safe === 'off') return [this.intent(this.offV, reason, ctx, true)];
     // Turning something ON as a safe state still honours its minimum off time (compressor protection).
-    const g = guardChange(ctx.state(this.out), this.onV, this.isOn, { minOffS: this.cfg.minOffS }, ctx.now);
+    const g = guardChange(ctx.state(this.out), this.onV, this.isOn, { minOffS: this.cfg.minOffS }, ctx.mono);
     return [this.intent(g.value, g.held ? `${reason}; ${g.held}` : reason, ctx, true)];
   }
 

@@ -3,6 +3,7 @@ import type { SiteConfig } from '../config/types.js';
 import type { Profile } from '../../drivers/profiles/types.js';
 import { GRID_KINDS, loadFactorLibrary, type FactorKind, type FactorLibrary, type FactorOverride } from './factors.js';
 import { ConfigError } from '../config/errors.js';
+import { timeZoneIssue } from '../config/timezone.js';
 
 /** Per-device accounting settings (`accounting.devices.<deviceId>`). */
 export interface AccountingDeviceConfig {
@@ -252,12 +253,7 @@ export function validateAccountingConfig(config: SiteConfig, profiles: Map<strin
       issues.push({ file, path: `/accounting/instruments/${i}`, message: `missing evidence: ${ins.type} of ${ins.MWh} MWh has neither serials nor an evidence reference (contract, settlement or retirement record)` });
     }
   });
-  if (a.timezone) {
-    try {
-      new Intl.DateTimeFormat('en-CA', { timeZone: a.timezone });
-    } catch {
-      issues.push({ file, path: '/accounting/timezone', message: `unknown time zone '${a.timezone}' (IANA name, e.g. Asia/Shanghai)` });
-    }
-  }
+  const tz = timeZoneIssue(a.timezone, file, '/accounting/timezone');
+  if (tz) issues.push(tz);
   return issues;
 }

@@ -1,14 +1,22 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Dlt645Profile, Profile } from '../../drivers/profiles/types.js';
 import { builtinProfileDir, loadProfiles } from '../../drivers/profiles/load.js';
 import type { FeatureDeclaration } from '../feature-api.js';
-import { validateWith } from './ajv-issues.js';
+import { validateDetailed } from './ajv-issues.js';
+import { coreCrossCheck } from './core-check.js';
 import { schemaValidator as precompiledValidator } from './precompiled.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { siteConfigSchema } from './schema.js';
-import { isDlt645Bus, type SiteBusConfig, type SiteConfig } from './types.js';
+import type { SiteConfig } from './types.js';
+import { MAX_CONFIG_BYTES, readTextFile } from './read-file.js';
 import { parseSource } from './yaml-source.js';
+
+const CORE_KEYS = ['version', 'site', 'gateway', 'profileDirs', 'buses', 'devices'];
+
+/** A path equal to, inside or around one of `paths`. */
+function touches(paths: readonly string[], p: string): boolean {
+  return paths.some((q) => q === p || q.startsWith(`${p}/`) || p.startsWith(`${q}/`) || q === '');
+}
 
 export interface LoadedSite {
   config: SiteConfig;
@@ -22,80 +30,15 @@ export interface LoadedSite {
 /** What the loader needs of each feature: its sections and their checks. */
 export type ConfigFeature = Pick<FeatureDeclaration, 'name' | 'sections' | 'check'>;
 
-/** What a physical port is, for "one bus per port": a serial path, a serial converter, a Modbus TCP endpoint. */
-function endpointOf(b: SiteBusConfig): string {
-  if (b.type === 'rtu' || b.type === 'dlt645') return `serial:${path.resolve(b.path)}`;
-  if (b.type === 'rtu-over-tcp' || b.type === 'dlt645-tcp') return `serial-server:${b.host}:${b.port}`;
-  return `${b.type}:${b.host}:${b.port}`;
-}
-
-/** Cross-reference checks of the core sections (buses, devices, profiles). */
-function crossCheck(config: SiteConfig, profiles: Map<string, Profile>, file: string, dlt645Profiles = new Map<string, Dlt645Profile>()): ConfigIssue[] {
-  const issues: ConfigIssue[] = [];
-  const busIds = new Map<string, number>();
-  const ports = new Map<string, string>();
-  config.buses.forEach((b, i) => {
-    if (busIds.has(b.id)) issues.push({ file, path: `/buses/${i}/id`, message: `duplicate bus id '${b.id}' (also /buses/${busIds.get(b.id)})` });
-    else busIds.set(b.id, i);
-    // A physical port is owned by exactly one bus object: two would corrupt each other's frames.
-    const endpoint = endpointOf(b);
-    const other = ports.get(endpoint);
-    if (other !== undefined && (b.type === 'rtu' || b.type === 'dlt645')) {
-      issues.push({ file, path: `/buses/${i}/path`, message: `serial port ${b.path} is already used by bus '${other}'; put all devices of one RS-485 line on one bus` });
-    } else if (other !== undefined && (b.type === 'rtu-over-tcp' || b.type === 'dlt645-tcp')) {
-      issues.push({ file, path: `/buses/${i}/host`, message: `serial device server ${b.host}:${b.port} is already used by bus '${other}'; put all devices of one RS-485 line on one bus` });
-    }
-    ports.set(endpoint, b.id);
-  });
-  const deviceIds = new Map<string, number>();
-  const units = new Map<string, string>();
-  config.devices.forEach((d, i) => {
-    if (deviceIds.has(d.id)) issues.push({ file, path: `/devices/${i}/id`, message: `duplicate device id '${d.id}' (also /devices/${deviceIds.get(d.id)})` });
-    else deviceIds.set(d.id, i);
-    const busIndex = busIds.get(d.bus);
-    if (busIndex === undefined) {
-      issues.push({ file, path: `/devices/${i}/bus`, message: `unknown bus '${d.bus}' (expected one of: ${[...busIds.keys()].join(', ') || 'none defined'})` });
-    } else {
-      const bus = config.buses[busIndex]!;
-      if (isDlt645Bus(bus) !== (d.address !== undefined)) {
-        issues.push(
-          d.address === undefined
-            ? { file, path: `/devices/${i}`, message: `bus '${bus.id}' is a DL/T 645 line: expected the meter's 12-digit 'address' instead of 'unitId'` }
-            : { file, path: `/devices/${i}/address`, message: `bus '${bus.id}' is a Modbus bus (${bus.type}): a meter 'address' needs a bus of type dlt645 or dlt645-tcp; Modbus devices take 'unitId'` },
-        );
-      } else if (d.address === undefined && bus.type !== 'tcp' && (d.unitId < 1 || d.unitId > 247)) {
-        issues.push({ file, path: `/devices/${i}/unitId`, message: `expected a unit id 1..247 on serial bus '${bus.id}', got ${d.unitId}` });
-      }
-      const field = d.address === undefined ? 'unitId' : 'address';
-      const unitKey = `${d.bus}#${d.address ?? d.unitId}`;
-      const owner = units.get(unitKey);
-      if (owner) issues.push({ file, path: `/devices/${i}/${field}`, message: `${d.address === undefined ? 'unit id' : 'meter address'} ${d.address ?? d.unitId} on bus '${d.bus}' is already used by device '${owner}'` });
-      else units.set(unitKey, d.id);
-    }
-    const dlt645 = dlt645Profiles.get(d.profile);
-    if (d.address !== undefined || dlt645) {
-      if (!dlt645) {
-        const known = [...dlt645Profiles.keys()].sort();
-        issues.push({ file, path: `/devices/${i}/profile`, message: `expected a DL/T 645 profile for the meter at address ${d.address} (one of: ${known.join(', ') || 'none'}), got '${d.profile}'` });
-      } else if (d.address === undefined) {
-        issues.push({ file, path: `/devices/${i}/profile`, message: `profile '${d.profile}' is a DL/T 645 profile: it needs a meter 'address' on a dlt645 or dlt645-tcp bus` });
-      }
-      return;
-    }
-    const profile = profiles.get(d.profile);
-    if (!profile) {
-      const known = [...profiles.keys()].sort();
-      issues.push({ file, path: `/devices/${i}/profile`, message: `unknown profile '${d.profile}' (expected one of: ${known.join(', ')})` });
-    } else {
-      // Same rule as the poller: the device's own timeout, else the longer of profile and bus.
-      const busTimeout = busIndex === undefined ? undefined : config.buses[busIndex]!.timeoutMs;
-      const timeout = d.timeoutMs ?? Math.max(profile.limits.timeoutMs, busTimeout ?? 0);
-      if (d.pollIntervalMs * 4 < timeout) {
-        issues.push({ file, path: `/devices/${i}/pollIntervalMs`, message: `poll interval ${d.pollIntervalMs} ms is too short for a request timeout of ${timeout} ms (expected at least ${Math.ceil(timeout / 4)} ms)` });
-      }
-    }
-  });
-  return issues;
+export interface ValidateOptions {
+  /** Line and column of a path in the file (from parseSource). */
+  locate?: (path: string) => { line?: number; column?: number };
+  /** Directory `profileDirs` are relative to (default: the file's). */
+  baseDir?: string;
+  /** Profiles already loaded (e.g. by `carbonedge read`): used instead of loading `profileDirs`. */
+  profiles?: Map<string, Profile>;
+  /** DL/T 645 profiles already loaded, with `profiles` (none when only `profiles` is given). */
+  dlt645Profiles?: Map<string, Dlt645Profile>;
 }
 
 /** The site config loader for a list of features (the composition root's: tools/cli/site.ts). */
@@ -106,7 +49,7 @@ export interface SiteLoader {
    * Validate a parsed site configuration: schema, profiles, cross references and every section's
    * own checks. Throws ConfigError listing every issue (file, path, line, what was expected).
    */
-  validateSiteConfig(value: unknown, file: string, opts?: { locate?: (path: string) => { line?: number; column?: number }; baseDir?: string }): LoadedSite;
+  validateSiteConfig(value: unknown, file: string, opts?: ValidateOptions): LoadedSite;
   /** Read, parse and validate a site configuration file (YAML or JSON). */
   loadSiteConfigFile(file: string): Promise<LoadedSite>;
   loadSiteConfigText(text: string, file: string): LoadedSite;
@@ -114,28 +57,35 @@ export interface SiteLoader {
 
 export function createSiteLoader(features: readonly ConfigFeature[]): SiteLoader {
   const schema = siteConfigSchema(features);
-  const checks = features.flatMap((f) => (f.check ? [{ name: f.name, check: f.check }] : []));
+  const checks = features.flatMap((f) => (f.check ? [{ name: f.name, keys: (f.sections ?? []).map((x) => x.key), check: f.check }] : []));
 
   function validateSiteConfig(
     value: unknown,
     file: string,
-    opts: { locate?: (path: string) => { line?: number; column?: number }; baseDir?: string } = {},
+    opts: ValidateOptions = {},
   ): LoadedSite {
-    const schemaIssues = validateWith(precompiledValidator('site-config', schema), value, file);
-    const raw = (value ?? {}) as Partial<SiteConfig>;
+    const schema$ = validateDetailed(precompiledValidator('site-config', schema), value, file);
+    const schemaIssues = schema$.issues;
+    const isObj = typeof value === 'object' && value !== null;
+    const profileDirs: unknown = isObj && 'profileDirs' in value ? value.profileDirs : undefined;
     const baseDir = opts.baseDir ?? (file.startsWith('<') ? process.cwd() : path.dirname(path.resolve(file)));
-    const dirs = [builtinProfileDir(), ...(Array.isArray(raw.profileDirs) ? raw.profileDirs.map((d) => path.resolve(baseDir, String(d))) : [])];
-    const { profiles, dlt645: dlt645Profiles, issues: profileIssues } = loadProfiles(dirs);
-    let issues: ConfigIssue[] = [...schemaIssues];
-    if (schemaIssues.length === 0) {
-      const config = value as SiteConfig;
-      issues.push(...crossCheck(config, profiles, file, dlt645Profiles));
-      for (const { name, check } of checks) {
-        try {
-          issues.push(...check(config, profiles, file));
-        } catch (err) {
-          issues.push({ file, path: '', message: `internal validation error (${name}): ${(err as Error).message}` });
-        }
+    const dirs = [builtinProfileDir(), ...(Array.isArray(profileDirs) ? profileDirs.filter((d) => typeof d === 'string').map((d) => path.resolve(baseDir, d)) : [])];
+    const { profiles, dlt645: dlt645Profiles, issues: profileIssues } = opts.profiles
+      ? { profiles: opts.profiles, dlt645: opts.dlt645Profiles ?? new Map<string, Dlt645Profile>(), issues: [] }
+      : loadProfiles(dirs);
+    // Schema and cross-reference errors in one pass: the core checks read the raw value through
+    // guards and skip what the schema already reported; a feature's checks run when its own
+    // sections and the core are well-formed (an unknown key or a number out of range is not malformed).
+    const reportedPaths = [...schemaIssues.map((i) => i.path), ...schema$.malformed];
+    let issues: ConfigIssue[] = [...schemaIssues, ...coreCrossCheck(value, { profiles, dlt645: dlt645Profiles }, file, (p) => touches(reportedPaths, p))];
+    const coreMalformed = !isObj || CORE_KEYS.some((k) => touches(schema$.malformed, `/${k}`));
+    for (const { name, keys, check } of checks) {
+      if (coreMalformed || keys.some((k) => touches(schema$.malformed, `/${k}`))) continue;
+      try {
+        // The core and this feature's sections passed the schema's shape (runtime/config/schema.ts).
+        issues.push(...check(value as SiteConfig, profiles, file));
+      } catch (err) {
+        issues.push({ file, path: '', code: 'CE_CONFIG_INVALID', message: `internal validation error (${name}): ${(err as Error).message}` });
       }
     }
     if (opts.locate) issues = issues.map((i) => (i.line || i.file !== file ? i : { ...i, ...opts.locate!(i.path) }));
@@ -151,13 +101,9 @@ export function createSiteLoader(features: readonly ConfigFeature[]): SiteLoader
   }
 
   async function loadSiteConfigFile(file: string): Promise<LoadedSite> {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      throw new ConfigError([{ file, path: '', message: `cannot read the configuration file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
-    }
-    return loadSiteConfigText(text, file);
+    const read = readTextFile(file, 'the configuration file', MAX_CONFIG_BYTES);
+    if ('issue' in read) throw new ConfigError([read.issue]);
+    return loadSiteConfigText(read.text, file);
   }
 
   return { schema, validateSiteConfig, loadSiteConfigFile, loadSiteConfigText };

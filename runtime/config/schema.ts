@@ -128,13 +128,18 @@ export const coreConfigSchema = {
       items: {
         type: 'object',
         required: ['type'],
-        properties: { type: { enum: ['tcp', 'rtu', 'rtu-over-tcp', 'dlt645', 'dlt645-tcp'] } },
-        if: { properties: { type: { const: 'rtu' } } },
+        properties: { type: { enum: ['tcp', 'rtu', 'rtu-over-tcp', 'dlt645', 'dlt645-tcp'], description: 'bus type: Modbus tcp, rtu, rtu-over-tcp; DL/T 645 dlt645 (serial), dlt645-tcp (TCP serial converter)' } },
+        // A bus of an unknown type gets one error (its type), not every field of the tcp branch.
+        if: { required: ['type'], properties: { type: { const: 'rtu' } } },
         then: rtuBus,
         else: {
-          if: { properties: { type: { const: 'dlt645' } } },
+          if: { required: ['type'], properties: { type: { const: 'dlt645' } } },
           then: dlt645Bus,
-          else: { if: { properties: { type: { const: 'dlt645-tcp' } } }, then: dlt645TcpBus, else: tcpBus },
+          else: {
+            if: { required: ['type'], properties: { type: { const: 'dlt645-tcp' } } },
+            then: dlt645TcpBus,
+            else: { if: { required: ['type'], properties: { type: { enum: ['tcp', 'rtu-over-tcp'] } } }, then: tcpBus },
+          },
         },
       },
     },

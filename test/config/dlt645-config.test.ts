@@ -19,7 +19,7 @@ function issuesOf(text: string) {
     loadSiteConfigText(text, 'site.yaml');
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
+    return (err as ConfigError).issues.map((i) => `${i.code} ${i.path}: ${i.message}`);
   }
   throw new Error('expected a ConfigError');
 }
@@ -53,15 +53,15 @@ describe('DL/T 645 buses and meters in the site configuration', () => {
       ),
     );
     expect(issues).toEqual([
-      "/devices/1/address: meter address 123456789012 on bus 'meters' is already used by device 'a'",
-      "/devices/2: bus 'meters' is a DL/T 645 line: expected the meter's 12-digit 'address' instead of 'unitId'",
-      "/devices/3/address: bus 'rs485' is a Modbus bus (rtu): a meter 'address' needs a bus of type dlt645 or dlt645-tcp; Modbus devices take 'unitId'",
-      "/devices/4/profile: expected a DL/T 645 profile for the meter at address 000000000002 (one of: dlt645-2007), got 'eastron-sdm630'",
-      "/devices/5/profile: profile 'dlt645-2007' is a DL/T 645 profile: it needs a meter 'address' on a dlt645 or dlt645-tcp bus",
+      "CE_CONFIG_CONFLICT /devices/1/address: meter address 123456789012 on bus 'meters' is already used by device 'a'",
+      "CE_CONFIG_PROTOCOL_MISMATCH /devices/2: bus 'meters' is a DL/T 645 line: expected the meter's 12-digit 'address' instead of 'unitId'",
+      "CE_CONFIG_PROTOCOL_MISMATCH /devices/3/address: bus 'rs485' is a Modbus bus (rtu): a meter 'address' needs a bus of type dlt645 or dlt645-tcp; Modbus devices take 'unitId'",
+      "CE_CONFIG_PROTOCOL_MISMATCH /devices/4/profile: expected a DL/T 645 profile for the meter at address 000000000002 (one of: dlt645-2007), got 'eastron-sdm630'",
+      "CE_CONFIG_PROTOCOL_MISMATCH /devices/5/profile: profile 'dlt645-2007' is a DL/T 645 profile: it needs a meter 'address' on a dlt645 or dlt645-tcp bus",
     ]);
   });
 
-  it('checks the address format, the bus fields and one bus per serial port', () => {
+  it('checks the address format, the bus fields and one bus per serial port, in one pass', () => {
     const issues = issuesOf(
       site(
         `  - { id: meters, type: dlt645, path: /dev/ttyUSB0, baudRate: 2401, parity: mark }
@@ -70,9 +70,11 @@ describe('DL/T 645 buses and meters in the site configuration', () => {
       ),
     );
     expect(issues).toEqual([
-      "/buses/0/baudRate: expected one of 1200, 2400, 4800, 9600, 19200, got 2401",
-      "/buses/0/parity: expected one of 'none', 'even', 'odd', got 'mark'",
-      '/devices/0/address: expected text matching ^[0-9]{12}$, got \'12345678901\'',
+      'CE_CONFIG_ENUM /buses/0/baudRate: expected one of 1200, 2400, 4800, 9600, 19200, got 2401 (did you mean 2400?)',
+      "CE_CONFIG_ENUM /buses/0/parity: expected one of 'none', 'even', 'odd', got 'mark'",
+      "CE_CONFIG_SCHEMA /devices/0/address: expected text matching ^[0-9]{12}$, got '12345678901'",
+      // Schema and cross-reference errors in one pass (runtime/config/core-check.ts).
+      "CE_CONFIG_CONFLICT /buses/1/path: serial port /dev/ttyUSB0 is already used by bus 'meters'; put all devices of one RS-485 line on one bus",
     ]);
     const shared = issuesOf(
       site(
@@ -81,6 +83,15 @@ describe('DL/T 645 buses and meters in the site configuration', () => {
         `  - { id: a, role: grid_meter, bus: meters, address: '123456789012', profile: dlt645-2007, pollIntervalMs: 5000 }`,
       ),
     );
-    expect(shared).toEqual(["/buses/1/path: serial port /dev/ttyUSB0 is already used by bus 'meters'; put all devices of one RS-485 line on one bus"]);
+    expect(shared).toEqual(["CE_CONFIG_CONFLICT /buses/1/path: serial port /dev/ttyUSB0 is already used by bus 'meters'; put all devices of one RS-485 line on one bus"]);
+  });
+
+  it('a rule reading a DL/T 645 meter is refused, not taken for a follow-on of a missing profile', () => {
+    const issues = issuesOf(
+      site(BUSES, `  - { id: main, role: grid_meter, bus: meters, address: '123456789012', profile: dlt645-2007, pollIntervalMs: 5000 }
+  - { id: sdm, role: submeter, bus: rs485, unitId: 1, profile: eastron-sdm630, pollIntervalMs: 5000 }`) +
+        'rules:\n  - { id: r1, kind: switch, output: sdm.relay, when: "main.active_power > 1000" }\n',
+    );
+    expect(issues.some((i) => i.includes('/rules/0') && i.includes("device 'main'"))).toBe(true);
   });
 });

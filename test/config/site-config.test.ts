@@ -76,7 +76,7 @@ devices:
     const bad = good.replace('parity: even }', 'parity: even, speed: 9600 }').replace('gateway: { id: gw-1 }', 'gateway: { id: gw-1, dryrun: true }');
     const issues = issuesOf(() => loadSiteConfigText(bad, 'bad.yaml'));
     const byPath = Object.fromEntries(issues.map((i) => [i.path, i.message]));
-    expect(byPath['/gateway/dryrun']).toBe("unknown field 'dryrun' (expected one of: id, dryRun, staleAfterMs, dataDir)");
+    expect(byPath['/gateway/dryrun']).toBe("unknown field 'dryrun' (did you mean 'dryRun'? expected one of: id, dryRun, staleAfterMs, dataDir)");
     expect(byPath['/buses/0/speed']).toBe("unknown field 'speed' (expected one of: id, timeoutMs, interRequestDelayMs, type, path, baudRate, parity, dataBits, stopBits)");
   });
 

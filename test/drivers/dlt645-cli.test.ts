@@ -104,3 +104,34 @@ devices:
     }
   });
 });
+
+describe('carbonedge read: DL/T 645 options are validated like a config file', () => {
+  const fail = (...args: string[]) =>
+    run(process.execPath, [CLI, 'read', '--profile', 'dlt645-2007', ...args], { timeout: 60_000 }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+
+  it('--address of 11 digits, --baud 2401, --parity evn: exit 2, each with its flag and code, nothing opened', async () => {
+    const r = await fail('--rtu', '/dev/null', '--address', '12345678901', '--baud', '2401', '--parity', 'evn');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--address: expected text matching \^\[0-9\]\{12\}\$, got '12345678901' \[CE_CONFIG_SCHEMA\]/);
+    expect(r.stderr).toMatch(/--baud: expected one of 1200, 2400, 4800, 9600, 19200, got 2401 \(did you mean 2400\?\) \[CE_CONFIG_ENUM\]/);
+    expect(r.stderr).toMatch(/--parity: expected one of 'none', 'even', 'odd', got 'evn' \(did you mean 'even'\?\) \[CE_CONFIG_ENUM\]/);
+  });
+
+  it('--timeout 10 on a converter, --unit for a meter, --address for a Modbus profile: exit 2', async () => {
+    const t = await fail('--tcp', '127.0.0.1:1', '--address', '123456789012', '--timeout', '10');
+    expect(t.code).toBe(2);
+    expect(t.stderr.match(/--timeout: expected a number >= 50, got 10 \[CE_CONFIG_SCHEMA\]/g)).toHaveLength(1);
+    const u = await fail('--tcp', '127.0.0.1:1', '--unit', '1');
+    expect(u.code).toBe(2);
+    expect(u.stderr).toMatch(/give the meter's --address \(12 digits\) instead of --unit/);
+    const m = await run(process.execPath, [CLI, 'read', '--profile', 'eastron-sdm630', '--tcp', '127.0.0.1:1', '--address', '123456789012']).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(m.code).toBe(2);
+    expect(m.stderr).toMatch(/--address is for DL\/T 645 meters/);
+  });
+});

@@ -169,4 +169,16 @@ describe.runIf(ok)('carbonedge read against pymodbus-simulated meters', () => {
     expect((u as { code: number }).code).toBe(2);
     expect((u as { stderr: string }).stderr).toMatch(/--baud/);
   });
+
+  it('validates the device options like the config: --baud 9200, --parity evn, --unit 0 on a serial bus, --timeout 10 are refused with codes', async () => {
+    const fail = (args: string[]) => run('node', [CLI, 'read', '--profile', 'eastron-sdm630', ...args]).then(() => ({ code: 0, stderr: '' }), (x: { code: number; stderr: string }) => x);
+    const serial = await fail(['--rtu', '/dev/null', '--baud', '9200', '--parity', 'evn', '--unit', '0']);
+    expect(serial.code).toBe(2);
+    expect(serial.stderr).toMatch(/--baud: expected one of 1200, .*115200, got 9200 \(did you mean 9600\?\) \[CE_CONFIG_ENUM\]/);
+    expect(serial.stderr).toMatch(/--parity: expected one of 'none', 'even', 'odd', got 'evn' \(did you mean 'even'\?\) \[CE_CONFIG_ENUM\]/);
+    expect(serial.stderr).toMatch(/--unit: expected a unit id 1\.\.247 on serial bus/);
+    const tcp = await fail(['--tcp', '127.0.0.1:1', '--unit', '1', '--timeout', '10']);
+    expect(tcp.code).toBe(2);
+    expect(tcp.stderr.match(/--timeout: expected a number >= 50, got 10 \[CE_CONFIG_SCHEMA\]/g)).toHaveLength(1);
+  });
 });

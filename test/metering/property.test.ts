@@ -15,6 +15,7 @@ import { STORE } from '../../runtime/store/service.js';
 import type { SiteConfig } from '../../runtime/config/types.js';
 import type { Reading } from '../../runtime/types.js';
 import { DAY0, demoConfig, profiles, tmpDb } from '../accounting/helpers.js';
+import { prng } from '../helpers/prng.js';
 
 const QUARTER = 15 * 60_000;
 const ROLLOVER = 1000;
@@ -29,18 +30,6 @@ const METERS = [
   { device: 'heatpump', point: 'energy_import', flow: 'heat_pump' },
   { device: 'load', point: 'energy_import', flow: 'load' },
 ] as const;
-
-/** mulberry32: a small seedable PRNG (the sequence is the same on every run). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function config(): SiteConfig {
   const base = demoConfig();

@@ -7,6 +7,7 @@ import {
   type ReadBlock,
 } from '../../drivers/modbus/planner.js';
 import type { DataType, Profile, ProfileLimits, ProfilePoint, ProhibitedRange, RegisterType } from '../../drivers/profiles/types.js';
+import { prng } from '../helpers/prng.js';
 
 function profileOf(points: ProfilePoint[], limits: Partial<ProfileLimits> = {}): Profile {
   return {
@@ -117,20 +118,8 @@ function telegrafPlan(points: ProfilePoint[], maxFill = 50): { start: number; en
   return out;
 }
 
-/** Small deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomProfile(seed: number): Profile {
-  const r = rng(seed);
+  const r = prng(seed);
   const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
   const limits: ProfileLimits = {
     maxRegistersPerRequest: int(4, 30),

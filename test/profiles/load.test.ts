@@ -1,8 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { builtinProfileDir, loadProfiles } from '../../drivers/profiles/load.js';
+import { MAX_PROFILE_BYTES } from '../../runtime/config/read-file.js';
 
 const dirs: string[] = [];
 function dirWith(files: Record<string, string>): string {
@@ -235,5 +237,21 @@ modes:
 
   it('builtinProfileDir finds device-profiles/ with the schema', () => {
     expect(builtinProfileDir()).toBe(path.resolve('device-profiles'));
+  });
+
+  it('reads only regular files under the size limit: a link to /dev/zero, a FIFO and a huge file are issues, the rest loads', () => {
+    const dir = dirWith({
+      'good.yaml': `id: good\n${HEADER}points:\n  - { id: a, register: holding, address: 0, type: u16 }\n`,
+      'huge.yaml': `id: huge\n${HEADER}points:\n  - { id: a, register: holding, address: 0, type: u16 }\n# ${'x'.repeat(MAX_PROFILE_BYTES)}\n`,
+    });
+    symlinkSync('/dev/zero', path.join(dir, 'zero.yaml'));
+    execFileSync('mkfifo', [path.join(dir, 'fifo.yaml')]);
+    const { profiles, issues } = loadProfiles([dir]);
+    expect([...profiles.keys()]).toEqual(['good']);
+    const byFile = Object.fromEntries(issues.map((i) => [path.basename(i.file), i]));
+    expect(byFile['zero.yaml']).toMatchObject({ code: 'CE_CONFIG_NOT_REGULAR_FILE', message: 'cannot read the profile: expected a regular file, got a device' });
+    expect(byFile['fifo.yaml']).toMatchObject({ code: 'CE_CONFIG_NOT_REGULAR_FILE', message: 'cannot read the profile: expected a regular file, got a FIFO' });
+    expect(byFile['huge.yaml']).toMatchObject({ code: 'CE_CONFIG_FILE_TOO_LARGE' });
+    expect(issues).toHaveLength(3);
   });
 });

@@ -2,6 +2,8 @@ import { Gateway, type FeatureDeclaration, type GatewayOptions } from '../../run
 import { FEATURES } from './features.js';
 import type { LoadedSite } from './site.js';
 import { createLogger, type Logger } from '../../runtime/logger.js';
+import { resolveDataDir } from '../../runtime/config/data-dir.js';
+import { lockDataDir, type DataDirLock } from '../../runtime/config/data-dir-lock.js';
 
 /**
  * Run a gateway in this process until SIGINT/SIGTERM, then stop it within its deadlines.
@@ -13,6 +15,15 @@ export async function runGatewayProcess(
   options: GatewayOptions,
   hooks: { logger?: Logger; features?: readonly FeatureDeclaration[]; onStarted?: (gw: Gateway) => void | Promise<void>; onStop?: () => void | Promise<void> } = {},
 ): Promise<number> {
+  // One gateway per data directory, checked before anything starts: a second one would fight the
+  // first over the database and the MQTT client id. Throws a ConfigError naming the holder's pid.
+  let lock: DataDirLock;
+  try {
+    lock = lockDataDir(resolveDataDir(site.config, options.dataDir));
+  } catch (err) {
+    await hooks.onStop?.();
+    throw err;
+  }
   const logger = hooks.logger ?? createLogger();
   const gateway = new Gateway({ config: site.config, configFile: site.file, profiles: site.profiles, dlt645Profiles: site.dlt645Profiles, logger, options, features: hooks.features ?? FEATURES });
   let stopping: Promise<void> | undefined;
@@ -22,6 +33,7 @@ export async function runGatewayProcess(
       logger.info({ signal }, 'stopping');
       stopping = (async () => {
         await gateway.stop();
+        lock.release();
         await hooks.onStop?.();
       })();
       stopping.then(
@@ -42,6 +54,7 @@ export async function runGatewayProcess(
     await gateway.start();
   } catch (err) {
     logger.fatal({ err }, 'gateway failed to start');
+    lock.release();
     await hooks.onStop?.();
     return 1;
   }

@@ -2,8 +2,9 @@ import path from 'node:path';
 import { ModbusBus } from '../../../drivers/modbus/bus.js';
 import { DevicePoller } from '../../../drivers/modbus/device-poller.js';
 import { builtinProfileDir, loadProfiles } from '../../../drivers/profiles/load.js';
-import type { Dlt645Profile } from '../../../drivers/profiles/types.js';
-import type { BusConfig, DeviceConfig, Dlt645BusConfig, Parity } from '../../../runtime/config/types.js';
+import type { Dlt645Profile, Profile } from '../../../drivers/profiles/types.js';
+import type { DeviceConfig, Dlt645BusConfig } from '../../../runtime/config/types.js';
+import { validateSiteConfig } from '../site.js';
 import { ConfigError } from '../../../runtime/config/errors.js';
 import type { Reading } from '../../../runtime/types.js';
 import type { Command } from '../command.js';
@@ -21,11 +22,52 @@ function hostPort(flag: string, v: string): { host: string; port: number } {
   return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
 }
 
-function int(flag: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} expects an integer ${min}..${max}, got '${v}'`);
-  return n;
+/** A number given on the command line as a number, anything else as given (the schema says what it expected). */
+function numeric(v: string | undefined): number | string | undefined {
+  return v !== undefined && /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v;
+}
+
+const CLI_SOURCE = '<command line>';
+
+/** The flag that set a path of the site config built from the command line. */
+function flagOf(p: string, transport: string): string {
+  const key = p.split('/')[3];
+  const byKey: Record<string, string> = {
+    host: transport,
+    port: transport,
+    type: transport,
+    path: '--rtu',
+    baudRate: '--baud',
+    parity: '--parity',
+    stopBits: '--stop-bits',
+    timeoutMs: '--timeout',
+    unitId: '--unit',
+    address: '--address',
+    profile: '--profile',
+  };
+  return (key && byKey[key]) ?? transport;
+}
+
+/**
+ * Validate the device options as a one-bus, one-device site config, with the loader `check`
+ * uses (same schema, same cross checks): `--baud 9200` is refused here as it is in a config file.
+ */
+function validateOptions(
+  bus: Record<string, unknown>,
+  device: Record<string, unknown>,
+  known: { profiles: Map<string, Profile>; dlt645Profiles?: Map<string, Dlt645Profile> },
+  transport: string,
+) {
+  const config = { version: 1, site: { id: 'cli' }, gateway: { id: 'cli' }, buses: [bus], devices: [device] };
+  try {
+    const site = validateSiteConfig(config, CLI_SOURCE, known);
+    return { bus: site.config.buses[0]!, device: site.config.devices[0]! };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // A flag may set two fields (--timeout: the bus's and the device's): say each problem once.
+    const lines = new Set(err.issues.map((i) => `${flagOf(i.path, transport)}: ${i.message} [${i.code}]`));
+    throw new UsageError([...lines].join('\n'));
+  }
 }
 
 /** One read of every point of a device: the installer's first check after wiring a meter. */
@@ -49,28 +91,36 @@ export const command: Command = {
         timeout: { type: 'string' },
       });
       if (!values.profile) throw new UsageError('--profile ID is required');
-      const timeoutMs = int('--timeout', values.timeout, 1, 600_000);
       const transports = [values.tcp, values.rtu, values['rtu-over-tcp']].filter((v) => v !== undefined);
       if (transports.length !== 1) throw new UsageError('give exactly one of --tcp HOST:PORT, --rtu PATH or --rtu-over-tcp HOST:PORT');
+      const timeoutMs = numeric(values.timeout);
       const dirs = [builtinProfileDir(), ...(values['profile-dir'] ?? []).map((d) => path.resolve(d))];
       const { profiles, dlt645, issues } = loadProfiles(dirs);
       const dlt645Profile = dlt645.get(values.profile);
-      if (dlt645Profile) return readMeter(values, dlt645Profile, timeoutMs);
+      if (dlt645Profile) return readMeter(values, dlt645Profile, dlt645, timeoutMs);
       if (values.address !== undefined) throw new UsageError(`--address is for DL/T 645 meters; profile '${values.profile}' is not a DL/T 645 profile (DL/T 645 profiles: ${[...dlt645.keys()].sort().join(', ') || 'none'})`);
-      const unit = int('--unit', values.unit, 0, 255);
-      if (unit === undefined) throw new UsageError('--unit N is required');
+      if (values.unit === undefined) throw new UsageError('--unit N is required');
 
-      let bus: BusConfig;
-      if (values.tcp !== undefined) bus = { id: 'cli', type: 'tcp', ...hostPort('--tcp', values.tcp), timeoutMs };
-      else if (values['rtu-over-tcp'] !== undefined) bus = { id: 'cli', type: 'rtu-over-tcp', ...hostPort('--rtu-over-tcp', values['rtu-over-tcp']), timeoutMs };
+      let raw: Record<string, unknown>;
+      let transport: string;
+      if (values.tcp !== undefined) [raw, transport] = [{ type: 'tcp', ...hostPort('--tcp', values.tcp) }, '--tcp'];
+      else if (values['rtu-over-tcp'] !== undefined) [raw, transport] = [{ type: 'rtu-over-tcp', ...hostPort('--rtu-over-tcp', values['rtu-over-tcp']) }, '--rtu-over-tcp'];
       else {
-        const baudRate = int('--baud', values.baud, 50, 4_000_000);
-        if (baudRate === undefined) throw new UsageError('--rtu needs --baud N (e.g. 9600)');
-        const parity = values.parity as Parity | undefined;
-        if (parity === undefined || !['none', 'even', 'odd'].includes(parity)) throw new UsageError('--rtu needs --parity none|even|odd');
-        const stopBits = int('--stop-bits', values['stop-bits'], 1, 2) as 1 | 2 | undefined;
-        bus = { id: 'cli', type: 'rtu', path: values.rtu!, baudRate, parity, ...(stopBits ? { stopBits } : {}), timeoutMs };
+        if (values.baud === undefined) throw new UsageError('--rtu needs --baud N (e.g. 9600)');
+        if (values.parity === undefined) throw new UsageError('--rtu needs --parity none|even|odd');
+        const stopBits = numeric(values['stop-bits']);
+        [raw, transport] = [{ type: 'rtu', path: values.rtu, baudRate: numeric(values.baud), parity: values.parity, ...(stopBits !== undefined ? { stopBits } : {}) }, '--rtu'];
       }
+      const rawDevice = {
+        id: 'cli-device',
+        role: 'other',
+        bus: 'cli',
+        unitId: numeric(values.unit),
+        profile: values.profile,
+        // Long enough for any request timeout (the config check wants 4 x the timeout).
+        pollIntervalMs: Math.max(1000, 4 * (typeof timeoutMs === 'number' ? timeoutMs : 0)),
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      };
 
       const profile = profiles.get(values.profile);
       if (!profile) {
@@ -78,17 +128,13 @@ export const command: Command = {
         if (relevant.length) throw new ConfigError(relevant, `profile '${values.profile}' has errors`);
         throw new UsageError(`unknown profile '${values.profile}' (available: ${[...profiles.keys(), ...dlt645.keys()].sort().join(', ') || 'none'}; searched ${dirs.join(', ')})`);
       }
+      const checked = validateOptions({ id: 'cli', ...raw, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }, rawDevice, { profiles }, transport);
+      const { bus, device: checkedDevice } = checked;
+      if (bus.type === 'dlt645' || bus.type === 'dlt645-tcp' || checkedDevice.address !== undefined) throw new Error('a Modbus device was validated as a DL/T 645 meter');
+      const unit = checkedDevice.unitId;
+      const device: DeviceConfig = { ...checkedDevice, id: profile.id };
 
-      const device: DeviceConfig = {
-        id: profile.id,
-        role: 'other',
-        bus: 'cli',
-        unitId: unit,
-        profile: profile.id,
-        pollIntervalMs: 1000,
-        ...(timeoutMs ? { timeoutMs } : {}),
-      };
-      const modbus = new ModbusBus(bus, { connectTimeoutMs: Math.max(1000, timeoutMs ?? 3000) });
+      const modbus = new ModbusBus(bus, { connectTimeoutMs: Math.max(1000, device.timeoutMs ?? 3000) });
       try {
         const poller = new DevicePoller({ device, profile, bus: modbus });
         if (!(await modbus.connect())) {
@@ -115,24 +161,41 @@ export const command: Command = {
     }),
 };
 
-/** The DL/T 645 branch: --address (or 13h discovery), --rtu with 2400 8E1 defaults, --tcp = serial converter. */
-async function readMeter(values: Record<string, string | boolean | string[] | undefined>, profile: Dlt645Profile, timeoutMs: number | undefined): Promise<number> {
+/**
+ * The DL/T 645 branch: --address (or 13h discovery), --rtu with 2400 8E1 defaults, --tcp = serial
+ * converter. The options are validated as a dlt645 / dlt645-tcp bus with one meter in a config file.
+ */
+async function readMeter(
+  values: Record<string, string | boolean | string[] | undefined>,
+  profile: Dlt645Profile,
+  dlt645Profiles: Map<string, Dlt645Profile>,
+  timeoutMs: number | string | undefined,
+): Promise<number> {
   const str = (k: string) => (typeof values[k] === 'string' ? values[k] : undefined);
   if (str('unit') !== undefined) throw new UsageError(`profile '${profile.id}' is a DL/T 645 profile: give the meter's --address (12 digits) instead of --unit`);
   if (str('rtu-over-tcp') !== undefined) throw new UsageError('a DL/T 645 meter behind a TCP serial converter is read with --tcp HOST:PORT');
   const address = str('address');
-  if (address !== undefined && !/^\d{12}$/.test(address)) throw new UsageError(`--address expects the meter's 12-digit address, got '${address}'`);
-  let bus: Dlt645BusConfig;
   const tcp = str('tcp');
-  if (tcp !== undefined) bus = { id: 'cli', type: 'dlt645-tcp', ...hostPort('--tcp', tcp), timeoutMs };
-  else {
-    const parity = str('parity') ?? 'even';
-    if (!isParity(parity)) throw new UsageError(`--parity expects none|even|odd, got '${parity}'`);
-    const stopBits = int('--stop-bits', str('stop-bits'), 1, 2);
-    bus = { id: 'cli', type: 'dlt645', path: str('rtu')!, baudRate: int('--baud', str('baud'), 50, 4_000_000) ?? 2400, parity, ...(stopBits === 2 ? { stopBits } : {}), timeoutMs };
-  }
+  const stopBits = numeric(str('stop-bits'));
+  const [raw, transport]: [Record<string, unknown>, string] =
+    tcp !== undefined
+      ? [{ type: 'dlt645-tcp', ...hostPort('--tcp', tcp) }, '--tcp']
+      : [{ type: 'dlt645', path: str('rtu'), baudRate: numeric(str('baud')) ?? 2400, parity: str('parity') ?? 'even', ...(stopBits !== undefined ? { stopBits } : {}) }, '--rtu'];
+  const rawDevice = {
+    id: 'cli-meter',
+    role: 'other',
+    bus: 'cli',
+    // Without --address the meter is asked for its own (13h); a placeholder lets the check vet the rest.
+    address: address ?? '000000000000',
+    profile: profile.id,
+    pollIntervalMs: Math.max(1000, 4 * (typeof timeoutMs === 'number' ? timeoutMs : 0)),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+  };
+  const checked = validateOptions({ id: 'cli', ...raw, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }, rawDevice, { profiles: new Map(), dlt645Profiles }, transport);
+  const { bus } = checked;
+  if (bus.type !== 'dlt645' && bus.type !== 'dlt645-tcp') throw new Error('a DL/T 645 meter was validated on a Modbus bus');
   const { readDlt645 } = await import('./read-dlt645.js');
-  const r = await readDlt645(bus, profile, address, timeoutMs);
+  const r = await readDlt645(bus satisfies Dlt645BusConfig, profile, address, checked.device.timeoutMs);
   if (r.failure) {
     process.stderr.write(`carbonedge read: meter ${r.address} on ${r.uri} did not answer (profile ${profile.id}): ${r.failure}\n`);
     if (values.json && r.readings.length) process.stdout.write(`${JSON.stringify(toJson(r.readings), null, 2)}\n`);
@@ -143,10 +206,6 @@ async function readMeter(values: Record<string, string | boolean | string[] | un
   const bad = r.readings.filter((x) => x.quality !== 'good').length;
   if (bad) process.stderr.write(`carbonedge read: ${bad} of ${r.readings.length} point(s) not good (see quality/error)\n`);
   return 0;
-}
-
-function isParity(v: string): v is Parity {
-  return v === 'none' || v === 'even' || v === 'odd';
 }
 
 function toJson(readings: Reading[]): Record<string, Record<string, unknown>> {
