@@ -3,7 +3,7 @@
  * canonical name), derived inputs (pv_surplus, grid_co2_g_per_kwh...), schedule variables,
  * GPIO outputs, and device modes from profiles. Built once at load; resolves names to keys.
  */
-import type { SiteConfig, DeviceConfig } from '../runtime/config/types.js';
+import type { SiteConfig, SiteDeviceConfig } from '../runtime/config/types.js';
 import type { Profile, ProfilePoint } from '../drivers/profiles/types.js';
 import type { DeviceRole } from '../runtime/types.js';
 import type { ResolvedRef, Resolver, ValueType } from './expr/compile.js';
@@ -56,7 +56,7 @@ export function isWritable(p: ProfilePoint): boolean {
 }
 
 export class SiteModel implements Resolver {
-  readonly devices = new Map<string, DeviceConfig>();
+  readonly devices = new Map<string, SiteDeviceConfig>();
   readonly control: ControlConfig;
   readonly gpioDevice: string;
   readonly gpioOutputs: Set<string>;
@@ -82,10 +82,11 @@ export class SiteModel implements Resolver {
 
   /**
    * True for a message that only repeats a problem the config check reports at the device (its
-   * profile does not exist): rules do not add a follow-on error for it.
+   * profile does not exist): rules do not add a follow-on error for it. A DL/T 645 meter (by
+   * `address`) has its profile among the DL/T 645 ones, which rules do not see: its error is no follow-on.
    */
   isFollowOn(message: string): boolean {
-    return [...this.devices.values()].some((d) => !this.profiles.has(d.profile) && message.includes(this.unloaded(d.id, d.profile)));
+    return [...this.devices.values()].some((d) => d.address === undefined && !this.profiles.has(d.profile) && message.includes(this.unloaded(d.id, d.profile)));
   }
 
   profileOf(device: string): Profile | undefined {
@@ -93,7 +94,7 @@ export class SiteModel implements Resolver {
     return d ? this.profiles.get(d.profile) : undefined;
   }
 
-  devicesWithRole(role: DeviceRole): DeviceConfig[] {
+  devicesWithRole(role: DeviceRole): SiteDeviceConfig[] {
     // Every configured device, also one whose id is a duplicate: a role never disappears behind an id error.
     return this.config.devices.filter((d) => d.role === role);
   }

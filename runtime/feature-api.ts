@@ -13,7 +13,7 @@
  *   call sites.
  * - Each feature registers its own MQTT commands (`ctx.commands`); the uplink only routes them.
  */
-import type { Profile } from '../drivers/profiles/types.js';
+import type { Dlt645Profile, Profile } from '../drivers/profiles/types.js';
 import type { ConfigIssue } from './config/errors.js';
 import type { ConfigSection } from './config/schema.js';
 
@@ -108,6 +108,8 @@ export interface GatewayContext {
   hub: ReadingsHub;
   /** Profiles by id, loaded and validated before start. */
   profiles: Map<string, Profile>;
+  /** DL/T 645 profiles by id (meters on dlt645 / dlt645-tcp buses). */
+  dlt645Profiles?: Map<string, Dlt645Profile>;
   /** Directory of the store and state files. */
   dataDir: string;
   clock: Clock;

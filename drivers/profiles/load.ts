@@ -15,8 +15,9 @@ import { MAX_PROFILE_BYTES, readTextFile } from '../../runtime/config/read-file.
 import { parseSource } from '../../runtime/config/yaml-source.js';
 import { fromEngineering, registerCount } from '../modbus/codec.js';
 import { CANONICAL, isCanonical } from './canonical.js';
+import { applyDlt645Defaults, dlt645SemanticIssues } from './dlt645-checks.js';
 import { packagePath } from '../../runtime/package-root.js';
-import type { Profile, ProfilePoint } from './types.js';
+import { isDlt645Profile, type AnyProfile, type Dlt645Profile, type Profile, type ProfilePoint } from './types.js';
 
 const PROFILE_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 const SCHEMA_FILE = 'profile.schema.json';
@@ -170,23 +171,25 @@ function applyDefaults(profile: Profile, file: string): Profile {
 }
 
 /**
- * Validate one parsed profile. `locate` maps a JSON path to a line (from parseSource).
- * Returns the profile with defaults applied when there are no issues.
+ * Validate one parsed profile (Modbus, or DL/T 645 with `protocol: dlt645-2007`). `locate` maps
+ * a JSON path to a line (from parseSource). Returns the profile with defaults applied when there
+ * are no issues.
  */
 export function validateProfile(
   value: unknown,
   file: string,
   opts: { locate?: (p: string) => { line?: number; column?: number }; expectedId?: string } = {},
-): { profile?: Profile; issues: ConfigIssue[] } {
+): { profile?: AnyProfile; issues: ConfigIssue[] } {
   let issues = validateWith(schemaValidator(), value, file);
-  if (issues.length === 0) issues = semanticIssues(value as Profile, file, opts.expectedId);
+  const valid = value as AnyProfile;
+  if (issues.length === 0) issues = isDlt645Profile(valid) ? dlt645SemanticIssues(valid, file, opts.expectedId) : semanticIssues(valid, file, opts.expectedId);
   if (opts.locate) issues = issues.map((i) => (i.line ? i : { ...i, ...opts.locate!(i.path) }));
   if (issues.length) return { issues };
-  return { profile: applyDefaults(value as Profile, file), issues };
+  return { profile: isDlt645Profile(valid) ? applyDlt645Defaults(valid, file) : applyDefaults(valid, file), issues };
 }
 
 /** Read and validate one profile file (YAML or JSON). */
-export function loadProfileFile(file: string): { profile?: Profile; issues: ConfigIssue[] } {
+export function loadProfileFile(file: string): { profile?: AnyProfile; issues: ConfigIssue[] } {
   // Only a regular file under the size limit: a FIFO would hang, a link to /dev/zero fill memory.
   const read = readTextFile(file, 'the profile', MAX_PROFILE_BYTES);
   if ('issue' in read) return { issues: [read.issue] };
@@ -196,12 +199,21 @@ export function loadProfileFile(file: string): { profile?: Profile; issues: Conf
   return validateProfile(source.value, file, { locate: source.locate, expectedId });
 }
 
+export interface LoadedProfiles {
+  /** Modbus profiles. */
+  profiles: Map<string, Profile>;
+  /** DL/T 645 profiles (`protocol: dlt645-2007`); ids are unique across both maps. */
+  dlt645: Map<string, Dlt645Profile>;
+  issues: ConfigIssue[];
+}
+
 /**
  * Load every profile in the given directories (*.yaml, *.yml, *.json except the schema).
  * A profile id defined twice is an issue (the first definition is kept).
  */
-export function loadProfiles(dirs: string[]): { profiles: Map<string, Profile>; issues: ConfigIssue[] } {
+export function loadProfiles(dirs: string[]): LoadedProfiles {
   const profiles = new Map<string, Profile>();
+  const dlt645 = new Map<string, Dlt645Profile>();
   const issues: ConfigIssue[] = [];
   for (const dir of dirs) {
     let names: string[];
@@ -218,18 +230,19 @@ export function loadProfiles(dirs: string[]): { profiles: Map<string, Profile>; 
       const res = loadProfileFile(file);
       issues.push(...res.issues);
       if (!res.profile) continue;
-      const other = profiles.get(res.profile.id);
+      const other = profiles.get(res.profile.id) ?? dlt645.get(res.profile.id);
       if (other) {
         issues.push({ file, path: '/id', code: 'CE_CONFIG_DUPLICATE_ID', message: `duplicate profile id '${res.profile.id}' (already defined in ${other.file})`, line: 1 });
         continue;
       }
-      profiles.set(res.profile.id, res.profile);
+      if (isDlt645Profile(res.profile)) dlt645.set(res.profile.id, res.profile);
+      else profiles.set(res.profile.id, res.profile);
     }
   }
-  return { profiles, issues };
+  return { profiles, dlt645, issues };
 }
 
 /** The built-in profiles (device-profiles/). */
-export function loadBuiltinProfiles(): { profiles: Map<string, Profile>; issues: ConfigIssue[] } {
+export function loadBuiltinProfiles(): LoadedProfiles {
   return loadProfiles([builtinProfileDir()]);
 }

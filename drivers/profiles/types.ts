@@ -85,6 +85,8 @@ export interface ExpectProbe {
 }
 
 export interface Profile {
+  /** Absent in Modbus profiles (the default protocol). */
+  protocol?: 'modbus';
   id: string;
   /** Profile data version, bumped on every change to the map. */
   version: number;
@@ -105,3 +107,45 @@ export interface Profile {
   /** File the profile was loaded from (set by the loader). */
   file?: string;
 }
+
+/** A DL/T 645-2007 point: one data identifier read with 11h, its value in a BCD format. */
+export interface Dlt645Point {
+  id: string;
+  description?: string;
+  canonical?: string;
+  /** Data identifier DI3 DI2 DI1 DI0 as 8 hex digits, e.g. `00010000`. */
+  di: string;
+  /** Value format of the standard's appendix A, e.g. `XXXXXX.XX`. */
+  format: string;
+  /** The top bit of the most significant byte is the sign. */
+  signed?: boolean;
+  /** value = decoded * scale (e.g. 1000 for kW -> W). */
+  scale?: number;
+  unit?: string;
+  access?: 'read';
+  min?: number;
+  max?: number;
+  poll?: boolean;
+}
+
+export interface Dlt645Profile {
+  protocol: 'dlt645-2007';
+  id: string;
+  version: number;
+  manufacturer: string;
+  model: string;
+  kind: string;
+  source: { document: string; url?: string; revision?: string; notes?: string };
+  limits: { interRequestDelayMs: number; timeoutMs: number; retries?: number };
+  points: Dlt645Point[];
+  modes?: undefined;
+  file?: string;
+}
+
+/** A device profile of any protocol (`Profile` is a Modbus one). */
+export type AnyProfile = Profile | Dlt645Profile;
+
+export function isDlt645Profile(p: AnyProfile): p is Dlt645Profile {
+  return p.protocol === 'dlt645-2007';
+}
+

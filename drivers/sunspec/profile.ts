@@ -8,7 +8,7 @@
  */
 import { CANONICAL } from '../profiles/canonical.js';
 import { validateProfile } from '../profiles/load.js';
-import type { DataType, ExpectProbe, Profile, ProfilePoint } from '../profiles/types.js';
+import { isDlt645Profile, type DataType, type ExpectProbe, type Profile, type ProfilePoint } from '../profiles/types.js';
 import { canonicalOf, COMMON_IDS, kindOf, unitFactor } from './canonical-map.js';
 import { SUNSPEC_MARKER, type SunSpecChain } from './discover.js';
 import { layOut, modelDef, type LaidOutPoint } from './models.js';
@@ -132,5 +132,6 @@ export function sunspecProfile(stub: Profile, chain: SunSpecChain): Profile {
   };
   const { profile, issues } = validateProfile(generated, `<sunspec discovery at ${chain.base}>`);
   if (!profile) throw new Error(`generated SunSpec profile is invalid: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+  if (isDlt645Profile(profile)) throw new Error('generated SunSpec profile is not a Modbus profile');
   return profile;
 }

@@ -1,21 +1,34 @@
 import { ModbusBus } from '../../drivers/modbus/bus.js';
 import { DevicePoller } from '../../drivers/modbus/device-poller.js';
+import { isDlt645Bus, type BusConfig } from '../config/types.js';
 import type { Feature, GatewayContext } from '../feature-api.js';
+import type { Reading } from '../types.js';
 import { ACQUISITION, type AcquisitionService } from './service.js';
 
+/** What acquisition asks of a poller of any protocol. */
+interface AnyPoller {
+  pollOnce(): Promise<Reading[]>;
+  writePoint(point: string, value: number | boolean): Promise<{ readBack: Reading['value'] }>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
 /**
- * Acquisition: one ModbusBus per configured bus, one DevicePoller per device, publishing to the
- * readings hub. Devices whose profile is missing are refused by config validation before start;
- * here they are skipped with an error log rather than crashing the gateway.
+ * Acquisition: one ModbusBus per Modbus bus, one DevicePoller per Modbus device, and the same for
+ * DL/T 645 lines and meters (runtime/acquisition/dlt645.ts, loaded only when the site has one),
+ * publishing to the readings hub. Devices whose profile is missing are refused by config
+ * validation before start; here they are skipped with an error log rather than crashing the gateway.
  */
-export function createAcquisitionFeature(ctx: GatewayContext): Feature | null {
+export async function createAcquisitionFeature(ctx: GatewayContext): Promise<Feature | null> {
   const { config, logger, hub, clock } = ctx;
   if (!config.devices.length) return null;
   const log = logger.child({ feature: 'acquisition' });
   const buses = new Map<string, ModbusBus>();
-  for (const b of config.buses) buses.set(b.id, new ModbusBus(b, { logger: log }));
+  for (const b of config.buses) if (!isDlt645Bus(b)) buses.set(b.id, new ModbusBus(b satisfies BusConfig, { logger: log }));
+  const dlt645 = config.buses.some(isDlt645Bus) ? (await import('./dlt645.js')).createDlt645Acquisition(ctx, log) : undefined;
   const pollers = new Map<string, DevicePoller>();
   for (const d of config.devices) {
+    if (d.address !== undefined) continue;
     const bus = buses.get(d.bus);
     const profile = ctx.profiles.get(d.profile);
     if (!bus || !profile) {
@@ -24,9 +37,10 @@ export function createAcquisitionFeature(ctx: GatewayContext): Feature | null {
     }
     pollers.set(d.id, new DevicePoller({ device: d, profile, bus, hub, clock, logger: log }));
   }
-  const pollerOf = (device: string): DevicePoller => {
-    const p = pollers.get(device);
-    if (!p) throw new Error(`acquisition: unknown device '${device}' (known: ${[...pollers.keys()].join(', ') || 'none'})`);
+  const all = new Map<string, AnyPoller>([...pollers, ...(dlt645?.pollers ?? [])]);
+  const pollerOf = (device: string): AnyPoller => {
+    const p = all.get(device);
+    if (!p) throw new Error(`acquisition: unknown device '${device}' (known: ${[...all.keys()].join(', ') || 'none'})`);
     return p;
   };
   const service: AcquisitionService = {
@@ -68,13 +82,20 @@ export function createAcquisitionFeature(ctx: GatewayContext): Feature | null {
           'device capabilities',
         );
       }
-      for (const p of pollers.values()) p.start();
+      for (const p of dlt645?.pollers.values() ?? []) {
+        const points = p.profile.points.filter((q) => q.poll !== false);
+        log.info(
+          { device: p.device.id, profile: `${p.profile.id} v${p.profile.version}`, source: `${dlt645!.buses.get(p.device.bus)!.uri}#${p.device.address}`, points: points.length, canonical: points.filter((q) => q.canonical).map((q) => q.canonical), pollIntervalMs: p.device.pollIntervalMs },
+          'device capabilities',
+        );
+      }
+      for (const p of all.values()) p.start();
     },
     async stop() {
       // Stop scheduling first, then close the buses so queued requests fail at once, then wait
       // for the cycles in flight (bounded by the request timeouts).
-      const stopping = [...pollers.values()].map((p) => p.stop());
-      await Promise.all([...buses.values()].map((b) => b.close()));
+      const stopping = [...all.values()].map((p) => p.stop());
+      await Promise.all([...buses.values(), ...(dlt645?.buses.values() ?? [])].map((b) => b.close()));
       await Promise.all(stopping);
     },
   };

@@ -4,7 +4,7 @@
  * whose inputs are malformed or already reported is skipped (no follow-on errors).
  */
 import path from 'node:path';
-import type { Profile } from '../../drivers/profiles/types.js';
+import type { Dlt645Profile, Profile } from '../../drivers/profiles/types.js';
 import type { ConfigIssue } from './errors.js';
 import { timeZoneIssue } from './timezone.js';
 
@@ -17,7 +17,29 @@ const list = (v: unknown): Obj[] => (Array.isArray(v) ? v.map((x) => (isObj(x) ?
 const str = (o: Obj, k: string): string | undefined => (typeof o[k] === 'string' ? o[k] : undefined);
 const int = (o: Obj, k: string): number | undefined => (Number.isInteger(o[k]) ? Number(o[k]) : undefined);
 
-export function coreCrossCheck(value: unknown, profiles: Map<string, Profile>, file: string, reported: Reported): ConfigIssue[] {
+const SERIAL = new Set(['rtu', 'dlt645']);
+/** Bus types whose host:port is a serial device server (an RS-485 line behind it). */
+const SERIAL_SERVER = new Set(['rtu-over-tcp', 'dlt645-tcp']);
+const DLT645_BUS = new Set(['dlt645', 'dlt645-tcp']);
+
+/** What a physical port is, for "one bus per port": a serial path, a serial device server, a Modbus TCP endpoint. */
+function endpointOf(type: string | undefined, b: Obj): string | undefined {
+  const serial = str(b, 'path');
+  const host = str(b, 'host');
+  const port = int(b, 'port');
+  if (type !== undefined && SERIAL.has(type)) return serial === undefined ? undefined : `serial:${path.resolve(serial)}`;
+  if (host === undefined || port === undefined) return undefined;
+  return `${type !== undefined && SERIAL_SERVER.has(type) ? 'serial-server' : type}:${host}:${port}`;
+}
+
+/** The profiles devices may name: Modbus ones, and DL/T 645 ones for meters (by `address`). */
+export interface KnownProfiles {
+  profiles: Map<string, Profile>;
+  dlt645: Map<string, Dlt645Profile>;
+}
+
+export function coreCrossCheck(value: unknown, known: KnownProfiles, file: string, reported: Reported): ConfigIssue[] {
+  const { profiles, dlt645: dlt645Profiles } = known;
   const issues: ConfigIssue[] = [];
   const cfg = isObj(value) ? value : {};
   const site = isObj(cfg.site) ? cfg.site : {};
@@ -33,17 +55,15 @@ export function coreCrossCheck(value: unknown, profiles: Map<string, Profile>, f
     if (id === undefined) return;
     if (busIds.has(id)) issues.push({ file, path: `/buses/${i}/id`, code: 'CE_CONFIG_DUPLICATE_ID', message: `duplicate bus id '${id}' (also /buses/${busIds.get(id)})` });
     else busIds.set(id, i);
-    // A physical port is owned by exactly one bus object: two would corrupt each other's frames.
-    const serial = str(b, 'path');
-    const host = str(b, 'host');
-    const port = int(b, 'port');
-    const endpoint = type === 'rtu' && serial !== undefined ? `serial:${path.resolve(serial)}` : host !== undefined && port !== undefined ? `${type}:${host}:${port}` : undefined;
+    // A physical port is owned by exactly one bus object: two would corrupt each other's frames
+    // (a Modbus RTU bus and a DL/T 645 bus on one serial port too).
+    const endpoint = endpointOf(type, b);
     if (endpoint === undefined) return;
     const other = ports.get(endpoint);
-    if (other !== undefined && type === 'rtu') {
-      issues.push({ file, path: `/buses/${i}/path`, code: 'CE_CONFIG_CONFLICT', message: `serial port ${serial} is already used by bus '${other}'; put all devices of one RS-485 line on one bus` });
-    } else if (other !== undefined && type === 'rtu-over-tcp') {
-      issues.push({ file, path: `/buses/${i}/host`, code: 'CE_CONFIG_CONFLICT', message: `serial device server ${host}:${port} is already used by bus '${other}'; put all devices of one RS-485 line on one bus` });
+    if (other !== undefined && type !== undefined && SERIAL.has(type)) {
+      issues.push({ file, path: `/buses/${i}/path`, code: 'CE_CONFIG_CONFLICT', message: `serial port ${str(b, 'path')} is already used by bus '${other}'; put all devices of one RS-485 line on one bus` });
+    } else if (other !== undefined && type !== undefined && SERIAL_SERVER.has(type)) {
+      issues.push({ file, path: `/buses/${i}/host`, code: 'CE_CONFIG_CONFLICT', message: `serial device server ${str(b, 'host')}:${int(b, 'port')} is already used by bus '${other}'; put all devices of one RS-485 line on one bus` });
     }
     ports.set(endpoint, id);
   });
@@ -61,19 +81,41 @@ export function coreCrossCheck(value: unknown, profiles: Map<string, Profile>, f
     const busIndex = busId === undefined ? undefined : busIds.get(busId);
     const bus = busIndex === undefined ? undefined : buses[busIndex];
     const unitId = reported(`${at}/unitId`) ? undefined : int(d, 'unitId');
+    // A device with an `address` is a DL/T 645 meter (the schema's branch is chosen by its presence).
+    const meter = 'address' in d;
+    const address = reported(`${at}/address`) ? undefined : str(d, 'address');
+    const busType = bus === undefined || busIndex === undefined || reported(`/buses/${busIndex}/type`) ? undefined : str(bus, 'type');
     if (busId !== undefined && bus === undefined) {
       issues.push({ file, path: `${at}/bus`, code: 'CE_CONFIG_UNKNOWN_REF', message: `unknown bus '${busId}' (expected one of: ${[...busIds.keys()].join(', ') || 'none defined'})` });
-    } else if (bus && busId !== undefined && unitId !== undefined) {
-      if (str(bus, 'type') !== 'tcp' && (unitId < 1 || unitId > 247)) {
+    } else if (bus && busId !== undefined) {
+      if (busType !== undefined && DLT645_BUS.has(busType) !== meter) {
+        issues.push(
+          meter
+            ? { file, path: `${at}/address`, code: 'CE_CONFIG_PROTOCOL_MISMATCH', message: `bus '${busId}' is a Modbus bus (${busType}): a meter 'address' needs a bus of type dlt645 or dlt645-tcp; Modbus devices take 'unitId'` }
+            : { file, path: at, code: 'CE_CONFIG_PROTOCOL_MISMATCH', message: `bus '${busId}' is a DL/T 645 line: expected the meter's 12-digit 'address' instead of 'unitId'` },
+        );
+      } else if (!meter && unitId !== undefined && str(bus, 'type') !== 'tcp' && (unitId < 1 || unitId > 247)) {
         issues.push({ file, path: `${at}/unitId`, code: 'CE_CONFIG_INVALID', message: `expected a unit id 1..247 on serial bus '${busId}', got ${unitId}` });
       }
-      const unitKey = `${busId}#${unitId}`;
-      const owner = units.get(unitKey);
-      if (owner) issues.push({ file, path: `${at}/unitId`, code: 'CE_CONFIG_CONFLICT', message: `unit id ${unitId} on bus '${busId}' is already used by device '${owner}'` });
-      else units.set(unitKey, id ?? `#${i}`);
+      const station = meter ? address : unitId;
+      if (station !== undefined) {
+        const unitKey = `${busId}#${station}`;
+        const owner = units.get(unitKey);
+        if (owner) issues.push({ file, path: `${at}/${meter ? 'address' : 'unitId'}`, code: 'CE_CONFIG_CONFLICT', message: `${meter ? 'meter address' : 'unit id'} ${station} on bus '${busId}' is already used by device '${owner}'` });
+        else units.set(unitKey, id ?? `#${i}`);
+      }
     }
     const profileId = str(d, 'profile');
     if (profileId === undefined || reported(`${at}/profile`)) return;
+    if (meter || dlt645Profiles.has(profileId)) {
+      if (!dlt645Profiles.has(profileId)) {
+        const expected = `a DL/T 645 profile for the meter${address === undefined ? '' : ` at address ${address}`} (one of: ${[...dlt645Profiles.keys()].sort().join(', ') || 'none'})`;
+        issues.push({ file, path: `${at}/profile`, code: profiles.has(profileId) ? 'CE_CONFIG_PROTOCOL_MISMATCH' : 'CE_CONFIG_UNKNOWN_REF', message: `expected ${expected}, got '${profileId}'` });
+      } else if (!meter) {
+        issues.push({ file, path: `${at}/profile`, code: 'CE_CONFIG_PROTOCOL_MISMATCH', message: `profile '${profileId}' is a DL/T 645 profile: it needs a meter 'address' on a dlt645 or dlt645-tcp bus` });
+      }
+      return;
+    }
     const profile = profiles.get(profileId);
     if (!profile) {
       const known = [...profiles.keys()].sort();

@@ -10,13 +10,14 @@ export const CONFIG_ERROR_CODES = {
   CE_CONFIG_TIMEZONE: 'not an IANA time zone known to the runtime (the message suggests the closest)',
   CE_CONFIG_DUPLICATE_ID: 'an id (bus, device, profile, rule) defined twice',
   CE_CONFIG_UNKNOWN_REF: 'a reference to a bus, profile or device that does not exist',
-  CE_CONFIG_CONFLICT: 'two parts claim one resource (a serial port, a unit id on a bus)',
+  CE_CONFIG_CONFLICT: 'two parts claim one resource (a serial port, a unit id or meter address on a bus)',
+  CE_CONFIG_PROTOCOL_MISMATCH: 'a device, its bus and its profile speak different protocols (a `unitId` on a DL/T 645 line, a meter `address` on a Modbus bus, a Modbus profile for a meter or the reverse)',
   CE_CONFIG_INVALID: 'a value the schema allows but the site does not (checked against profiles, rules, accounting)',
   CE_CONFIG_YAML: 'the file is not valid YAML/JSON (syntax, or aliases expanding past the limit)',
   CE_CONFIG_READ: 'a file or directory cannot be read',
   CE_CONFIG_NOT_REGULAR_FILE: 'a config, profile or rule path is not a regular file (a FIFO, a device such as /dev/zero)',
   CE_CONFIG_FILE_TOO_LARGE: 'a config, profile or rule file is larger than the limit',
-  CE_CONFIG_UNSUPPORTED: 'a feature the format names but this version does not support yet (e.g. a dlt645 bus)',
+  CE_CONFIG_UNSUPPORTED: 'a feature the format names but this version does not support yet (none at present: dlt645 buses, the first such, are supported now)',
   CE_CONFIG_DATA_DIR_LOCKED: 'another gateway (the message gives its pid) runs on the same data directory',
 } as const;
 

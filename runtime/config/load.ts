@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Profile } from '../../drivers/profiles/types.js';
+import type { Dlt645Profile, Profile } from '../../drivers/profiles/types.js';
 import { builtinProfileDir, loadProfiles } from '../../drivers/profiles/load.js';
 import type { FeatureDeclaration } from '../feature-api.js';
 import { validateDetailed } from './ajv-issues.js';
@@ -11,8 +11,6 @@ import type { SiteConfig } from './types.js';
 import { MAX_CONFIG_BYTES, readTextFile } from './read-file.js';
 import { parseSource } from './yaml-source.js';
 
-/** Bus types the format names but no driver implements yet: one line saying so, not a schema dump. */
-const PLANNED_BUS_TYPES: Record<string, string> = { dlt645: 'DL/T 645' };
 const CORE_KEYS = ['version', 'site', 'gateway', 'profileDirs', 'buses', 'devices'];
 
 /** A path equal to, inside or around one of `paths`. */
@@ -20,20 +18,11 @@ function touches(paths: readonly string[], p: string): boolean {
   return paths.some((q) => q === p || q.startsWith(`${p}/`) || p.startsWith(`${q}/`) || q === '');
 }
 
-/** The schema's message for a bus type no driver implements yet, replaced by one that says so. */
-function plannedBusType(issue: ConfigIssue, value: unknown): ConfigIssue {
-  const m = /^\/buses\/(\d+)\/type$/.exec(issue.path);
-  const buses = typeof value === 'object' && value !== null && 'buses' in value && Array.isArray(value.buses) ? value.buses : [];
-  const bus: unknown = m ? buses[Number(m[1])] : undefined;
-  const type = typeof bus === 'object' && bus !== null && 'type' in bus && typeof bus.type === 'string' ? bus.type : undefined;
-  const name = type === undefined ? undefined : PLANNED_BUS_TYPES[type];
-  if (name === undefined) return issue;
-  return { ...issue, code: 'CE_CONFIG_UNSUPPORTED', message: `${name} buses (type '${type}') are not supported yet: supported bus types are tcp, rtu, rtu-over-tcp` };
-}
-
 export interface LoadedSite {
   config: SiteConfig;
   profiles: Map<string, Profile>;
+  /** DL/T 645 profiles (devices on `dlt645` / `dlt645-tcp` buses use these). */
+  dlt645Profiles: Map<string, Dlt645Profile>;
   /** The config file (or a label such as `<built-in demo config>`). */
   file: string;
 }
@@ -48,6 +37,8 @@ export interface ValidateOptions {
   baseDir?: string;
   /** Profiles already loaded (e.g. by `carbonedge read`): used instead of loading `profileDirs`. */
   profiles?: Map<string, Profile>;
+  /** DL/T 645 profiles already loaded, with `profiles` (none when only `profiles` is given). */
+  dlt645Profiles?: Map<string, Dlt645Profile>;
 }
 
 /** The site config loader for a list of features (the composition root's: tools/cli/site.ts). */
@@ -74,17 +65,19 @@ export function createSiteLoader(features: readonly ConfigFeature[]): SiteLoader
     opts: ValidateOptions = {},
   ): LoadedSite {
     const schema$ = validateDetailed(precompiledValidator('site-config', schema), value, file);
-    const schemaIssues = schema$.issues.map((i) => plannedBusType(i, value));
+    const schemaIssues = schema$.issues;
     const isObj = typeof value === 'object' && value !== null;
     const profileDirs: unknown = isObj && 'profileDirs' in value ? value.profileDirs : undefined;
     const baseDir = opts.baseDir ?? (file.startsWith('<') ? process.cwd() : path.dirname(path.resolve(file)));
     const dirs = [builtinProfileDir(), ...(Array.isArray(profileDirs) ? profileDirs.filter((d) => typeof d === 'string').map((d) => path.resolve(baseDir, d)) : [])];
-    const { profiles, issues: profileIssues } = opts.profiles ? { profiles: opts.profiles, issues: [] } : loadProfiles(dirs);
+    const { profiles, dlt645: dlt645Profiles, issues: profileIssues } = opts.profiles
+      ? { profiles: opts.profiles, dlt645: opts.dlt645Profiles ?? new Map<string, Dlt645Profile>(), issues: [] }
+      : loadProfiles(dirs);
     // Schema and cross-reference errors in one pass: the core checks read the raw value through
     // guards and skip what the schema already reported; a feature's checks run when its own
     // sections and the core are well-formed (an unknown key or a number out of range is not malformed).
     const reportedPaths = [...schemaIssues.map((i) => i.path), ...schema$.malformed];
-    let issues: ConfigIssue[] = [...schemaIssues, ...coreCrossCheck(value, profiles, file, (p) => touches(reportedPaths, p))];
+    let issues: ConfigIssue[] = [...schemaIssues, ...coreCrossCheck(value, { profiles, dlt645: dlt645Profiles }, file, (p) => touches(reportedPaths, p))];
     const coreMalformed = !isObj || CORE_KEYS.some((k) => touches(schema$.malformed, `/${k}`));
     for (const { name, keys, check } of checks) {
       if (coreMalformed || keys.some((k) => touches(schema$.malformed, `/${k}`))) continue;
@@ -98,7 +91,7 @@ export function createSiteLoader(features: readonly ConfigFeature[]): SiteLoader
     if (opts.locate) issues = issues.map((i) => (i.line || i.file !== file ? i : { ...i, ...opts.locate!(i.path) }));
     issues.push(...profileIssues);
     if (issues.length) throw new ConfigError(issues);
-    return { config: value as SiteConfig, profiles, file };
+    return { config: value as SiteConfig, profiles, dlt645Profiles, file };
   }
 
   function loadSiteConfigText(text: string, file: string): LoadedSite {

@@ -44,6 +44,55 @@ const rtuBus = {
   },
 };
 
+const dlt645Bus = {
+  type: 'object',
+  required: ['id', 'type', 'path'],
+  additionalProperties: false,
+  properties: {
+    ...busCommon,
+    type: { const: 'dlt645' },
+    path: { type: 'string', minLength: 1, description: 'serial device of the DL/T 645 RS-485 line, e.g. /dev/ttyUSB1' },
+    baudRate: { enum: [1200, 2400, 4800, 9600, 19200], description: 'default 2400' },
+    parity: { enum: ['none', 'even', 'odd'], description: 'default even' },
+    dataBits: { enum: [7, 8] },
+    stopBits: { enum: [1, 2] },
+  },
+};
+
+const dlt645TcpBus = {
+  ...tcpBus,
+  properties: { ...tcpBus.properties, type: { const: 'dlt645-tcp' }, host: { type: 'string', minLength: 1, description: 'TCP serial converter in front of a DL/T 645 RS-485 line' } },
+};
+
+const deviceCommon = {
+  id,
+  name: { type: 'string' },
+  role: { enum: [...DEVICE_ROLES] },
+  bus: { type: 'string' },
+};
+const deviceTail = {
+  profile: { type: 'string', minLength: 1 },
+  pollIntervalMs: ms(100, 86_400_000, 'poll interval (ms)'),
+  staleAfterMs: ms(100, 86_400_000, 'values older than this are invalidated (ms)'),
+  timeoutMs: ms(50, 60_000, 'per-request timeout (ms)'),
+  tags: { type: 'object', additionalProperties: { type: 'string' } },
+};
+
+/** A meter on a DL/T 645 bus: `address` (12 digits, as on the name plate) instead of `unitId`. */
+const dlt645Device = {
+  type: 'object',
+  required: ['id', 'role', 'bus', 'address', 'profile', 'pollIntervalMs'],
+  additionalProperties: false,
+  properties: { ...deviceCommon, address: { type: 'string', pattern: '^[0-9]{12}$', description: 'DL/T 645 meter address, 12 digits' }, ...deviceTail },
+};
+
+const modbusDevice = {
+  type: 'object',
+  required: ['id', 'role', 'bus', 'unitId', 'profile', 'pollIntervalMs'],
+  additionalProperties: false,
+  properties: { ...deviceCommon, unitId: { type: 'integer', minimum: 0, maximum: 255 }, ...deviceTail },
+};
+
 /**
  * JSON Schema of the core of the site configuration file (ajv, draft-07): version, site, gateway,
  * profile directories, buses and devices. The features' sections are added by siteConfigSchema().
@@ -79,33 +128,26 @@ export const coreConfigSchema = {
       items: {
         type: 'object',
         required: ['type'],
-        properties: { type: { enum: ['tcp', 'rtu', 'rtu-over-tcp'], description: 'bus type (DL/T 645 buses are not supported yet)' } },
+        properties: { type: { enum: ['tcp', 'rtu', 'rtu-over-tcp', 'dlt645', 'dlt645-tcp'], description: 'bus type: Modbus tcp, rtu, rtu-over-tcp; DL/T 645 dlt645 (serial), dlt645-tcp (TCP serial converter)' } },
         // A bus of an unknown type gets one error (its type), not every field of the tcp branch.
         if: { required: ['type'], properties: { type: { const: 'rtu' } } },
         then: rtuBus,
-        else: { if: { required: ['type'], properties: { type: { enum: ['tcp', 'rtu-over-tcp'] } } }, then: tcpBus },
+        else: {
+          if: { required: ['type'], properties: { type: { const: 'dlt645' } } },
+          then: dlt645Bus,
+          else: {
+            if: { required: ['type'], properties: { type: { const: 'dlt645-tcp' } } },
+            then: dlt645TcpBus,
+            else: { if: { required: ['type'], properties: { type: { enum: ['tcp', 'rtu-over-tcp'] } } }, then: tcpBus },
+          },
+        },
       },
     },
     devices: {
       type: 'array',
       minItems: 1,
-      items: {
-        type: 'object',
-        required: ['id', 'role', 'bus', 'unitId', 'profile', 'pollIntervalMs'],
-        additionalProperties: false,
-        properties: {
-          id,
-          name: { type: 'string' },
-          role: { enum: [...DEVICE_ROLES] },
-          bus: { type: 'string' },
-          unitId: { type: 'integer', minimum: 0, maximum: 255 },
-          profile: { type: 'string', minLength: 1 },
-          pollIntervalMs: ms(100, 86_400_000, 'poll interval (ms)'),
-          staleAfterMs: ms(100, 86_400_000, 'values older than this are invalidated (ms)'),
-          timeoutMs: ms(50, 60_000, 'per-request timeout (ms)'),
-          tags: { type: 'object', additionalProperties: { type: 'string' } },
-        },
-      },
+      // A device with an `address` is a DL/T 645 meter; the cross checks match it to its bus type.
+      items: { if: { required: ['address'] }, then: dlt645Device, else: modbusDevice },
     },
   },
 } as const;

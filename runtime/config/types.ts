@@ -27,14 +27,37 @@ export interface RtuBusConfig extends BusCommon {
   dataBits?: 7 | 8;
   stopBits?: 1 | 2;
 }
+/** A Modbus bus. */
 export type BusConfig = TcpBusConfig | RtuOverTcpBusConfig | RtuBusConfig;
 
-export interface DeviceConfig {
+/** A DL/T 645 RS-485 line on a serial port (default 2400 baud, even parity, 8 data bits, 1 stop bit). */
+export interface Dlt645SerialBusConfig extends BusCommon {
+  type: 'dlt645';
+  path: string;
+  baudRate?: number;
+  parity?: Parity;
+  dataBits?: 7 | 8;
+  stopBits?: 1 | 2;
+}
+/** A DL/T 645 RS-485 line behind a TCP serial converter (raw bytes over TCP). */
+export interface Dlt645TcpBusConfig extends BusCommon {
+  type: 'dlt645-tcp';
+  host: string;
+  port: number;
+}
+export type Dlt645BusConfig = Dlt645SerialBusConfig | Dlt645TcpBusConfig;
+/** Any bus of the site configuration. */
+export type SiteBusConfig = BusConfig | Dlt645BusConfig;
+
+export function isDlt645Bus(b: SiteBusConfig): b is Dlt645BusConfig {
+  return b.type === 'dlt645' || b.type === 'dlt645-tcp';
+}
+
+interface DeviceCommon {
   id: string;
   name?: string;
   role: DeviceRole;
   bus: string;
-  unitId: number;
   /** Profile id (device-profiles/<id>.yaml or a user profile directory). */
   profile: string;
   pollIntervalMs: number;
@@ -44,6 +67,18 @@ export interface DeviceConfig {
   /** Free-form tags for rules and accounting (e.g. line: A). */
   tags?: Record<string, string>;
 }
+/** A device on a Modbus bus, by unit id. */
+export interface DeviceConfig extends DeviceCommon {
+  unitId: number;
+  address?: undefined;
+}
+/** A meter on a DL/T 645 bus, by its 12-digit address. */
+export interface Dlt645DeviceConfig extends DeviceCommon {
+  address: string;
+  unitId?: undefined;
+}
+/** Any device of the site configuration. */
+export type SiteDeviceConfig = DeviceConfig | Dlt645DeviceConfig;
 
 export interface GatewayConfig {
   id: string;
@@ -64,8 +99,8 @@ export interface SiteConfig {
   gateway: GatewayConfig;
   /** Extra directories with user device profiles (relative to the config file). */
   profileDirs?: string[];
-  buses: BusConfig[];
-  devices: DeviceConfig[];
+  buses: SiteBusConfig[];
+  devices: SiteDeviceConfig[];
   store?: Record<string, unknown>;
   uplink?: Record<string, unknown>;
   accounting?: Record<string, unknown>;

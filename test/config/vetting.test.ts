@@ -2,7 +2,7 @@
  * `check` vets everything `run` would refuse (issue 8, section 3), and config files are read
  * safely (section 2): time zones with a did-you-mean, schema and cross-reference errors in one
  * pass without follow-on errors, did-you-mean for keys and enum values, rule-file lines, one line
- * for a dlt645 bus, stable codes, regular files under a size limit, YAML alias bombs.
+ * for an unknown bus type, stable codes, regular files under a size limit, YAML alias bombs.
  */
 import { execFileSync, execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -211,12 +211,18 @@ devices: [{ id: m, role: grid_meter, bus: b, unitId: 300, profile: eastron-sdm63
 });
 
 describe('bus types and codes', () => {
-  it('a dlt645 bus gets one line saying what is supported', () => {
+  it('a bus of an unknown type gets one line naming the supported types (dlt645 among them), not every field of a branch', () => {
     const c = demoSiteConfig({ tcpPort: 1502 });
-    const issues = issuesOf(() => validateSiteConfig({ ...c, buses: [...c.buses, { id: 'meters', type: 'dlt645', path: '/dev/ttyUSB1', baudRate: 2400 }] }, '<x>'));
+    const issues = issuesOf(() => validateSiteConfig({ ...c, buses: [...c.buses, { id: 'meters', type: 'dlt654', path: '/dev/ttyUSB1', baudRate: 2400 }] }, '<x>'));
     expect(issues).toHaveLength(1);
-    expect(issues[0]).toMatchObject({ path: '/buses/1/type', code: 'CE_CONFIG_UNSUPPORTED' });
-    expect(issues[0]!.message).toMatch(/not supported yet: supported bus types are tcp, rtu, rtu-over-tcp/);
+    expect(issues[0]).toMatchObject({ path: '/buses/1/type', code: 'CE_CONFIG_ENUM' });
+    expect(issues[0]!.message).toBe("expected one of 'tcp', 'rtu', 'rtu-over-tcp', 'dlt645', 'dlt645-tcp', got 'dlt654' (did you mean 'dlt645'?)");
+  });
+
+  it('a dlt645 bus is supported: no CE_CONFIG_UNSUPPORTED', () => {
+    const c = demoSiteConfig({ tcpPort: 1502 });
+    const site = validateSiteConfig({ ...c, buses: [...c.buses, { id: 'meters', type: 'dlt645', path: '/dev/ttyUSB1', baudRate: 2400 }] }, '<x>');
+    expect(site.config.buses.map((b) => b.type)).toContain('dlt645');
   });
 
   it('every issue has a stable code, printed in the message', () => {

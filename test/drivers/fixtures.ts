@@ -46,7 +46,7 @@ export function zeros(n: number): Record<number, number> {
   return at(0, new Array<number>(n).fill(0));
 }
 
-export function siteConfig(bus: BusConfig, devices: Array<Partial<DeviceConfig> & { id: string; unitId: number }>): SiteConfig {
+export function siteConfig(bus: BusConfig, devices: Array<Partial<DeviceConfig> & { id: string; unitId: number }>): SiteConfig & { buses: BusConfig[]; devices: DeviceConfig[] } {
   return {
     version: 1,
     site: { id: 'test-site' },

@@ -22,9 +22,11 @@ const idsIn = (dir: string, ext: RegExp) =>
     .filter((e) => e.isFile() && ext.test(e.name) && e.name !== 'profile.schema.json')
     .map((e) => e.name.replace(ext, ''))
     .sort();
-const profileIds = idsIn(PROFILE_DIR, /\.(ya?ml|json)$/i);
+const { profiles, dlt645, issues } = loadBuiltinProfiles();
+// Register-map fixtures are for Modbus profiles; DL/T 645 profiles are read against the meter
+// simulator and an independent frame builder (test/drivers/dlt645-*.test.ts).
+const profileIds = idsIn(PROFILE_DIR, /\.(ya?ml|json)$/i).filter((id) => !dlt645.has(id));
 const fixtureIds = idsIn(FIXTURE_DIR, /\.yaml$/);
-const { profiles, issues } = loadBuiltinProfiles();
 
 function fixtureFor(id: string): { profile: Profile; fixture: ProfileFixture } {
   const profile = profiles.get(id);

@@ -9,7 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { acquisitionFeature } from '../../runtime/acquisition/feature.js';
 import type { Profile } from '../../drivers/profiles/types.js';
-import type { SiteConfig } from '../../runtime/config/types.js';
+import type { DeviceConfig, SiteConfig } from '../../runtime/config/types.js';
 import { Gateway } from '../../runtime/gateway.js';
 import { silentLogger } from '../../runtime/logger.js';
 import type { Reading } from '../../runtime/types.js';
@@ -29,7 +29,7 @@ const oneRegister: Profile = {
   points: [{ id: 'value', canonical: 'active_power', register: 'holding', address: 7, type: 'u16', unit: 'W' }],
 };
 
-function config(port: number, device: Partial<SiteConfig['devices'][number]>): SiteConfig {
+function config(port: number, device: Partial<DeviceConfig>): SiteConfig {
   return {
     version: 1,
     site: { id: 'stale-test' },

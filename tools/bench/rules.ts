@@ -5,7 +5,7 @@
  * the demo site with its example rules, and without rules, measured side by side.
  */
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
-import type { DeviceConfig, SiteConfig } from '../../runtime/config/types.js';
+import type { DeviceConfig, SiteConfig, SiteDeviceConfig } from '../../runtime/config/types.js';
 import { ReadingsHub } from '../../runtime/readings-hub.js';
 import type { Reading } from '../../runtime/types.js';
 import { WriteGate } from '../../runtime/control/write-gate.js';
@@ -27,7 +27,7 @@ function percentile(sorted: number[], p: number): number {
 /** A synthetic site of ~2,000 points and 200 rules of every kind that acts on many outputs. */
 export function syntheticSite(nRules = 200, nSubmeters = 38): { config: SiteConfig; points: number } {
   const base = demoSiteConfig({ tcpPort: 1502 });
-  const devices: DeviceConfig[] = base.devices.filter((d) => d.id === 'grid' || d.id === 'pv' || d.id === 'battery');
+  const devices: SiteDeviceConfig[] = base.devices.filter((d) => d.id === 'grid' || d.id === 'pv' || d.id === 'battery');
   const dev = (id: string, profile: string, role: DeviceConfig['role'], unitId: number): DeviceConfig => ({ id, role, profile, bus: 'demo', unitId, pollIntervalMs: 5000 });
   for (let i = 0; i < nSubmeters; i++) devices.push(dev(`sub${i}`, 'eastron-sdm630', 'submeter', 10 + i));
   for (let i = 0; i < nRules; i++) devices.push(dev(`load${i}`, 'carbonedge-relay-load', 'load', 60 + (i % 180)));

@@ -2,8 +2,8 @@ import path from 'node:path';
 import { ModbusBus } from '../../../drivers/modbus/bus.js';
 import { DevicePoller } from '../../../drivers/modbus/device-poller.js';
 import { builtinProfileDir, loadProfiles } from '../../../drivers/profiles/load.js';
-import type { Profile } from '../../../drivers/profiles/types.js';
-import type { DeviceConfig } from '../../../runtime/config/types.js';
+import type { Dlt645Profile, Profile } from '../../../drivers/profiles/types.js';
+import type { DeviceConfig, Dlt645BusConfig } from '../../../runtime/config/types.js';
 import { validateSiteConfig } from '../site.js';
 import { ConfigError } from '../../../runtime/config/errors.js';
 import type { Reading } from '../../../runtime/types.js';
@@ -12,7 +12,9 @@ import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 
 const usage =
   'carbonedge read --profile ID (--tcp HOST:PORT | --rtu PATH --baud N --parity none|even|odd [--stop-bits 1|2] | --rtu-over-tcp HOST:PORT) ' +
-  '--unit N [--json] [--profile-dir DIR] [--timeout MS]';
+  '(--unit N | --address 123456789012) [--json] [--profile-dir DIR] [--timeout MS]\n' +
+  '  DL/T 645 profiles (e.g. dlt645-2007) take the meter --address (omitted: asked with 13h, one meter on the line);\n' +
+  '  --rtu defaults to --baud 2400 --parity even for them, and --tcp is a TCP serial converter (raw bytes)';
 
 function hostPort(flag: string, v: string): { host: string; port: number } {
   const m = /^(.+):(\d{1,5})$/.exec(v);
@@ -40,6 +42,7 @@ function flagOf(p: string, transport: string): string {
     stopBits: '--stop-bits',
     timeoutMs: '--timeout',
     unitId: '--unit',
+    address: '--address',
     profile: '--profile',
   };
   return (key && byKey[key]) ?? transport;
@@ -49,10 +52,15 @@ function flagOf(p: string, transport: string): string {
  * Validate the device options as a one-bus, one-device site config, with the loader `check`
  * uses (same schema, same cross checks): `--baud 9200` is refused here as it is in a config file.
  */
-function validateOptions(bus: Record<string, unknown>, device: Record<string, unknown>, profiles: Map<string, Profile>, transport: string) {
+function validateOptions(
+  bus: Record<string, unknown>,
+  device: Record<string, unknown>,
+  known: { profiles: Map<string, Profile>; dlt645Profiles?: Map<string, Dlt645Profile> },
+  transport: string,
+) {
   const config = { version: 1, site: { id: 'cli' }, gateway: { id: 'cli' }, buses: [bus], devices: [device] };
   try {
-    const site = validateSiteConfig(config, CLI_SOURCE, { profiles });
+    const site = validateSiteConfig(config, CLI_SOURCE, known);
     return { bus: site.config.buses[0]!, device: site.config.devices[0]! };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -64,7 +72,7 @@ function validateOptions(bus: Record<string, unknown>, device: Record<string, un
 
 /** One read of every point of a device: the installer's first check after wiring a meter. */
 export const command: Command = {
-  summary: 'Read every point of one Modbus device once, using a device profile (table, or --json keyed by point id).',
+  summary: 'Read every point of one Modbus device or DL/T 645 meter once, using a device profile (table, or --json keyed by point id).',
   usage,
   run: (argv) =>
     runCommand(usage, async () => {
@@ -77,15 +85,21 @@ export const command: Command = {
         parity: { type: 'string' },
         'stop-bits': { type: 'string' },
         unit: { type: 'string', short: 'u' },
+        address: { type: 'string' },
         json: { type: 'boolean' },
         'profile-dir': { type: 'string', multiple: true },
         timeout: { type: 'string' },
       });
       if (!values.profile) throw new UsageError('--profile ID is required');
-      if (values.unit === undefined) throw new UsageError('--unit N is required');
       const transports = [values.tcp, values.rtu, values['rtu-over-tcp']].filter((v) => v !== undefined);
       if (transports.length !== 1) throw new UsageError('give exactly one of --tcp HOST:PORT, --rtu PATH or --rtu-over-tcp HOST:PORT');
       const timeoutMs = numeric(values.timeout);
+      const dirs = [builtinProfileDir(), ...(values['profile-dir'] ?? []).map((d) => path.resolve(d))];
+      const { profiles, dlt645, issues } = loadProfiles(dirs);
+      const dlt645Profile = dlt645.get(values.profile);
+      if (dlt645Profile) return readMeter(values, dlt645Profile, dlt645, timeoutMs);
+      if (values.address !== undefined) throw new UsageError(`--address is for DL/T 645 meters; profile '${values.profile}' is not a DL/T 645 profile (DL/T 645 profiles: ${[...dlt645.keys()].sort().join(', ') || 'none'})`);
+      if (values.unit === undefined) throw new UsageError('--unit N is required');
 
       let raw: Record<string, unknown>;
       let transport: string;
@@ -108,18 +122,17 @@ export const command: Command = {
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       };
 
-      const dirs = [builtinProfileDir(), ...(values['profile-dir'] ?? []).map((d) => path.resolve(d))];
-      const { profiles, issues } = loadProfiles(dirs);
       const profile = profiles.get(values.profile);
       if (!profile) {
         const relevant = issues.filter((i) => i.file.includes(values.profile!));
         if (relevant.length) throw new ConfigError(relevant, `profile '${values.profile}' has errors`);
-        throw new UsageError(`unknown profile '${values.profile}' (available: ${[...profiles.keys()].sort().join(', ') || 'none'}; searched ${dirs.join(', ')})`);
+        throw new UsageError(`unknown profile '${values.profile}' (available: ${[...profiles.keys(), ...dlt645.keys()].sort().join(', ') || 'none'}; searched ${dirs.join(', ')})`);
       }
-      const checked = validateOptions({ id: 'cli', ...raw, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }, rawDevice, profiles, transport);
-      const { bus } = checked;
-      const unit = checked.device.unitId;
-      const device: DeviceConfig = { ...checked.device, id: profile.id };
+      const checked = validateOptions({ id: 'cli', ...raw, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }, rawDevice, { profiles }, transport);
+      const { bus, device: checkedDevice } = checked;
+      if (bus.type === 'dlt645' || bus.type === 'dlt645-tcp' || checkedDevice.address !== undefined) throw new Error('a Modbus device was validated as a DL/T 645 meter');
+      const unit = checkedDevice.unitId;
+      const device: DeviceConfig = { ...checkedDevice, id: profile.id };
 
       const modbus = new ModbusBus(bus, { connectTimeoutMs: Math.max(1000, device.timeoutMs ?? 3000) });
       try {
@@ -138,7 +151,7 @@ export const command: Command = {
           return 1;
         }
         if (values.json) process.stdout.write(`${JSON.stringify(toJson(readings), null, 2)}\n`);
-        else process.stdout.write(table(readings, profile, `${profile.manufacturer} ${profile.model} (${profile.id} v${profile.version}) unit ${unit} on ${modbus.uri}`));
+        else process.stdout.write(table(readings, `${profile.manufacturer} ${profile.model} (${profile.id} v${profile.version}) unit ${unit} on ${modbus.uri}`, new Map(profile.points.map((p) => [p.id, p.type]))));
         const bad = readings.filter((r) => r.quality !== 'good').length;
         if (bad) process.stderr.write(`carbonedge read: ${bad} of ${readings.length} point(s) not good (see quality/error)\n`);
         return 0;
@@ -147,6 +160,53 @@ export const command: Command = {
       }
     }),
 };
+
+/**
+ * The DL/T 645 branch: --address (or 13h discovery), --rtu with 2400 8E1 defaults, --tcp = serial
+ * converter. The options are validated as a dlt645 / dlt645-tcp bus with one meter in a config file.
+ */
+async function readMeter(
+  values: Record<string, string | boolean | string[] | undefined>,
+  profile: Dlt645Profile,
+  dlt645Profiles: Map<string, Dlt645Profile>,
+  timeoutMs: number | string | undefined,
+): Promise<number> {
+  const str = (k: string) => (typeof values[k] === 'string' ? values[k] : undefined);
+  if (str('unit') !== undefined) throw new UsageError(`profile '${profile.id}' is a DL/T 645 profile: give the meter's --address (12 digits) instead of --unit`);
+  if (str('rtu-over-tcp') !== undefined) throw new UsageError('a DL/T 645 meter behind a TCP serial converter is read with --tcp HOST:PORT');
+  const address = str('address');
+  const tcp = str('tcp');
+  const stopBits = numeric(str('stop-bits'));
+  const [raw, transport]: [Record<string, unknown>, string] =
+    tcp !== undefined
+      ? [{ type: 'dlt645-tcp', ...hostPort('--tcp', tcp) }, '--tcp']
+      : [{ type: 'dlt645', path: str('rtu'), baudRate: numeric(str('baud')) ?? 2400, parity: str('parity') ?? 'even', ...(stopBits !== undefined ? { stopBits } : {}) }, '--rtu'];
+  const rawDevice = {
+    id: 'cli-meter',
+    role: 'other',
+    bus: 'cli',
+    // Without --address the meter is asked for its own (13h); a placeholder lets the check vet the rest.
+    address: address ?? '000000000000',
+    profile: profile.id,
+    pollIntervalMs: Math.max(1000, 4 * (typeof timeoutMs === 'number' ? timeoutMs : 0)),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+  };
+  const checked = validateOptions({ id: 'cli', ...raw, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }, rawDevice, { profiles: new Map(), dlt645Profiles }, transport);
+  const { bus } = checked;
+  if (bus.type !== 'dlt645' && bus.type !== 'dlt645-tcp') throw new Error('a DL/T 645 meter was validated on a Modbus bus');
+  const { readDlt645 } = await import('./read-dlt645.js');
+  const r = await readDlt645(bus satisfies Dlt645BusConfig, profile, address, checked.device.timeoutMs);
+  if (r.failure) {
+    process.stderr.write(`carbonedge read: meter ${r.address} on ${r.uri} did not answer (profile ${profile.id}): ${r.failure}\n`);
+    if (values.json && r.readings.length) process.stdout.write(`${JSON.stringify(toJson(r.readings), null, 2)}\n`);
+    return 1;
+  }
+  if (values.json) process.stdout.write(`${JSON.stringify(toJson(r.readings), null, 2)}\n`);
+  else process.stdout.write(table(r.readings, `${profile.manufacturer} ${profile.model} (${profile.id} v${profile.version}) meter ${r.address} on ${r.uri}`));
+  const bad = r.readings.filter((x) => x.quality !== 'good').length;
+  if (bad) process.stderr.write(`carbonedge read: ${bad} of ${r.readings.length} point(s) not good (see quality/error)\n`);
+  return 0;
+}
 
 function toJson(readings: Reading[]): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = {};
@@ -171,8 +231,7 @@ function show(v: Reading['value'], type: string | undefined): string {
   return String(Number(v.toPrecision(type === 'f32' ? 7 : 15)));
 }
 
-function table(readings: Reading[], profile: Profile, title: string): string {
-  const types = new Map(profile.points.map((p) => [p.id, p.type]));
+function table(readings: Reading[], title: string, types = new Map<string, string>()): string {
   const rows = readings.map((r) => [
     r.point,
     show(r.value, types.get(r.point)),

@@ -1,0 +1,177 @@
+/**
+ * A DL/T 645-2007 meter simulator: several meters, told apart by their 12-digit address, on one
+ * RS-485 line (one end of a socat pty pair, or a TCP port like a serial converter). It answers
+ * 11h reads of the data identifiers of a DL/T 645 profile, splits long replies into follow-up
+ * frames (B1h, then 12h -> 92h/B2h) when `maxDataPerFrame` is set, replies D1h "no requested
+ * data" to an identifier it does not have, answers 13h read-address when it serves one meter, and
+ * stays silent for other addresses. Faults for tests: `corruptNext(n)` (bad checksums).
+ */
+import net from 'node:net';
+import { SerialPort } from 'serialport';
+import { encodeBcd, encodeDataIdentifier, decodeDataIdentifier, parseFormat } from '../../drivers/dlt645/values.js';
+import { BROADCAST_READ_ADDRESS, CONTROL, ERROR_BIT, FOLLOW_UP_BIT, REPLY_BIT, encodeAddress, encodeFrame, parseFrame, type Frame } from '../../drivers/dlt645/frame.js';
+import type { Dlt645Profile } from '../../drivers/profiles/types.js';
+
+export interface SimulatedMeter {
+  address: string;
+  /** Values by point id of the profile, in the point's engineering unit (W for a kW point with scale 1000). */
+  values: Record<string, number>;
+}
+
+export interface Dlt645ServerOptions {
+  profile: Dlt645Profile;
+  meters: SimulatedMeter[];
+  /** Split a reply's value into frames of at most this many value bytes (follow-up frames). */
+  maxDataPerFrame?: number;
+  /** FEh bytes in front of each reply (default 2). */
+  replyPreamble?: number;
+}
+
+/** Fixed plausible values of a three-phase meter (the `n`th meter's energies differ). */
+export function fixedMeterValues(n = 0): Record<string, number> {
+  return {
+    energy_combined: 1206.42 + n * 1000,
+    energy_import: 1206.42 + n * 1000,
+    energy_import_t1: 100.01, energy_import_t2: 400.4, energy_import_t3: 500.0, energy_import_t4: 206.01,
+    energy_export: 12.5 + n,
+    energy_export_t1: 0, energy_export_t2: 12.5 + n, energy_export_t3: 0, energy_export_t4: 0,
+    active_power: 3220.5 + n * 100, active_power_l1: 2280.5, active_power_l2: 2150.2, active_power_l3: -1210.2,
+    reactive_power: 1031.5,
+    voltage_l1: 230.1, voltage_l2: 229.8, voltage_l3: 231.2,
+    current_l1: 10.5, current_l2: 9.75, current_l3: 5.5,
+    power_factor: 0.943, power_factor_l1: 0.944, power_factor_l2: 0.96, power_factor_l3: -0.951,
+    frequency: 50.01,
+  };
+}
+
+export class Dlt645Server {
+  /** Requests answered (including error replies), by meter address. */
+  readonly served = new Map<string, number>();
+  private readonly meters = new Map<string, Map<string, number>>();
+  private readonly byDi = new Map<string, Dlt645Profile['points'][number]>();
+  private readonly pending = new Map<string, Buffer>();
+  private corrupt = 0;
+  private port: SerialPort | undefined;
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(private readonly opts: Dlt645ServerOptions) {
+    for (const p of opts.profile.points) this.byDi.set(p.di.toUpperCase(), p);
+    for (const m of opts.meters) this.meters.set(m.address, new Map(Object.entries(m.values)));
+  }
+
+  /** Set one value of one meter (engineering units, as in SimulatedMeter.values). */
+  set(address: string, point: string, value: number): void {
+    this.meters.get(address)?.set(point, value);
+  }
+
+  /** Drop one value: reads of it get an error reply ("no requested data"). */
+  remove(address: string, point: string): void {
+    this.meters.get(address)?.delete(point);
+  }
+
+  /** The next `n` replies go out with a wrong checksum. */
+  corruptNext(n: number): void {
+    this.corrupt = n;
+  }
+
+  /** Serve on a serial port (the simulator's end of a pty pair). */
+  async listenSerial(path: string, baudRate = 2400): Promise<void> {
+    const port = new SerialPort({ path, baudRate, parity: 'even', autoOpen: false });
+    await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
+    port.on('error', () => undefined);
+    this.port = port;
+    this.attach((b) => port.write(b), (fn) => port.on('data', fn));
+  }
+
+  /** Serve on 127.0.0.1 (port 0 = any free port); returns the port. */
+  async listenTcp(port = 0, host = '127.0.0.1'): Promise<number> {
+    const server = net.createServer((socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      socket.on('error', () => undefined);
+      this.attach((b) => socket.write(b), (fn) => socket.on('data', fn));
+    });
+    this.server = server;
+    await new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen(port, host, () => res());
+    });
+    const addr = server.address();
+    return typeof addr === 'object' && addr ? addr.port : port;
+  }
+
+  async close(): Promise<void> {
+    const port = this.port;
+    this.port = undefined;
+    if (port?.isOpen) await new Promise<void>((r) => port.close(() => r()));
+    for (const s of this.sockets) s.destroy();
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+  }
+
+  private attach(write: (b: Buffer) => void, onData: (fn: (d: Buffer) => void) => void): void {
+    let rx: Buffer = Buffer.alloc(0);
+    onData((d) => {
+      rx = Buffer.concat([rx, d]);
+      for (;;) {
+        const r = parseFrame(rx);
+        if (r.kind === 'incomplete') return;
+        rx = r.rest;
+        if (r.kind === 'bad' || r.frame.control & REPLY_BIT) continue;
+        const reply = this.answer(r.frame);
+        if (reply) write(this.encode(reply));
+      }
+    });
+  }
+
+  private encode(reply: Frame): Buffer {
+    const bytes = encodeFrame(reply, { preamble: this.opts.replyPreamble ?? 2 });
+    if (this.corrupt > 0) {
+      this.corrupt--;
+      bytes[bytes.length - 2] = (bytes[bytes.length - 2]! + 1) & 0xff;
+    }
+    return bytes;
+  }
+
+  /** The reply to one request, or undefined for silence. */
+  answer(req: Frame): Frame | undefined {
+    if (req.control === CONTROL.readAddress && req.address === BROADCAST_READ_ADDRESS) {
+      // Several meters answering at once would collide on the line: a real bus gives garbage.
+      if (this.meters.size !== 1) return undefined;
+      const address = [...this.meters.keys()][0]!;
+      return { address, control: CONTROL.readAddress | REPLY_BIT, data: encodeAddress(address) };
+    }
+    const meter = this.meters.get(req.address);
+    if (!meter) return undefined;
+    this.served.set(req.address, (this.served.get(req.address) ?? 0) + 1);
+    const di = req.data.length >= 4 ? decodeDataIdentifier(req.data) : '';
+    const error = (fn: number) => ({ address: req.address, control: fn | REPLY_BIT | ERROR_BIT, data: Buffer.from([0x02]) });
+    if (req.control === CONTROL.read) {
+      const p = this.byDi.get(di);
+      const value = p ? meter.get(p.id) : undefined;
+      if (!p || value === undefined) return error(CONTROL.read);
+      const bytes = encodeBcd(value / (p.scale ?? 1), parseFormat(p.format), p.signed ?? false);
+      return this.chunk(req.address, di, bytes, CONTROL.read);
+    }
+    if (req.control === CONTROL.readFollowUp) {
+      const key = `${req.address}/${di}`;
+      const rest = this.pending.get(key);
+      if (!rest) return error(CONTROL.readFollowUp);
+      const seq = req.data[4] ?? 0;
+      const reply = this.chunk(req.address, di, rest, CONTROL.readFollowUp);
+      return { ...reply, data: Buffer.concat([reply.data, Buffer.from([seq])]) };
+    }
+    return error(req.control & 0x1f);
+  }
+
+  private chunk(address: string, di: string, bytes: Buffer, fn: number): Frame {
+    const max = this.opts.maxDataPerFrame ?? bytes.length;
+    const key = `${address}/${di}`;
+    const more = bytes.length > max;
+    if (more) this.pending.set(key, bytes.subarray(max));
+    else this.pending.delete(key);
+    return { address, control: fn | REPLY_BIT | (more ? FOLLOW_UP_BIT : 0), data: Buffer.concat([encodeDataIdentifier(di), bytes.subarray(0, max)]) };
+  }
+}
