@@ -133,7 +133,7 @@ describe('decision log atomicity', () => {
     log.record(decision('r2'));
     expect(repo.read().map((d) => d.rule)).toEqual(['r2']);
     // The failed attempt consumed no sequence number: the committed record is decision/1.
-    expect(uplink(outbox)).toMatchObject([{ id: 'gw/decision/1', seq: 1, rule: 'r2', device: 'load', value: true }]);
+    expect(uplink(outbox)).toMatchObject([{ id: `gw/decision/${outbox.epoch}-1`, seq: 1, rule: 'r2', device: 'load', value: true }]);
     expect(contract.record('decision', 1)!(uplink(outbox)[0])).toBe(true);
     persistence.close();
   });
