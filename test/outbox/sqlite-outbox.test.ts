@@ -54,6 +54,11 @@ describe('SqliteOutbox', () => {
     const cut = o.readBatch('readings-1m', 10, { maxRecords: 1000, maxBytes: Buffer.byteLength(joined(rows.slice(0, 7))) + 3 })!;
     expect(cut).toMatchObject({ firstSeq: 11, lastSeq: 17, records: 7, bytes: sum(rows.slice(0, 7)) });
     expect(cut.text.toString('utf8')).toBe(joined(rows.slice(0, 7)));
+    // At the boundary: exactly the length of 8 joined records takes 8, one byte less takes 7.
+    const eight = Buffer.byteLength(joined(rows.slice(0, 8)));
+    expect(o.readBatch('readings-1m', 10, { maxRecords: 1000, maxBytes: eight })!.records).toBe(8);
+    expect(o.readBatch('readings-1m', 10, { maxRecords: 1000, maxBytes: eight - 1 })!.records).toBe(7);
+    expect(o.readBatch('readings-1m', 10, { maxRecords: 8, maxBytes: eight - 1 })!.records).toBe(7);
     // The first record always goes; upToSeq bounds the batch; nothing after the last: undefined.
     expect(o.readBatch('readings-1m', 10, { maxRecords: 5, maxBytes: 1 })).toMatchObject({ firstSeq: 11, lastSeq: 11, records: 1 });
     expect(o.readBatch('readings-1m', 40, { maxRecords: 100, maxBytes: 1e9, upToSeq: 60 })).toMatchObject({ firstSeq: 41, lastSeq: 60, records: 17 });
