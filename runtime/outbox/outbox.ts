@@ -31,6 +31,42 @@ export interface OutboxRow {
   payload: string;
 }
 
+/**
+ * Consecutive unsent records of one stream read as one piece of text, ready for an envelope: no
+ * per-record strings or objects on the JavaScript heap (a backlog drain reads millions).
+ */
+export interface OutboxBatch {
+  firstSeq: number;
+  lastSeq: number;
+  /** Records in the batch: every record of the stream with firstSeq <= seq <= lastSeq. */
+  records: number;
+  /** Sum of the records' `bytes` (the separators not counted). */
+  bytes: number;
+  /**
+   * UTF-8, outside the JavaScript heap: `head`, the records' JSON payloads in sequence order
+   * separated by commas, `tail` (e.g. a whole MQTT envelope).
+   */
+  text: Buffer;
+}
+
+export interface OutboxBatchRequest {
+  maxRecords: number;
+  /** Largest length of the payloads joined by commas (the first record always goes). */
+  maxBytes: number;
+  /** Only records up to this seq. */
+  upToSeq?: number;
+  /** Text before and after the records in `text` (default none). */
+  head?: string;
+  tail?: string;
+}
+
+/**
+ * Acknowledged records to delete: listed seqs, or (what the uplink sends) the whole range of a
+ * batch it read, with its record count and bytes (a count that does not match what was deleted
+ * makes the outbox count the stream again).
+ */
+export type OutboxAck = { stream: string; seqs: number[]; bytes?: number } | { stream: string; from: number; to: number; records: number; bytes: number };
+
 export interface OutboxStats {
   records: number;
   bytes: number;
@@ -52,10 +88,16 @@ export interface OutboxReader {
   /** Unsent records of `stream` after `afterSeq` (and up to `upToSeq`), in sequence order. */
   readOutbox(stream: string, afterSeq: number, limit: number, upToSeq?: number): OutboxRow[];
   /**
+   * The next batch of `stream` after `afterSeq` (and up to `upToSeq`): at most `maxRecords`
+   * records, and no more whose payloads joined by commas exceed `maxBytes` (the first record is
+   * always included); undefined when there is none.
+   */
+  readBatch(stream: string, afterSeq: number, req: OutboxBatchRequest): OutboxBatch | undefined;
+  /**
    * Delete acknowledged records (after PUBACK). `bytes`: the total bytes of `seqs` as read, when
    * the caller knows it (saves reading the rows again; checked against what was deleted).
    */
-  ack(items: { stream: string; seqs: number[]; bytes?: number }[]): void;
+  ack(items: OutboxAck[]): void;
   /** Called after records are enqueued (the uplink wakes up); returns an unsubscribe function. */
   onEnqueue(fn: (stream: string) => void): () => void;
   /** Called when records leave the outbox (ack or drop): the uplink re-reads its cursors. */

@@ -1,6 +1,14 @@
 import type { Persistence } from '../persistence/database.js';
 import { ChunkedInsert } from '../persistence/chunked-insert.js';
-import type { OutboxRow } from './outbox.js';
+import type { OutboxBatch, OutboxBatchRequest, OutboxRow } from './outbox.js';
+
+interface BatchRow {
+  n: number;
+  first: number;
+  last: number;
+  b: number;
+  text: Buffer;
+}
 
 /** The SQL of tables `outbox` and `outbox_seq` (created by migration store/1). */
 export class OutboxRepository {
@@ -11,6 +19,9 @@ export class OutboxRepository {
     const db = persistence.db;
     this.insert = new ChunkedInsert(db, 'INSERT INTO outbox', ['stream', 'seq', 'ts', 'created', 'bytes', 'payload'], 32);
     this.st = {
+      batch: db.prepare(batchSql('')),
+      batchUpTo: db.prepare(batchSql('AND seq <= @upToSeq')),
+      sizes: db.prepare('SELECT seq, bytes FROM outbox WHERE stream = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?').raw(),
       setSeq: db.prepare('INSERT OR REPLACE INTO outbox_seq (stream, last_seq) VALUES (?, ?)'),
       getSeq: db.prepare('SELECT last_seq FROM outbox_seq WHERE stream = ?').pluck(),
       allSeqs: db.prepare('SELECT stream, last_seq FROM outbox_seq'),
@@ -55,6 +66,27 @@ export class OutboxRepository {
     return (upToSeq === undefined ? this.st.read.all(stream, afterSeq, limit) : this.st.readUpTo.all(stream, afterSeq, upToSeq, limit)) as OutboxRow[];
   }
 
+  /** The next batch after `afterSeq` (see OutboxReader.readBatch), joined by SQLite. */
+  readBatch(stream: string, afterSeq: number, req: OutboxBatchRequest): OutboxBatch | undefined {
+    const { maxRecords, maxBytes, upToSeq } = req;
+    const params = { stream, afterSeq, limit: maxRecords, head: req.head ?? '', tail: req.tail ?? '' };
+    let r = (upToSeq === undefined ? this.st.batch.get(params) : this.st.batchUpTo.get({ ...params, upToSeq })) as BatchRow | undefined;
+    if (!r || r.n === 0) return undefined;
+    if (r.n > 1 && r.b + r.n - 1 > maxBytes) {
+      // Over the byte limit (rare: records are small): cut after the last record that fits.
+      const sizes = this.st.sizes.all(stream, afterSeq, r.last, maxRecords) as [number, number][];
+      let joined = -1;
+      let last = sizes[0]![0];
+      for (const [seq, bytes] of sizes) {
+        if (joined >= 0 && joined + 1 + bytes > maxBytes) break;
+        joined += bytes + 1;
+        last = seq;
+      }
+      r = this.st.batchUpTo.get({ ...params, upToSeq: last }) as BatchRow;
+    }
+    return { firstSeq: r.first, lastSeq: r.last, records: r.n, bytes: r.b, text: r.text };
+  }
+
   /** Records and bytes of seqs from..to of `stream`. */
   sumRange(stream: string, from: number, to: number): { records: number; bytes: number } {
     const r = this.st.sumRange.get(stream, from, to) as { n: number; b: number };
@@ -79,4 +111,16 @@ export class OutboxRepository {
     const sql = `SELECT stream FROM outbox WHERE stream NOT IN (${except.map(() => '?').join(', ')}) ORDER BY created LIMIT 1`;
     return this.persistence.db.prepare(sql).pluck().get(...except) as string | undefined;
   }
+}
+
+/**
+ * The batch after a seq as one row, the payloads joined by SQLite (as a BLOB: a Buffer, no string
+ * on the JavaScript heap to collect). The subquery reads in primary
+ * key order and, having a LIMIT, runs as a co-routine feeding group_concat in that order (a
+ * `group_concat(... ORDER BY seq)` would sort the payloads again: 1.7x slower; the order is
+ * checked by test/outbox/sqlite-outbox.test.ts).
+ */
+function batchSql(upTo: string): string {
+  return `SELECT count(*) AS n, min(seq) AS first, max(seq) AS last, coalesce(sum(bytes), 0) AS b, CAST(@head || group_concat(payload, ',') || @tail AS BLOB) AS text
+    FROM (SELECT seq, bytes, payload FROM outbox WHERE stream = @stream AND seq > @afterSeq ${upTo} ORDER BY seq LIMIT @limit)`;
 }

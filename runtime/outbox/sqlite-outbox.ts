@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.js';
 import type { Persistence } from '../persistence/database.js';
 import type { Clock } from '../types.js';
-import type { BatchOutboxWriter, OutboxReader, OutboxRow, OutboxStats } from './outbox.js';
+import type { BatchOutboxWriter, OutboxAck, OutboxBatch, OutboxBatchRequest, OutboxReader, OutboxRow, OutboxStats } from './outbox.js';
 import { OutboxRepository } from './repository.js';
 
 /**
@@ -141,25 +141,40 @@ export class SqliteOutbox implements BatchOutboxWriter, OutboxReader {
     return this.repo.read(stream, afterSeq, limit, upToSeq);
   }
 
-  ack(items: { stream: string; seqs: number[]; bytes?: number }[]): void {
+  readBatch(stream: string, afterSeq: number, req: OutboxBatchRequest): OutboxBatch | undefined {
+    if (this.closed) return undefined;
+    this.settle();
+    return this.repo.readBatch(stream, afterSeq, req);
+  }
+
+  ack(items: OutboxAck[]): void {
     if (this.closed || items.length === 0) return;
     this.persistence.withSynchronous('NORMAL', () =>
       this.persistence.unitOfWork(() => {
-        for (const { stream, seqs, bytes } of items) {
+        for (const item of items) {
+          const { stream, bytes } = item;
           const c = this.counts.get(stream);
           let deleted = 0;
           let deletedBytes = 0;
-          // Contiguous runs of seqs are deleted with one range statement each.
-          let i = 0;
-          while (i < seqs.length) {
-            let j = i;
-            while (j + 1 < seqs.length && seqs[j + 1] === seqs[j]! + 1) j++;
-            if (bytes === undefined) deletedBytes += this.repo.sumRange(stream, seqs[i]!, seqs[j]!).bytes;
-            deleted += this.repo.deleteRange(stream, seqs[i]!, seqs[j]!);
-            i = j + 1;
+          let expected: number;
+          if ('seqs' in item) {
+            const seqs = item.seqs;
+            expected = seqs.length;
+            // Contiguous runs of seqs are deleted with one range statement each.
+            let i = 0;
+            while (i < seqs.length) {
+              let j = i;
+              while (j + 1 < seqs.length && seqs[j + 1] === seqs[j]! + 1) j++;
+              if (bytes === undefined) deletedBytes += this.repo.sumRange(stream, seqs[i]!, seqs[j]!).bytes;
+              deleted += this.repo.deleteRange(stream, seqs[i]!, seqs[j]!);
+              i = j + 1;
+            }
+          } else {
+            expected = item.records;
+            deleted = this.repo.deleteRange(stream, item.from, item.to);
           }
           if (!c) continue;
-          if (bytes !== undefined && deleted !== seqs.length) {
+          if (bytes !== undefined && deleted !== expected) {
             // Some were gone already (dropped by the byte cap): count again.
             const now = this.repo.count(stream);
             c.records = now.records;

@@ -12,7 +12,7 @@ import {
   issuedAtMs,
   type FreshnessLimits,
 } from './command-freshness.js';
-import { formatAjvErrors } from './contract.js';
+import { formatAjvErrors } from './ajv-errors.js';
 
 /**
  * Inbound commands over MQTT (Zigbee2MQTT style). The uplink subscribes (QoS 1) to
@@ -47,7 +47,8 @@ export interface CommandResponse {
 
 /** Where the router finds each command's payload schema (the contract: runtime/uplink/contract.ts). */
 export interface CommandSchemas {
-  command(name: string): ValidateFunction | undefined;
+  /** The validator of command `name`'s payload (or a promise of it: compiled on first use). */
+  command(name: string): ValidateFunction | undefined | Promise<ValidateFunction | undefined>;
 }
 
 export interface CommandRouterOptions {
@@ -120,7 +121,7 @@ export class CommandRouter {
       if ((typeof t === 'string' && t.length <= 128) || (typeof t === 'number' && Number.isSafeInteger(t))) transaction = t;
       const spec = this.registry.get(name);
       if (!spec) return fail('CE_CMD_UNKNOWN', `unknown command '${name}' (this gateway accepts: ${this.names().join(', ') || 'none'})`);
-      const validate = this.schemas.command(name);
+      const validate = await this.schemas.command(name);
       if (!validate) return fail('CE_CMD_UNKNOWN', `the contract has no schema for command '${name}' (command-${name}.v<N>.schema.json)`);
       if (meta.retained) {
         // A retained command would be delivered again at every reconnect and applied again.

@@ -1,16 +1,19 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv | Ajv2020) => void;
 
+export { formatAjvErrors } from './ajv-errors.js';
+
 /**
  * The MQTT contract as data: runtime/uplink/contract/ holds the envelope and status schemas and
  * one record schema per stream, `<stream>.v<N>.schema.json` (JSON Schema draft-07 or 2020-12),
- * with examples in contract/examples/. This module loads and compiles them (receiver, tests).
+ * with examples in contract/examples/. This module loads and compiles them (receiver, tests); the
+ * gateway compiles only its command schemas, on the first command (./command-schemas.ts).
  */
 
 /** Absolute path of runtime/uplink/contract/ (found by walking up to package.json: works from source and dist/). */
@@ -46,14 +49,19 @@ const NOT_STREAMS = new Set(['envelope', 'status']);
 /** `command-<name>` files are inbound commands and their answers, not record streams. */
 const COMMAND_PREFIX = 'command-';
 
-export function loadContract(dir = contractDir()): Contract {
-  const ajv7 = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
-  const ajv2020 = new Ajv2020({ allErrors: true, strict: false, allowUnionTypes: true });
-  addFormats(ajv7);
-  addFormats(ajv2020);
-  const compile = (file: string): ValidateFunction => {
+function withFormats<T extends Ajv | Ajv2020>(ajv: T): T {
+  addFormats(ajv);
+  return ajv;
+}
+
+/** Compiles contract files of `dir`; each ajv instance (draft-07, 2020-12) is made on first need. */
+function schemaCompiler(dir: string): (file: string) => ValidateFunction {
+  let ajv7: Ajv | undefined;
+  let ajv2020: Ajv2020 | undefined;
+  const opts = { allErrors: true, strict: false, allowUnionTypes: true };
+  return (file) => {
     const schema = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { $schema?: string; $id?: string };
-    const ajv = String(schema.$schema ?? '').includes('2020-12') ? ajv2020 : ajv7;
+    const ajv = String(schema.$schema ?? '').includes('2020-12') ? (ajv2020 ??= withFormats(new Ajv2020(opts))) : (ajv7 ??= withFormats(new Ajv(opts)));
     const { $id: _drop, ...rest } = schema; // files are compiled independently; ids need not be unique across owners
     try {
       return ajv.compile(rest);
@@ -61,6 +69,23 @@ export function loadContract(dir = contractDir()): Contract {
       throw new Error(`contract schema ${file}: ${(err as Error).message}`);
     }
   };
+}
+
+/**
+ * The validator of command `<name>`'s payload at the highest version in `dir` (the one the
+ * gateway accepts), compiled alone; undefined when the contract has no schema for it.
+ */
+export function loadCommandValidator(name: string, dir = contractDir()): ValidateFunction | undefined {
+  let best: { version: number; file: string } | undefined;
+  for (const f of readdirSync(dir)) {
+    const m = SCHEMA_FILE.exec(f);
+    if (m && m[1] === `${COMMAND_PREFIX}${name}` && (!best || Number(m[2]) > best.version)) best = { version: Number(m[2]), file: f };
+  }
+  return best && schemaCompiler(dir)(best.file);
+}
+
+export function loadContract(dir = contractDir()): Contract {
+  const compile = schemaCompiler(dir);
   const validators = new Map<string, ValidateFunction>();
   const streams = new Map<string, number[]>();
   let envelope: ValidateFunction | undefined;
@@ -104,13 +129,3 @@ export function loadContract(dir = contractDir()): Contract {
   };
 }
 
-/** One line per error; for enum/const errors the allowed values are listed. */
-export function formatAjvErrors(errors: ErrorObject[] | null | undefined): string {
-  return (errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? e.keyword}${allowed(e)}`).join('; ');
-}
-
-function allowed(e: ErrorObject): string {
-  const p: Record<string, unknown> = e.params;
-  const values = e.keyword === 'enum' ? p.allowedValues : e.keyword === 'const' ? [p.allowedValue] : undefined;
-  return Array.isArray(values) ? ` (allowed: ${values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ')})` : '';
-}

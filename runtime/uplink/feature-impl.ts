@@ -4,7 +4,7 @@ import { section } from '../feature-api.js';
 import { STORE } from '../store/service.js';
 import { CommandRouter } from './commands.js';
 import { resolveUplinkConfig, type UplinkConfig } from './config-schema.js';
-import { loadContract } from './contract.js';
+import { lazyCommandSchemas } from './command-schemas.js';
 import { UPLINK } from './service.js';
 import { Uplink } from './uplink.js';
 
@@ -18,7 +18,7 @@ export function createUplinkFeature(ctx: GatewayContext, url: string): Feature {
   const cfg: UplinkConfig = raw.tls ? { ...raw, tls: { ...raw.tls, ca: rel(raw.tls.ca), cert: rel(raw.tls.cert), key: rel(raw.tls.key) } } : raw;
   const store = ctx.services.require(STORE, 'uplink');
   const resolved = resolveUplinkConfig(cfg, url, ctx.config.site.id, ctx.config.gateway.id);
-  const commands = new CommandRouter(ctx.commands, loadContract(), {
+  const commands = new CommandRouter(ctx.commands, lazyCommandSchemas(), {
     logger: log,
     clock: ctx.clock,
     maxAgeSec: resolved.commandMaxAgeSec,

@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { Clock } from '../types.js';
 import { monoNow, systemClock } from '../types.js';
-import type { OutboxReader } from '../outbox/outbox.js';
+import type { OutboxAck, OutboxBatch, OutboxReader } from '../outbox/outbox.js';
 import type { ResolvedUplinkConfig } from './config-schema.js';
 import { errorResponse, type CommandResponse, type CommandRouter } from './commands.js';
 
@@ -84,6 +84,8 @@ export class Uplink {
   private stopped = true;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
+  /** A pump queued for the next turn of the event loop (one at most, however many PUBACKs ask). */
+  private pumpImmediate: NodeJS.Immediate | undefined;
   private attempts = 0;
   private lanes = new Map<string, StreamLanes>();
   private inFlight = 0;
@@ -91,7 +93,7 @@ export class Uplink {
   private tokensAt = 0;
   private pumping = false;
   private unsubs: (() => void)[] = [];
-  private pendingAcks: { stream: string; seqs: number[]; bytes: number }[] = [];
+  private pendingAcks: OutboxAck[] = [];
   private ackTimer: NodeJS.Timeout | undefined;
   private commandsSubscribed = false;
   private pendingCommands = 0;
@@ -131,6 +133,9 @@ export class Uplink {
     for (const u of this.unsubs.splice(0)) u();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
+    this.pumpTimer = undefined;
+    this.pumpImmediate = undefined;
     const client = this.client;
     this.client = undefined;
     this.generation++;
@@ -385,11 +390,20 @@ export class Uplink {
     }
   }
 
+  /** Pump after `delayMs`, or (0) on the next turn of the event loop, replacing a later one. */
   private schedulePump(delayMs: number): void {
-    if (this.stopped || !this.connected) return;
+    if (this.stopped || !this.connected || this.pumpImmediate) return;
     if (this.pumpTimer) {
       if (delayMs > 0) return;
       clearTimeout(this.pumpTimer);
+      this.pumpTimer = undefined;
+    }
+    if (delayMs === 0) {
+      this.pumpImmediate = setImmediate(() => {
+        this.pumpImmediate = undefined;
+        this.pump();
+      });
+      return;
     }
     this.pumpTimer = setTimeout(() => {
       this.pumpTimer = undefined;
@@ -461,28 +475,8 @@ export class Uplink {
   /** Publish the next batch of a lane; returns the number of records sent. */
   private sendFrom(stream: string, lane: Lane, backfill: boolean, limit: number): number {
     if (limit < 1) return 0;
-    const rows = this.outbox.readOutbox(stream, lane.cursor, limit, lane.upTo);
-    if (rows.length === 0) {
-      // Records acknowledged/dropped below the cursor are gone; nothing else to do.
-      return 0;
-    }
-    let bytes = 0;
-    let n = 0;
-    for (const r of rows) {
-      if (n > 0 && bytes + r.bytes > this.config.batchMaxBytes) break;
-      bytes += r.bytes + 1;
-      n++;
-    }
-    const batch = rows.slice(0, n);
-    lane.cursor = batch[batch.length - 1]!.seq;
-    this.publishBatch(stream, batch.map((r) => r.seq), batch.map((r) => r.payload), backfill, bytes - n);
-    return n;
-  }
-
-  private publishBatch(stream: string, seqs: number[], payloads: string[], backfill: boolean, recordBytes: number): void {
-    const client = this.client;
-    if (!client) return;
-    const gen = this.generation;
+    // Records acknowledged/dropped below the cursor are gone; none after it: nothing to do.
+    // The outbox hands back the whole envelope, records included, in one Buffer.
     const head = JSON.stringify({
       schemaVersion: ENVELOPE_SCHEMA_VERSION,
       site: this.ids.site,
@@ -492,16 +486,35 @@ export class Uplink {
       sentAt: this.clock.now(),
       ...(backfill ? { backfill: true } : {}),
     });
-    const json = `${head.slice(0, -1)},"records":[${payloads.join(',')}]}`;
+    const batch = this.outbox.readBatch(stream, lane.cursor, {
+      maxRecords: limit,
+      maxBytes: this.config.batchMaxBytes,
+      upToSeq: lane.upTo,
+      head: `${head.slice(0, -1)},"records":[`,
+      tail: ']}',
+    });
+    if (!batch) return 0;
+    lane.cursor = batch.lastSeq;
+    this.publishBatch(stream, batch);
+    return batch.records;
+  }
+
+  /** Publish an envelope the outbox built (`batch.text`). */
+  private publishBatch(stream: string, batch: OutboxBatch): void {
+    const client = this.client;
+    if (!client) return;
+    const gen = this.generation;
     const gzip = this.config.compression === 'gzip';
-    const body = gzip ? zlib.gzipSync(json, { level: 1 }) : Buffer.from(json);
+    const body = gzip ? zlib.gzipSync(batch.text, { level: 1 }) : batch.text;
+    // Only the numbers are kept until the PUBACK, not the batch's text.
+    const { firstSeq, lastSeq, records, bytes } = batch;
     this.inFlight++;
     let settled = false;
     const timer = setTimeout(() => {
       if (settled || gen !== this.generation) return;
       settled = true;
       this.h.publishTimeouts++;
-      this.dropConnection(`no PUBACK within ${this.config.publishTimeoutMs} ms for ${stream} seq ${seqs[0]}..${seqs[seqs.length - 1]}`);
+      this.dropConnection(`no PUBACK within ${this.config.publishTimeoutMs} ms for ${stream} seq ${firstSeq}..${lastSeq}`);
     }, this.config.publishTimeoutMs);
     timer.unref?.();
     client.publish(topicFor(this.config.topicPrefix, stream, gzip), body, { qos: 1 }, (err) => {
@@ -509,11 +522,11 @@ export class Uplink {
       if (!err) {
         // A PUBACK is a PUBACK, even from a connection we have since abandoned: delete (acks
         // arriving together are deleted in one transaction).
-        this.pendingAcks.push({ stream, seqs, bytes: recordBytes });
+        this.pendingAcks.push({ stream, from: firstSeq, to: lastSeq, records, bytes });
         if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAcks(), 5);
         this.h.lastAckAt = this.clock.now();
         this.h.messagesAcked++;
-        this.h.recordsAcked += seqs.length;
+        this.h.recordsAcked += records;
       }
       if (settled || gen !== this.generation) return;
       settled = true;

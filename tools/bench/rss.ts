@@ -10,7 +10,7 @@ import { peakRssMb, rssMb, stopChild } from './procfs.js';
 export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../tools/carbonedge.js');
 
 /** V8 flags the gateway ships with (the shebang of tools/carbonedge.js, npm start, Dockerfile.arm64). */
-export const SHIPPED_NODE_FLAGS = ['--max-semi-space-size=1'];
+export const SHIPPED_NODE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1'];
 
 /**
  * Peak RSS of `carbonedge run` on the demo site: the simulators run in their own process
