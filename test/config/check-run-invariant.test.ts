@@ -16,7 +16,8 @@ import { demoSiteConfig } from '../../tools/simulator/demo-config.js';
 import { FEATURES } from '../../tools/cli/features.js';
 import { validateSiteConfig } from '../../tools/cli/site.js';
 import { freeTcpPort } from '../../tools/free-port.js';
-import { mutate, prng, type Mutation } from './mutate.js';
+import { prng } from '../helpers/prng.js';
+import { mutate, type Mutation } from './mutate.js';
 
 const SEED = Number(process.env.CE_PROPERTY_SEED ?? 20261129);
 const RUNS = Number(process.env.CE_PROPERTY_RUNS ?? 300);

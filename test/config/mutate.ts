@@ -1,20 +1,8 @@
 /**
- * Random mutations of a site config for property tests: a seedable PRNG and mutators that delete
+ * Random mutations of a site config for property tests (seeded by test/helpers/prng.ts): mutators that delete
  * keys, change types, put numbers out of range, add unknown keys, set bad time zones and
  * duplicate ids.
  */
-
-/** mulberry32: a small seedable PRNG with [0, 1) output. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Container = Json[] | { [k: string]: Json };
