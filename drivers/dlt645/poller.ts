@@ -2,8 +2,9 @@ import type { Dlt645DeviceConfig } from '../../runtime/config/types.js';
 import type { Logger } from '../../runtime/logger.js';
 import { silentLogger } from '../../runtime/logger.js';
 import type { Clock, Reading, ReadingSink } from '../../runtime/types.js';
-import { monoNow, systemClock } from '../../runtime/types.js';
+import { systemClock } from '../../runtime/types.js';
 import { Backoff } from '../modbus/backoff.js';
+import { PollLoop } from '../poll-loop.js';
 import type { Dlt645Point, Dlt645Profile } from '../profiles/types.js';
 import type { Dlt645Bus } from './bus.js';
 import { Dlt645Error } from './errors.js';
@@ -45,10 +46,8 @@ export class Dlt645Poller {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly backoff: Backoff;
-  private backedOffUntil = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private inCycle: Promise<unknown> | undefined;
+  /** Schedule and backoff window (monotonic). */
+  private readonly loop: PollLoop;
   private lastProblem: string | undefined;
 
   constructor(opts: { device: Dlt645DeviceConfig; profile: Dlt645Profile; bus: Dlt645Bus; hub?: ReadingSink; clock?: Clock; logger?: Logger; backoff?: { baseMs?: number; maxMs?: number } }) {
@@ -59,6 +58,13 @@ export class Dlt645Poller {
     this.clock = opts.clock ?? systemClock;
     this.log = (opts.logger ?? silentLogger()).child({ device: opts.device.id });
     this.backoff = new Backoff({ baseMs: opts.backoff?.baseMs ?? Math.max(1000, opts.device.pollIntervalMs), maxMs: opts.backoff?.maxMs ?? 300_000, jitter: 0.2 });
+    this.loop = new PollLoop({
+      clock: this.clock,
+      intervalMs: opts.device.pollIntervalMs,
+      cycle: () => this.pollOnce(),
+      onSkip: () => void this.stats.skipped++,
+      log: this.log,
+    });
   }
 
   /** The device's own timeout, else the longer of the profile's and the bus's. */
@@ -72,33 +78,12 @@ export class Dlt645Poller {
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.schedule(0);
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.inCycle?.catch(() => undefined);
-  }
-
-  private schedule(delay: number): void {
-    if (this.running) this.timer = setTimeout(() => void this.tick(), Math.max(0, delay));
-  }
-
-  private async tick(): Promise<void> {
-    const started = monoNow(this.clock);
-    if (started < this.backedOffUntil) {
-      this.stats.skipped++;
-    } else {
-      this.inCycle = this.pollOnce();
-      await this.inCycle;
-      this.inCycle = undefined;
-    }
-    const now = monoNow(this.clock);
-    this.schedule(Math.max(started + this.device.pollIntervalMs - now, this.backedOffUntil - now));
+  /** Stop scheduling; waits for the cycle in flight. */
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Read every polled point once, publish to the hub (if any) and return the readings. Never throws. */
@@ -131,12 +116,12 @@ export class Dlt645Poller {
     }
     if (unreachable) {
       const wait = this.backoff.fail();
-      this.backedOffUntil = monoNow(this.clock) + wait;
+      this.loop.backOff(wait);
       this.stats.failed++;
       this.report(`meter not answering, backing off ${wait} ms: ${unreachable.message}`);
     } else {
       this.backoff.reset();
-      this.backedOffUntil = 0;
+      this.loop.clearBackoff();
       if (firstError) this.stats.failed++;
       else this.stats.complete++;
       this.report(firstError);

@@ -2,8 +2,9 @@ import type { DeviceConfig } from '../../runtime/config/types.js';
 import type { Logger } from '../../runtime/logger.js';
 import { silentLogger } from '../../runtime/logger.js';
 import type { Clock, PointValue, Reading, ReadingSink } from '../../runtime/types.js';
-import { monoNow, systemClock } from '../../runtime/types.js';
+import { systemClock } from '../../runtime/types.js';
 import type { ExpectProbe, Profile, ProfilePoint } from '../profiles/types.js';
+import { PollLoop } from '../poll-loop.js';
 import { Backoff } from './backoff.js';
 import type { ModbusBus } from './bus.js';
 import { decodeBlockResults, decodeRaw, fromEngineering, registerCount, type BlockResult, type PointResult } from './codec.js';
@@ -63,11 +64,8 @@ export class DevicePoller {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly backoff: Backoff;
-  /** Monotonic time (clock.mono) until which the device is backed off. */
-  private backedOffUntil = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private inCycle: Promise<unknown> | undefined;
+  /** Schedule and backoff window (monotonic). */
+  private readonly loop: PollLoop;
   private lastProblem: string | undefined;
 
   constructor(opts: DevicePollerOptions) {
@@ -85,6 +83,13 @@ export class DevicePoller {
       random: opts.random,
     });
     this.plan = planReads(opts.profile);
+    this.loop = new PollLoop({
+      clock: this.clock,
+      intervalMs: opts.device.pollIntervalMs,
+      cycle: () => this.pollOnce(),
+      onSkip: () => void this.stats.skipped++,
+      log: this.log,
+    });
   }
 
   /** The profile the device is read with: the configured one, or the one discovered from the device. */
@@ -117,50 +122,17 @@ export class DevicePoller {
 
   /** Whether the device is currently backed off (and until when: wall time, ms since the epoch). */
   get backedOff(): { until: number; failures: number } | undefined {
-    const left = this.backedOffUntil - monoNow(this.clock);
+    const left = this.loop.backoffLeftMs();
     return left > 0 ? { until: this.clock.now() + Math.ceil(left), failures: this.backoff.failures } : undefined;
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.schedule(0);
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.inCycle?.catch(() => undefined);
-  }
-
-  private schedule(delay: number): void {
-    if (!this.running) return;
-    this.timer = setTimeout(() => void this.tick(), Math.max(0, delay));
-  }
-
-  /** One scheduled cycle; the schedule and the backoff run on the monotonic clock. */
-  private async tick(): Promise<void> {
-    const started = monoNow(this.clock);
-    try {
-      if (started < this.backedOffUntil) {
-        this.stats.skipped++;
-      } else {
-        const cycle = this.pollOnce();
-        this.inCycle = cycle;
-        await cycle;
-      }
-    } catch (err) {
-      // pollOnce does not throw; nothing a device does may stop its poller.
-      this.log.error({ err }, 'poll cycle failed unexpectedly');
-    } finally {
-      this.inCycle = undefined;
-    }
-    if (!this.running) return;
-    const now = monoNow(this.clock);
-    let next = started + this.device.pollIntervalMs - now;
-    if (now < this.backedOffUntil) next = Math.max(next, this.backedOffUntil - now);
-    this.schedule(next);
+  /** Stop scheduling; waits for the cycle in flight. */
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /**
@@ -215,13 +187,13 @@ export class DevicePoller {
     } else if (unreachable) {
       this.preflightDue = true;
       const wait = unreachable instanceof ModbusUnavailableError && !this.backoff.failures ? this.backoff.baseMs : this.backoff.fail();
-      this.backedOffUntil = monoNow(this.clock) + wait;
+      this.loop.backOff(wait);
       this.stats.failed++;
       this.report(`device not answering properly, backing off ${wait} ms: ${unreachable.message}`, 'warn');
     } else {
       if (this.backoff.failures) this.log.info({ afterFailures: this.backoff.failures }, 'device answering again');
       this.backoff.reset();
-      this.backedOffUntil = 0;
+      this.loop.clearBackoff();
       if (firstError) {
         this.stats.failed++;
         this.report(firstError, 'warn');
@@ -273,7 +245,7 @@ export class DevicePoller {
     this.stats.failed++;
     if (unreachable) {
       const wait = unreachable instanceof ModbusUnavailableError && !this.backoff.failures ? this.backoff.baseMs : this.backoff.fail();
-      this.backedOffUntil = monoNow(this.clock) + wait;
+      this.loop.backOff(wait);
       this.report(`device not answering properly, backing off ${wait} ms: ${problem}`, 'warn');
     } else {
       this.report(problem, 'error');
