@@ -55,3 +55,15 @@ export function siteConfig(bus: BusConfig, devices: Array<Partial<DeviceConfig> 
     devices: devices.map((d) => ({ role: 'submeter', bus: bus.id, profile: 'test-meter', pollIntervalMs: 200, ...d })),
   };
 }
+
+/** One holding register (address 7, u16 active power): the smallest device a poller can read. */
+export const oneRegister: Profile = {
+  id: 'one-register',
+  version: 1,
+  manufacturer: 'carbonedge tests',
+  model: 'one holding register',
+  kind: 'meter',
+  source: { document: 'test fixture' },
+  limits: { maxRegistersPerRequest: 125, maxFillRegisters: 0, prohibited: [], interRequestDelayMs: 0, timeoutMs: 400 },
+  points: [{ id: 'value', canonical: 'active_power', register: 'holding', address: 7, type: 'u16', unit: 'W' }],
+};

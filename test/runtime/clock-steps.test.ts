@@ -9,7 +9,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ModbusBus } from '../../drivers/modbus/bus.js';
 import { DevicePoller } from '../../drivers/modbus/device-poller.js';
 import { ModbusUnavailableError } from '../../drivers/modbus/errors.js';
-import type { Profile } from '../../drivers/profiles/types.js';
 import type { DeviceConfig } from '../../runtime/config/types.js';
 import { ReadingsHub } from '../../runtime/readings-hub.js';
 import type { Reading } from '../../runtime/types.js';
@@ -17,19 +16,9 @@ import { startMbapPeer, type MbapPeer } from '../drivers/mbap-peer.js';
 import { recordReads } from '../helpers/bus-requests.js';
 import { freePort, waitFor } from '../helpers/peers.js';
 import { TestClock } from '../helpers/test-clock.js';
+import { oneRegister } from '../drivers/fixtures.js';
 
 const HOUR = 3_600_000;
-
-const oneRegister: Profile = {
-  id: 'one-register',
-  version: 1,
-  manufacturer: 'carbonedge tests',
-  model: 'one holding register',
-  kind: 'meter',
-  source: { document: 'test fixture' },
-  limits: { maxRegistersPerRequest: 125, maxFillRegisters: 0, prohibited: [], interRequestDelayMs: 0, timeoutMs: 400 },
-  points: [{ id: 'value', canonical: 'active_power', register: 'holding', address: 7, type: 'u16', unit: 'W' }],
-};
 
 const device = (over: Partial<DeviceConfig> = {}): DeviceConfig => ({
   id: 'meter',

@@ -8,7 +8,6 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { acquisitionFeature } from '../../runtime/acquisition/feature.js';
-import type { Profile } from '../../drivers/profiles/types.js';
 import type { DeviceConfig, SiteConfig } from '../../runtime/config/types.js';
 import { Gateway } from '../../runtime/gateway.js';
 import { silentLogger } from '../../runtime/logger.js';
@@ -17,17 +16,7 @@ import { startMbapPeer, type MbapPeer } from '../drivers/mbap-peer.js';
 import { waitFor } from '../helpers/peers.js';
 import { ACQUISITION } from '../../runtime/acquisition/feature.js';
 import { TestClock } from '../helpers/test-clock.js';
-
-const oneRegister: Profile = {
-  id: 'one-register',
-  version: 1,
-  manufacturer: 'carbonedge tests',
-  model: 'one holding register',
-  kind: 'meter',
-  source: { document: 'test fixture' },
-  limits: { maxRegistersPerRequest: 125, maxFillRegisters: 0, prohibited: [], interRequestDelayMs: 0, timeoutMs: 400 },
-  points: [{ id: 'value', canonical: 'active_power', register: 'holding', address: 7, type: 'u16', unit: 'W' }],
-};
+import { oneRegister } from '../drivers/fixtures.js';
 
 function config(port: number, device: Partial<DeviceConfig>): SiteConfig {
   return {
