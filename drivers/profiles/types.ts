@@ -84,9 +84,8 @@ export interface ExpectProbe {
   description?: string;
 }
 
-export interface Profile {
-  /** Absent in Modbus profiles (the default protocol). */
-  protocol?: 'modbus';
+/** What every profile says about itself, whatever its protocol. */
+export interface ProfileIdentity {
   id: string;
   /** Profile data version, bumped on every change to the map. */
   version: number;
@@ -95,6 +94,13 @@ export interface Profile {
   /** What kind of device this is: meter, pv_inverter, battery, heat_pump, load, ... */
   kind: string;
   source: { document: string; url?: string; revision?: string; notes?: string };
+  /** File the profile was loaded from (set by the loader). */
+  file?: string;
+}
+
+export interface Profile extends ProfileIdentity {
+  /** Absent in Modbus profiles (the default protocol). */
+  protocol?: 'modbus';
   defaults?: { wordOrder?: WordOrder; byteOrder?: ByteOrder };
   limits: ProfileLimits;
   points: ProfilePoint[];
@@ -104,8 +110,6 @@ export interface Profile {
   expect?: ExpectProbe[];
   /** `sunspec`: the points are discovered from the device's SunSpec model chain at start (drivers/sunspec/). */
   discover?: 'sunspec';
-  /** File the profile was loaded from (set by the loader). */
-  file?: string;
 }
 
 /** A DL/T 645-2007 point: one data identifier read with 11h, its value in a BCD format. */
@@ -128,18 +132,11 @@ export interface Dlt645Point {
   poll?: boolean;
 }
 
-export interface Dlt645Profile {
+export interface Dlt645Profile extends ProfileIdentity {
   protocol: 'dlt645-2007';
-  id: string;
-  version: number;
-  manufacturer: string;
-  model: string;
-  kind: string;
-  source: { document: string; url?: string; revision?: string; notes?: string };
   limits: { interRequestDelayMs: number; timeoutMs: number; retries?: number };
   points: Dlt645Point[];
   modes?: undefined;
-  file?: string;
 }
 
 /** A device profile of any protocol (`Profile` is a Modbus one). */
