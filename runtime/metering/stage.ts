@@ -69,11 +69,26 @@ interface Baseline {
   ts: number;
 }
 
-const key = (device: string, point: string) => `${device}\u0000${point}`;
+/** A counter point: its options in milli-units and its baseline. */
+interface Meter {
+  opts: CounterDeltaOptions;
+  last?: Baseline;
+}
+
+/** Counter options in the counter's unit, scaled to milli-units like the values. */
+function inMilli(o: CounterDeltaOptions): CounterDeltaOptions {
+  return {
+    ...(o.rolloverAt !== undefined ? { rolloverAt: Math.round(o.rolloverAt * MILLI) } : {}),
+    ...(o.maxRatePerHour !== undefined ? { maxRatePerHour: o.maxRatePerHour * MILLI } : {}),
+    ...(o.minWindowMs !== undefined ? { minWindowMs: o.minWindowMs } : {}),
+  };
+}
 
 export class MeteringStage {
-  private readonly last = new Map<string, Baseline>();
-  private readonly options = new Map<string, CounterDeltaOptions | null>();
+  /** device -> point -> its meter, or null when the point is not a counter (two levels: no key string built per reading). */
+  private readonly meters = new Map<string, Map<string, Meter | null>>();
+  /** Restored baselines of points not seen yet (their lookup needs the reading's canonical name). */
+  private readonly restored = new Map<string, Map<string, Baseline>>();
 
   constructor(private readonly meterOf: MeterLookup) {}
 
@@ -84,20 +99,28 @@ export class MeteringStage {
    */
   restore(baselines: Iterable<{ device: string; point: string; value: number; ts: number }>): void {
     for (const b of baselines) {
-      const k = key(b.device, b.point);
-      if (!this.last.has(k)) this.last.set(k, { m: Math.round(b.value * MILLI), ts: b.ts });
+      const base = { m: Math.round(b.value * MILLI), ts: b.ts };
+      const meter = this.meters.get(b.device)?.get(b.point);
+      if (meter === null) continue; // seen, and not a counter
+      if (meter) {
+        meter.last ??= base;
+        continue;
+      }
+      let byPoint = this.restored.get(b.device);
+      if (!byPoint) this.restored.set(b.device, (byPoint = new Map()));
+      if (!byPoint.has(b.point)) byPoint.set(b.point, base);
     }
   }
 
   /** The current baselines (absolute values in the counter's unit), for persistence and tests. */
   baseline(device: string, point: string): { value: number; ts: number } | undefined {
-    const b = this.last.get(key(device, point));
+    const b = this.meters.get(device)?.get(point)?.last ?? this.restored.get(device)?.get(point);
     return b && { value: b.m / MILLI, ts: b.ts };
   }
 
   /** Whether (device, point, canonical) is metered as a counter. */
   isCounter(device: string, point: string, canonical?: string): boolean {
-    return this.optionsOf(device, point, canonical) !== undefined;
+    return this.meterFor(device, point, canonical) !== null;
   }
 
   /** The events of one batch of readings, in batch order. */
@@ -113,15 +136,14 @@ export class MeteringStage {
   /** The event of one reading, or undefined (not a counter, not good, not a number, out of order). */
   reading(r: Reading): MeterEvent | undefined {
     if (r.quality !== 'good' || typeof r.value !== 'number' || !Number.isFinite(r.value)) return undefined;
-    const opts = this.optionsOf(r.device, r.point, r.canonical);
-    if (!opts) return undefined;
-    const k = key(r.device, r.point);
-    const prev = this.last.get(k);
+    const meter = this.meterFor(r.device, r.point, r.canonical);
+    if (!meter) return undefined;
+    const prev = meter.last;
     if (prev && r.ts <= prev.ts) return undefined;
     const m = Math.round(r.value * MILLI);
-    const d = counterDelta(prev ? { value: prev.m, ts: prev.ts } : undefined, { value: m, ts: r.ts }, opts);
+    const d = counterDelta(prev ? { value: prev.m, ts: prev.ts } : undefined, { value: m, ts: r.ts }, meter.opts);
     // A reset or an implausible jump re-baselines on the new value: later deltas count from there.
-    this.last.set(k, { m, ts: r.ts });
+    meter.last = { m, ts: r.ts };
     const milli = Math.max(0, Math.round(d.delta));
     return {
       device: r.device,
@@ -139,21 +161,17 @@ export class MeteringStage {
     };
   }
 
-  private optionsOf(device: string, point: string, canonical: string | undefined): CounterDeltaOptions | undefined {
-    const k = key(device, point);
-    let o = this.options.get(k);
-    if (o === undefined) {
+  private meterFor(device: string, point: string, canonical: string | undefined): Meter | null {
+    let byPoint = this.meters.get(device);
+    if (!byPoint) this.meters.set(device, (byPoint = new Map()));
+    let meter = byPoint.get(point);
+    if (meter === undefined) {
       const found = this.meterOf(device, point, canonical);
-      // Options in the counter's unit, scaled to milli-units like the values.
-      o = found
-        ? {
-            ...(found.rolloverAt !== undefined ? { rolloverAt: Math.round(found.rolloverAt * MILLI) } : {}),
-            ...(found.maxRatePerHour !== undefined ? { maxRatePerHour: found.maxRatePerHour * MILLI } : {}),
-            ...(found.minWindowMs !== undefined ? { minWindowMs: found.minWindowMs } : {}),
-          }
-        : null;
-      this.options.set(k, o);
+      const last = this.restored.get(device)?.get(point);
+      this.restored.get(device)?.delete(point);
+      meter = found ? { opts: inMilli(found), ...(last ? { last } : {}) } : null;
+      byPoint.set(point, meter);
     }
-    return o ?? undefined;
+    return meter;
   }
 }
