@@ -84,6 +84,11 @@ export interface ExpectProbe {
   description?: string;
 }
 
+/** A scan fingerprint probe: a listed point's decoded value in range, or raw words at a register. */
+export type IdentifyProbe =
+  | { point: string; min?: number; max?: number; equals?: number | string; description?: string }
+  | ExpectProbe;
+
 /** What every profile says about itself, whatever its protocol. */
 export interface ProfileIdentity {
   id: string;
@@ -94,6 +99,8 @@ export interface ProfileIdentity {
   /** What kind of device this is: meter, pv_inverter, battery, heat_pump, load, ... */
   kind: string;
   source: { document: string; url?: string; revision?: string; notes?: string };
+  /** Rated (maximum) active power in W from the datasheet: the default counter-jump plausibility limit. */
+  ratedPowerW?: number;
   /** File the profile was loaded from (set by the loader). */
   file?: string;
 }
@@ -108,6 +115,8 @@ export interface Profile extends ProfileIdentity {
   modes?: Record<string, { description?: string; writes: ModeWrite[] }>;
   /** Registers checked before the map is trusted (model check). */
   expect?: ExpectProbe[];
+  /** Fingerprint probes for `carbonedge scan` (all must hold); only read, never written. */
+  identify?: IdentifyProbe[];
   /** `sunspec`: the points are discovered from the device's SunSpec model chain at start (drivers/sunspec/). */
   discover?: 'sunspec';
 }
