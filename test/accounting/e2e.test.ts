@@ -2,35 +2,15 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { Gateway } from '../../runtime/gateway.js';
-import { silentLogger } from '../../runtime/logger.js';
-import { meteringFeature } from '../../runtime/metering/feature.js';
-import { storeFeature } from '../../runtime/store/feature.js';
-import { accountingFeature, type AccountingService } from '../../runtime/accounting/feature.js';
 import { inventoryFromDb } from '../../runtime/accounting/store-inventory.js';
 import { Q } from '../../runtime/accounting/exact.js';
-import { DEMO_DEVICES, DemoSite } from '../../tools/simulator/demo-site.js';
 import { createAjv } from '../../runtime/config/ajv-issues.js';
-import { DAY0, demoConfig, deviceReadings, profiles, tmpDb } from './helpers.js';
+import { demoDayStore } from './helpers.js';
 import schema15 from '../../runtime/uplink/contract/carbon-15m.v1.schema.json' with { type: 'json' };
 import schemaDay from '../../runtime/uplink/contract/carbon-day.v1.schema.json' with { type: 'json' };
-import { ACCOUNTING } from '../../runtime/accounting/feature.js';
 
 describe('end to end: demo site for a simulated day through hub, store and accounting', async () => {
-  const { dir, file, db: probe } = tmpDb();
-  probe.close();
-  const clock = { t: DAY0 - 60_000, now() { return this.t; } };
-  const gw = new Gateway({ config: demoConfig(), profiles, logger: silentLogger(), options: { dataDir: dir, clock }, features: [meteringFeature, storeFeature, accountingFeature] });
-  await gw.start();
-  const site = new DemoSite({ seed: 11, startMs: DAY0 - 60_000, utcOffsetMinutes: 480 });
-  for (let t = DAY0 - 60_000; t <= DAY0 + 86_400_000 + 120_000; t += 30_000) {
-    clock.t = t;
-    site.step(t);
-    gw.ctx.hub.publish(DEMO_DEVICES.flatMap((d) => deviceReadings(site, d, t)));
-  }
-  const acct = gw.ctx.services.get(ACCOUNTING)!;
-  const stats = { ...acct.engine.stats };
-  await gw.stop();
+  const { file, stats } = await demoDayStore();
 
   const db = new Database(file, { readonly: true });
   const payloads = (stream: string) => (db.prepare('SELECT payload FROM outbox WHERE stream = ? ORDER BY seq').pluck().all(stream) as string[]).map((p) => JSON.parse(p));

@@ -13,6 +13,11 @@ import { resolveAccountingSettings } from '../../runtime/accounting/feature-impl
 import { AccountingEngine, accountingDevices, type AcctSettings } from '../../runtime/accounting/live.js';
 import type { AccountingConfig } from '../../runtime/accounting/config-schema.js';
 import type { OutboxWriter } from '../../runtime/services.js';
+import { Gateway } from '../../runtime/gateway.js';
+import { silentLogger } from '../../runtime/logger.js';
+import { meteringFeature } from '../../runtime/metering/feature.js';
+import { storeFeature } from '../../runtime/store/feature.js';
+import { ACCOUNTING as ACCOUNTING_KEY, accountingFeature } from '../../runtime/accounting/feature.js';
 
 export const profiles: Map<string, Profile> = loadBuiltinProfiles().profiles;
 
@@ -83,3 +88,24 @@ export function makeEngine(db: Database.Database, opts: { config?: SiteConfig; o
 
 /** Midnight in Asia/Shanghai (UTC+8) of 2024-06-01. */
 export const DAY0 = Date.parse('2024-05-31T16:00:00Z');
+
+/**
+ * The demo site for one simulated day (from a minute before 2024-06-01 00:00 Asia/Shanghai to two
+ * minutes after its end, 30 s polls) through metering, store and accounting into a fresh store.
+ */
+export async function demoDayStore(seed = 11): Promise<{ file: string; dir: string; stats: AccountingEngine['stats'] }> {
+  const { dir, file, db: probe } = tmpDb();
+  probe.close();
+  const clock = { t: DAY0 - 60_000, now() { return this.t; } };
+  const gw = new Gateway({ config: demoConfig(), profiles, logger: silentLogger(), options: { dataDir: dir, clock }, features: [meteringFeature, storeFeature, accountingFeature] });
+  await gw.start();
+  const site = new DemoSite({ seed, startMs: DAY0 - 60_000, utcOffsetMinutes: 480 });
+  for (let t = DAY0 - 60_000; t <= DAY0 + 86_400_000 + 120_000; t += 30_000) {
+    clock.t = t;
+    site.step(t);
+    gw.ctx.hub.publish(DEMO_DEVICES.flatMap((d) => deviceReadings(site, d, t)));
+  }
+  const stats = { ...gw.ctx.services.get(ACCOUNTING_KEY)!.engine.stats };
+  await gw.stop();
+  return { file, dir, stats };
+}

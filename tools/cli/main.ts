@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   read: () => import('./commands/read.js'),
   replay: () => import('./commands/replay.js'),
   receive: () => import('./commands/receive.js'),
+  report: () => import('./commands/report.js'),
   run: () => import('./commands/run.js'),
   simulate: () => import('./commands/simulate.js'),
 };
