@@ -49,6 +49,8 @@ export const COMMAND_ERROR_CODES = [
   'CE_CMD_OUT_OF_RANGE',
   'CE_CMD_REFUSED',
   'CE_CMD_FAILED',
+  'CE_CMD_CONFIG_INVALID',
+  'CE_CMD_CONFIG_ROLLED_BACK',
 ] as const;
 export type CommandErrorCode = (typeof COMMAND_ERROR_CODES)[number];
 
@@ -69,8 +71,11 @@ export interface CommandHandler {
   name: string;
   /** Feature that registered it (logs). */
   feature: string;
-  /** Apply a command already validated against its contract schema and fresh (without `transaction` and `issuedAt`). May throw. */
-  run(cmd: Record<string, unknown>): CommandOutcome | Promise<CommandOutcome>;
+  /**
+   * Apply a command already validated against its contract schema and fresh (without `transaction`
+   * and `issuedAt`; the transaction is in `meta`, for a part that answers again later). May throw.
+   */
+  run(cmd: Record<string, unknown>, meta?: { transaction?: string | number }): CommandOutcome | Promise<CommandOutcome>;
 }
 
 /** Commands registered by the features; the uplink routes messages to them. */
@@ -94,6 +99,8 @@ export class CommandRegistry {
 
 export interface GatewayOptions {
   uplinkUrl?: string;
+  /** The running site config's history entry and sha256 (announced in the retained status). */
+  configVersion?: { id: string; sha256: string };
   dataDir?: string;
   dryRun?: boolean;
   clock?: Clock;

@@ -150,7 +150,7 @@ export class CommandRouter {
       if (problem) return fail(problem.code, problem.error, problem.data);
       let outcome: CommandOutcome;
       try {
-        outcome = await spec.run(body);
+        outcome = await spec.run(body, transaction === undefined ? {} : { transaction });
       } catch (err) {
         return fail('CE_CMD_FAILED', `${name} command failed: ${(err as Error).message}`);
       }

@@ -45,6 +45,12 @@ export interface UplinkConfig {
   commandMaxAgeSec?: number;
   /** Commands issued up to this far ahead of the gateway's clock are accepted (clock skew, s, default 30). */
   commandClockSkewSec?: number;
+  /**
+   * Remote configuration over `<prefix>/cmd/config` (off by default): a new site config is checked,
+   * kept in the config history, applied, and rolled back when the broker or buses that worked are
+   * lost within `deadlineSec` (default 120); the newest `keep` configs are kept (default 10).
+   */
+  remoteConfig?: { enabled?: boolean; deadlineSec?: number; keep?: number };
 }
 
 export interface ResolvedUplinkConfig {
@@ -134,6 +140,16 @@ export const uplinkConfigSchema: Record<string, unknown> = {
     backfillRecordsPerSec: int(0, 10_000_000, 'rate cap for the backlog after an outage (records/s, 0 = none)'),
     commandMaxAgeSec: int(1, 86_400, 'commands issued longer ago than this are refused as stale (s)'),
     commandClockSkewSec: int(0, 3600, 'commands issued up to this far ahead of the gateway clock are accepted (s)'),
+    remoteConfig: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'site config pushed on <prefix>/cmd/config: checked, kept, applied, rolled back automatically (README: Remote configuration)',
+      properties: {
+        enabled: { type: 'boolean', description: 'accept config commands (default false)' },
+        deadlineSec: int(3, 3600, 'after applying, the broker and every bus that worked before must be back within this time, else the previous config is restored (s, default 120)'),
+        keep: int(2, 100, 'configs kept in the history (default 10)'),
+      },
+    },
   },
 };
 

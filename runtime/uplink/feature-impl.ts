@@ -27,6 +27,7 @@ export function createUplinkFeature(ctx: GatewayContext, url: string): Feature {
   const uplink = new Uplink(store.outbox, resolved, {
     site: ctx.config.site.id,
     gateway: ctx.config.gateway.id,
+    ...(ctx.options.configVersion ? { config: ctx.options.configVersion } : {}),
   }, { logger: log, clock: ctx.clock, commands });
   ctx.services.provide(UPLINK, uplink, 'uplink');
   return {

@@ -106,7 +106,7 @@ export class Uplink {
   constructor(
     private readonly outbox: OutboxReader,
     readonly config: ResolvedUplinkConfig,
-    private readonly ids: { site: string; gateway: string },
+    private readonly ids: { site: string; gateway: string; config?: { id: string; sha256: string } },
     opts: { logger?: Logger; clock?: Clock; commands?: CommandRouter } = {},
   ) {
     this.log = opts.logger ?? silentLogger();
@@ -184,7 +184,18 @@ export class Uplink {
 
   private statusPayload(state: 'online' | 'offline'): string {
     const epoch = this.outbox.epoch;
-    return JSON.stringify({ schemaVersion: ENVELOPE_SCHEMA_VERSION, site: this.ids.site, gateway: this.ids.gateway, state, ts: this.clock.now(), ...(epoch ? { storeEpoch: epoch } : {}) });
+    const config = this.ids.config ? { config: { id: this.ids.config.id, sha256: this.ids.config.sha256 } } : {};
+    return JSON.stringify({ schemaVersion: ENVELOPE_SCHEMA_VERSION, site: this.ids.site, gateway: this.ids.gateway, state, ts: this.clock.now(), ...(epoch ? { storeEpoch: epoch } : {}), ...config });
+  }
+
+  /**
+   * Publish a later answer to a command (e.g. the outcome of a config apply, after the restart it
+   * caused) on `<prefix>/cmd/<name>/response`. False when not connected: the caller retries.
+   */
+  answer(name: string, res: CommandResponse): boolean {
+    if (!this.client || !this.connected) return false;
+    this.publishResponse(`${this.config.topicPrefix}/cmd/${name}/response`, res);
+    return true;
   }
 
   private clientOptions(): IClientOptions {

@@ -52,7 +52,7 @@ describe('MQTT contract', () => {
   });
 
   it('commands: rules and instruments have schemas and examples, apart from the record streams', () => {
-    expect(contract.commands).toEqual(['instruments', 'rules']);
+    expect(contract.commands).toEqual(['config', 'instruments', 'rules']);
     for (const s of contract.streams.keys()) expect(s.startsWith('command-'), s).toBe(false);
     const dir = path.join(contract.dir, 'examples');
     for (const c of [...contract.commands, 'response']) expect(fs.existsSync(path.join(dir, `command-${c}.json`)), `examples/command-${c}.json`).toBe(true);

@@ -5,6 +5,10 @@ import { createLogger, type Logger } from '../../runtime/logger.js';
 import { resolveDataDir } from '../../runtime/config/data-dir.js';
 import { lockDataDir, type DataDirLock } from '../../runtime/config/data-dir-lock.js';
 import { StoreOpenError } from '../../runtime/persistence/open-errors.js';
+import { readFileSync } from 'node:fs';
+import { systemClock } from '../../runtime/types.js';
+import { loadSiteConfigText } from './site.js';
+import { RemoteConfig } from './remote-config.js';
 
 /**
  * Run a gateway in this process until SIGINT/SIGTERM, then stop it within its deadlines.
@@ -26,13 +30,45 @@ export async function runGatewayProcess(
     throw err;
   }
   const logger = hooks.logger ?? createLogger();
-  const gateway = new Gateway({ config: site.config, configFile: site.file, profiles: site.profiles, dlt645Profiles: site.dlt645Profiles, logger, options, features: hooks.features ?? FEATURES });
+  const features = hooks.features ?? FEATURES;
+  const make = (s: LoadedSite, opts: GatewayOptions) =>
+    new Gateway({ config: s.config, configFile: s.file, profiles: s.profiles, dlt645Profiles: s.dlt645Profiles, logger, options: opts, features });
+  // Remote configuration (uplink.remoteConfig.enabled, a config file on disk): the running config
+  // is the active entry of the config history and is announced in the retained status.
+  let remote: RemoteConfig | undefined;
+  let runningSha: string | undefined;
+  if (RemoteConfig.enabled(site) && site.file && !site.file.startsWith('<')) {
+    const dataDir = resolveDataDir(site.config, options.dataDir);
+    remote = new RemoteConfig(
+      {
+        configFile: site.file,
+        dataDir,
+        logger,
+        clock: options.clock ?? systemClock,
+        load: (text) => loadSiteConfigText(text, site.file),
+        current: () => gateway,
+        restart: async (next, entry) => {
+          await gateway.stop();
+          gateway = make(next, { ...options, configVersion: { id: entry.id, sha256: entry.sha256 } });
+          remote!.attach(gateway);
+          await gateway.start();
+        },
+      },
+      RemoteConfig.keep(site),
+    );
+    const entry = remote.history.adopt(readFileSync(site.file, 'utf8'));
+    runningSha = entry.sha256;
+    options = { ...options, configVersion: { id: entry.id, sha256: entry.sha256 } };
+  }
+  let gateway = make(site, options);
+  remote?.attach(gateway);
   let stopping: Promise<void> | undefined;
   const stopped = new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       if (stopping) return;
       logger.info({ signal }, 'stopping');
       stopping = (async () => {
+        remote?.close();
         await gateway.stop();
         lock.release();
         await hooks.onStop?.();
@@ -65,6 +101,7 @@ export async function runGatewayProcess(
     await hooks.onStop?.();
     return 1;
   }
+  if (remote && runningSha) remote.resume(runningSha);
   await hooks.onStarted?.(gateway);
   return stopped;
 }

@@ -5,6 +5,7 @@ export type { Command } from './command.js';
 /** Commands load lazily so `carbonedge read` does not pay for SQLite or MQTT start-up. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   check: () => import('./commands/check.js'),
+  config: () => import('./commands/config.js'),
   demo: () => import('./commands/demo.js'),
   instruments: () => import('./commands/instruments.js'),
   inventory: () => import('./commands/inventory.js'),
