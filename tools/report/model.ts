@@ -52,8 +52,8 @@ interface BalanceFields {
   net_location_t?: number;
   net_market_t?: number;
   zero_carbon?: boolean;
-  zero_carbon_explanation?: string | string[];
-  offsets?: OffsetRow[];
+  /** Why `zero_carbon` is false (one sentence each). */
+  zero_carbon_missing?: string[];
   coverage?: { quarters?: number; complete_quarters?: number; gaps?: { start: string; devices: string[] }[]; flags?: { device: string; point: string; flag: string; ts: number }[] };
   energy_MWh?: Record<string, number>;
   meter_changes?: unknown[];
@@ -137,6 +137,21 @@ function evidenceRows(lines: InventoryLine[]): EvidenceRow[] {
     }));
 }
 
+/** Retired offsets, from their inventory lines (category `offset`). */
+function offsetRows(lines: InventoryLine[]): OffsetRow[] {
+  return lines
+    .filter((l) => l.category === 'offset')
+    .map((l) => ({
+      type: str(l.inputs.type) ?? 'offset',
+      tCO2: Number(l.inputs.tCO2 ?? 0),
+      ...(l.inputs.vintage !== undefined ? { vintage: str(l.inputs.vintage) } : {}),
+      ...(typeof l.inputs.project === 'string' ? { project: l.inputs.project } : {}),
+      ...(Array.isArray(l.inputs.serials) ? { serials: l.inputs.serials } : {}),
+      ...(typeof l.inputs.retiredOn === 'string' ? { retiredOn: l.inputs.retiredOn } : {}),
+      ...(typeof l.inputs.evidence === 'string' ? { evidence: l.inputs.evidence } : {}),
+    }));
+}
+
 export interface BuildArgs {
   source: { kind: 'activity' | 'db'; file: string };
   inventory: ReportInventory;
@@ -151,7 +166,7 @@ export interface BuildArgs {
 export function buildReport(a: BuildArgs): ReportModel {
   const inv = a.inventory;
   const lines = inv.lines;
-  const explanation = inv.zero_carbon_explanation === undefined ? [] : Array.isArray(inv.zero_carbon_explanation) ? inv.zero_carbon_explanation : [inv.zero_carbon_explanation];
+  const explanation = inv.zero_carbon_missing ?? [];
   const gaps = inv.coverage?.gaps ?? [];
   const flags = inv.coverage?.flags ?? [];
   const complete = gaps.length === 0 && !flags.some((f) => f.flag === 'reset' || f.flag === 'implausible' || f.flag === 'unaccounted');
@@ -193,7 +208,7 @@ export function buildReport(a: BuildArgs): ReportModel {
       ...(inv.net_market_t !== undefined ? { net_market_t: inv.net_market_t } : {}),
       ...(inv.zero_carbon !== undefined ? { zero_carbon: inv.zero_carbon } : {}),
       explanation,
-      offsets: inv.offsets ?? [],
+      offsets: offsetRows(lines),
     },
     intensity: inv.intensity ?? [],
     ...(a.footprint ? { footprint: a.footprint } : {}),
