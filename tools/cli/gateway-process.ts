@@ -26,7 +26,7 @@ export async function runGatewayProcess(
     throw err;
   }
   const logger = hooks.logger ?? createLogger();
-  const gateway = new Gateway({ config: site.config, configFile: site.file, profiles: site.profiles, dlt645Profiles: site.dlt645Profiles, logger, options, features: hooks.features ?? FEATURES });
+  const gateway = new Gateway({ config: site.config, configFile: site.file, profiles: site.profiles, logger, options, features: hooks.features ?? FEATURES });
   let stopping: Promise<void> | undefined;
   const stopped = new Promise<number>((resolve) => {
     const stop = (signal: string) => {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { ModbusBus } from '../../../drivers/modbus/bus.js';
 import { DevicePoller } from '../../../drivers/modbus/device-poller.js';
 import { builtinProfileDir, loadProfiles } from '../../../drivers/profiles/load.js';
-import type { Dlt645Profile, Profile } from '../../../drivers/profiles/types.js';
+import { isDlt645Profile, type AnyProfile, type Dlt645Profile } from '../../../drivers/profiles/types.js';
 import type { DeviceConfig, Dlt645BusConfig } from '../../../runtime/config/types.js';
 import { validateSiteConfig } from '../site.js';
 import { ConfigError } from '../../../runtime/config/errors.js';
@@ -55,7 +55,7 @@ function flagOf(p: string, transport: string): string {
 function validateOptions(
   bus: Record<string, unknown>,
   device: Record<string, unknown>,
-  known: { profiles: Map<string, Profile>; dlt645Profiles?: Map<string, Dlt645Profile> },
+  known: { profiles: Map<string, AnyProfile> },
   transport: string,
 ) {
   const config = { version: 1, site: { id: 'cli' }, gateway: { id: 'cli' }, buses: [bus], devices: [device] };
@@ -95,10 +95,13 @@ export const command: Command = {
       if (transports.length !== 1) throw new UsageError('give exactly one of --tcp HOST:PORT, --rtu PATH or --rtu-over-tcp HOST:PORT');
       const timeoutMs = numeric(values.timeout);
       const dirs = [builtinProfileDir(), ...(values['profile-dir'] ?? []).map((d) => path.resolve(d))];
-      const { profiles, dlt645, issues } = loadProfiles(dirs);
-      const dlt645Profile = dlt645.get(values.profile);
-      if (dlt645Profile) return readMeter(values, dlt645Profile, dlt645, timeoutMs);
-      if (values.address !== undefined) throw new UsageError(`--address is for DL/T 645 meters; profile '${values.profile}' is not a DL/T 645 profile (DL/T 645 profiles: ${[...dlt645.keys()].sort().join(', ') || 'none'})`);
+      const { profiles, issues } = loadProfiles(dirs);
+      const profile = profiles.get(values.profile);
+      if (profile && isDlt645Profile(profile)) return readMeter(values, profile, profiles, timeoutMs);
+      if (values.address !== undefined) {
+        const meters = [...profiles.values()].filter(isDlt645Profile).map((p) => p.id).sort();
+        throw new UsageError(`--address is for DL/T 645 meters; profile '${values.profile}' is not a DL/T 645 profile (DL/T 645 profiles: ${meters.join(', ') || 'none'})`);
+      }
       if (values.unit === undefined) throw new UsageError('--unit N is required');
 
       let raw: Record<string, unknown>;
@@ -122,11 +125,10 @@ export const command: Command = {
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       };
 
-      const profile = profiles.get(values.profile);
       if (!profile) {
         const relevant = issues.filter((i) => i.file.includes(values.profile!));
         if (relevant.length) throw new ConfigError(relevant, `profile '${values.profile}' has errors`);
-        throw new UsageError(`unknown profile '${values.profile}' (available: ${[...profiles.keys(), ...dlt645.keys()].sort().join(', ') || 'none'}; searched ${dirs.join(', ')})`);
+        throw new UsageError(`unknown profile '${values.profile}' (available: ${[...profiles.keys()].sort().join(', ') || 'none'}; searched ${dirs.join(', ')})`);
       }
       const checked = validateOptions({ id: 'cli', ...raw, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }, rawDevice, { profiles }, transport);
       const { bus, device: checkedDevice } = checked;
@@ -168,7 +170,7 @@ export const command: Command = {
 async function readMeter(
   values: Record<string, string | boolean | string[] | undefined>,
   profile: Dlt645Profile,
-  dlt645Profiles: Map<string, Dlt645Profile>,
+  profiles: Map<string, AnyProfile>,
   timeoutMs: number | string | undefined,
 ): Promise<number> {
   const str = (k: string) => (typeof values[k] === 'string' ? values[k] : undefined);
@@ -191,7 +193,7 @@ async function readMeter(
     pollIntervalMs: Math.max(1000, 4 * (typeof timeoutMs === 'number' ? timeoutMs : 0)),
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
   };
-  const checked = validateOptions({ id: 'cli', ...raw, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }, rawDevice, { profiles: new Map(), dlt645Profiles }, transport);
+  const checked = validateOptions({ id: 'cli', ...raw, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }, rawDevice, { profiles }, transport);
   const { bus } = checked;
   if (bus.type !== 'dlt645' && bus.type !== 'dlt645-tcp') throw new Error('a DL/T 645 meter was validated on a Modbus bus');
   const { readDlt645 } = await import('./read-dlt645.js');

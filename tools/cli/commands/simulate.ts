@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { builtinProfileDir, loadProfiles } from '../../../drivers/profiles/load.js';
-import type { Profile } from '../../../drivers/profiles/types.js';
+import { modbusProfiles, type Profile } from '../../../drivers/profiles/types.js';
 import { ConfigError } from '../../../runtime/config/errors.js';
 import { createLogger, type Logger } from '../../../runtime/logger.js';
 import { DEMO_DEVICE_SPECS } from '../../simulator/demo-config.js';
@@ -95,7 +95,7 @@ export async function startSimulation(
     clock = site;
     for (const d of DEMO_DEVICES) described.push(`unit ${DEMO_DEVICE_SPECS[d].unitId}: ${d} (${DEMO_DEVICE_SPECS[d].profile})`);
   } else {
-    const profile = profiles.get(opts.profile!);
+    const profile = modbusProfiles(profiles).get(opts.profile!);
     if (!profile) throw new UsageError(`unknown profile '${opts.profile}' (known: ${[...profiles.keys()].sort().join(', ')})`);
     const values = opts.values ? readValuesFile(opts.values, profile) : undefined;
     const dev = new SingleSimulatedDevice({
