@@ -43,3 +43,14 @@ export async function runCommand(usage: string, body: () => Promise<number>): Pr
     throw err;
   }
 }
+
+/** A plain-text table: a header, a rule, one line per row; columns in `right` are right-aligned. */
+export function formatTable(head: string[], rows: string[][], right: ReadonlySet<number> = new Set()): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}

@@ -9,6 +9,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   instruments: () => import('./commands/instruments.js'),
   inventory: () => import('./commands/inventory.js'),
   override: () => import('./commands/override.js'),
+  profiles: () => import('./commands/profiles.js'),
   read: () => import('./commands/read.js'),
   replay: () => import('./commands/replay.js'),
   receive: () => import('./commands/receive.js'),

@@ -8,7 +8,7 @@ import { validateSiteConfig } from '../site.js';
 import { ConfigError } from '../../../runtime/config/errors.js';
 import type { Reading } from '../../../runtime/types.js';
 import type { Command } from '../command.js';
-import { parseCommandArgs, runCommand, UsageError } from '../command.js';
+import { formatTable, parseCommandArgs, runCommand, UsageError } from '../command.js';
 
 const usage =
   'carbonedge read --profile ID (--tcp HOST:PORT | --rtu PATH --baud N --parity none|even|odd [--stop-bits 1|2] | --rtu-over-tcp HOST:PORT) ' +
@@ -242,12 +242,5 @@ function table(readings: Reading[], title: string, types = new Map<string, strin
     r.canonical ?? '',
     r.error ?? '',
   ]);
-  const head = ['point', 'value', 'unit', 'quality', 'canonical', 'error'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [title, '', line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ''].join('\n');
+  return [title, '', formatTable(['point', 'value', 'unit', 'quality', 'canonical', 'error'], rows, new Set([1])), ''].join('\n');
 }
