@@ -54,3 +54,10 @@ export function formatTable(head: string[], rows: string[][], right: ReadonlySet
       .trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
+
+/** `HOST:PORT` of a flag (an IPv6 host in brackets). */
+export function hostPort(flag: string, v: string): { host: string; port: number } {
+  const m = /^(.+):(\d{1,5})$/.exec(v);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`${flag} expects HOST:PORT, got '${v}'`);
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
+}

@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   profiles: () => import('./commands/profiles.js'),
   read: () => import('./commands/read.js'),
   replay: () => import('./commands/replay.js'),
+  scan: () => import('./commands/scan.js'),
   receive: () => import('./commands/receive.js'),
   run: () => import('./commands/run.js'),
   simulate: () => import('./commands/simulate.js'),

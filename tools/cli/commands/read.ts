@@ -8,19 +8,13 @@ import { validateSiteConfig } from '../site.js';
 import { ConfigError } from '../../../runtime/config/errors.js';
 import type { Reading } from '../../../runtime/types.js';
 import type { Command } from '../command.js';
-import { formatTable, parseCommandArgs, runCommand, UsageError } from '../command.js';
+import { formatTable, hostPort, parseCommandArgs, runCommand, UsageError } from '../command.js';
 
 const usage =
   'carbonedge read --profile ID (--tcp HOST:PORT | --rtu PATH --baud N --parity none|even|odd [--stop-bits 1|2] | --rtu-over-tcp HOST:PORT) ' +
   '(--unit N | --address 123456789012) [--json] [--profile-dir DIR] [--timeout MS]\n' +
   '  DL/T 645 profiles (e.g. dlt645-2007) take the meter --address (omitted: asked with 13h, one meter on the line);\n' +
   '  --rtu defaults to --baud 2400 --parity even for them, and --tcp is a TCP serial converter (raw bytes)';
-
-function hostPort(flag: string, v: string): { host: string; port: number } {
-  const m = /^(.+):(\d{1,5})$/.exec(v);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`${flag} expects HOST:PORT, got '${v}'`);
-  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
-}
 
 /** A number given on the command line as a number, anything else as given (the schema says what it expected). */
 function numeric(v: string | undefined): number | string | undefined {
