@@ -9,7 +9,7 @@ import type { ConfigIssue } from '../runtime/config/errors.js';
 import { MAX_CONFIG_BYTES, readTextFile } from '../runtime/config/read-file.js';
 import { parseSource } from '../runtime/config/yaml-source.js';
 import type { SiteConfig } from '../runtime/config/types.js';
-import type { Profile } from '../drivers/profiles/types.js';
+import type { AnyProfile } from '../drivers/profiles/types.js';
 import { SiteModel } from './site-model.js';
 import type { RuleRuntime } from './rule.js';
 import { RuleBuilder } from './kinds/builder.js';
@@ -89,7 +89,7 @@ export function compileRule(src: SourcedRule, model: SiteModel): { rule?: RuleRu
 /** Compile every enabled rule and check the set; returns the rules and every issue found. */
 export function compileRules(
   config: SiteConfig,
-  profiles: Map<string, Profile>,
+  profiles: Map<string, AnyProfile>,
   sourced: SourcedRule[],
 ): { model: SiteModel; rules: RuleRuntime[]; issues: ConfigIssue[] } {
   const model = new SiteModel(config, profiles);

@@ -4,7 +4,7 @@ import { validateWith } from '../runtime/config/ajv-issues.js';
 import { schemaValidator } from '../runtime/config/precompiled.js';
 import type { ConfigIssue } from '../runtime/config/errors.js';
 import type { SiteConfig } from '../runtime/config/types.js';
-import type { Profile } from '../drivers/profiles/types.js';
+import type { AnyProfile } from '../drivers/profiles/types.js';
 import { compileRules, gatherRules } from './compile-rules.js';
 import type { ControlConfig } from './config-types.js';
 import { RULE_KINDS } from './kinds/index.js';
@@ -116,7 +116,7 @@ export function validateRuleShape(rule: unknown, file: string, at: string): Conf
 }
 
 /** Cross-reference checks (points exist, types, conflicting writers); `file` for messages. */
-export function validateRulesConfig(config: SiteConfig, profiles: Map<string, Profile>, file: string): ConfigIssue[] {
+export function validateRulesConfig(config: SiteConfig, profiles: Map<string, AnyProfile>, file: string): ConfigIssue[] {
   const control = (config.control ?? {}) as ControlConfig;
   const issues: ConfigIssue[] = [];
   const baseDir = file.startsWith('<') ? process.cwd() : path.dirname(path.resolve(file));

@@ -6,6 +6,7 @@
  * answered "ok" and then failing at every write for the whole override.
  */
 import { fromEngineering } from '../drivers/modbus/codec.js';
+import { isDlt645Point } from '../drivers/profiles/types.js';
 import type { OutputRef, SiteModel } from './site-model.js';
 
 /** Why `value` cannot be written to `out` (a point output), or undefined when it can. */
@@ -21,7 +22,7 @@ export function outputValueProblem(model: SiteModel, out: OutputRef, value: numb
   if (p.min !== undefined && value < p.min) return `${name} = ${value} is below the minimum ${p.min}${unit} (${range})`;
   if (p.max !== undefined && value > p.max) return `${name} = ${value} is above the maximum ${p.max}${unit} (${range})`;
   // A SunSpec-style scale factor is read from the device at write time: min/max is all we can check here.
-  if (p.scaleFactorPoint !== undefined) return undefined;
+  if (isDlt645Point(p) || p.scaleFactorPoint !== undefined) return undefined;
   try {
     fromEngineering(p, value);
   } catch (err) {

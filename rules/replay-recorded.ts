@@ -13,7 +13,7 @@
  * state 1) uses the bank first, then leaves the demand unserved.
  */
 import Database from 'better-sqlite3';
-import type { Profile } from '../drivers/profiles/types.js';
+import type { AnyProfile } from '../drivers/profiles/types.js';
 import type { SiteConfig } from '../runtime/config/types.js';
 import type { ReplaySite } from './replay.js';
 
@@ -71,7 +71,7 @@ export class RecordedReplaySite implements ReplaySite {
 
   private constructor(
     private readonly config: SiteConfig,
-    private readonly profiles: Map<string, Profile>,
+    private readonly profiles: Map<string, AnyProfile>,
     file: string,
     rows: { device: string; point: string; canonical: string | null; bucket: number; mean: number | null }[],
     private readonly opts: RecordedOptions,
@@ -107,7 +107,7 @@ export class RecordedReplaySite implements ReplaySite {
   }
 
   /** Open a store database (read-only) and load the minute data of the period. */
-  static open(file: string, config: SiteConfig, profiles: Map<string, Profile>, opts: RecordedOptions): RecordedReplaySite {
+  static open(file: string, config: SiteConfig, profiles: Map<string, AnyProfile>, opts: RecordedOptions): RecordedReplaySite {
     const db = new Database(file, { readonly: true, fileMustExist: true });
     try {
       const from = opts.startMs ?? 0;

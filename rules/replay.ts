@@ -5,7 +5,7 @@
  * switch count of every output. Writes go through a real WriteGate into the simulation.
  */
 import path from 'node:path';
-import type { Profile } from '../drivers/profiles/types.js';
+import type { AnyProfile } from '../drivers/profiles/types.js';
 import type { SiteConfig } from '../runtime/config/types.js';
 import { ConfigError } from '../runtime/config/errors.js';
 import type { Logger } from '../runtime/logger.js';
@@ -37,7 +37,7 @@ export interface ReplaySite {
 
 export interface ReplayOptions {
   config: SiteConfig;
-  profiles: Map<string, Profile>;
+  profiles: Map<string, AnyProfile>;
   configFile?: string;
   site: ReplaySite;
   days: number;

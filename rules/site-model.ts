@@ -4,7 +4,7 @@
  * GPIO outputs, and device modes from profiles. Built once at load; resolves names to keys.
  */
 import type { SiteConfig, SiteDeviceConfig } from '../runtime/config/types.js';
-import type { Profile, ProfilePoint } from '../drivers/profiles/types.js';
+import { isDlt645Point, type AnyPoint, type AnyProfile } from '../drivers/profiles/types.js';
 import type { DeviceRole } from '../runtime/types.js';
 import type { ResolvedRef, Resolver, ValueType } from './expr/compile.js';
 import type { ControlConfig, OutputLiteral } from './config-types.js';
@@ -43,13 +43,15 @@ export const DERIVED_INPUTS: Record<string, { description: string; needs: Device
   price: { description: 'energy price per kWh (control.price: static hourly profile or pushed)', needs: [] },
 };
 
-export function pointValueType(p: ProfilePoint): ValueType {
+export function pointValueType(p: AnyPoint): ValueType {
+  if (isDlt645Point(p)) return 'number';
   if (p.type === 'bit' || p.register === 'coil' || p.register === 'discrete') return 'boolean';
   if (p.type === 'string') return 'string';
   return 'number';
 }
 
-export function isWritable(p: ProfilePoint): boolean {
+export function isWritable(p: AnyPoint): boolean {
+  if (isDlt645Point(p)) return false; // DL/T 645 meters are only read
   if (p.access === 'read-write' || p.access === 'write') return true;
   if (p.access === 'read') return false;
   return p.register === 'coil' || p.register === 'holding';
@@ -65,7 +67,7 @@ export class SiteModel implements Resolver {
 
   constructor(
     readonly config: SiteConfig,
-    readonly profiles: Map<string, Profile>,
+    readonly profiles: Map<string, AnyProfile>,
   ) {
     // A duplicate id is reported by the config check; the first definition is the one referred to.
     for (const d of config.devices) if (!this.devices.has(d.id)) this.devices.set(d.id, d);
@@ -82,14 +84,13 @@ export class SiteModel implements Resolver {
 
   /**
    * True for a message that only repeats a problem the config check reports at the device (its
-   * profile does not exist): rules do not add a follow-on error for it. A DL/T 645 meter (by
-   * `address`) has its profile among the DL/T 645 ones, which rules do not see: its error is no follow-on.
+   * profile does not exist): rules do not add a follow-on error for it.
    */
   isFollowOn(message: string): boolean {
-    return [...this.devices.values()].some((d) => d.address === undefined && !this.profiles.has(d.profile) && message.includes(this.unloaded(d.id, d.profile)));
+    return [...this.devices.values()].some((d) => !this.profiles.has(d.profile) && message.includes(this.unloaded(d.id, d.profile)));
   }
 
-  profileOf(device: string): Profile | undefined {
+  profileOf(device: string): AnyProfile | undefined {
     const d = this.devices.get(device);
     return d ? this.profiles.get(d.profile) : undefined;
   }
@@ -100,7 +101,7 @@ export class SiteModel implements Resolver {
   }
 
   /** A point of a device by point id, else by canonical name. */
-  findPoint(device: string, name: string): ProfilePoint | undefined {
+  findPoint(device: string, name: string): AnyPoint | undefined {
     const p = this.profileOf(device);
     if (!p) return undefined;
     return p.points.find((x) => x.id === name) ?? p.points.find((x) => x.canonical === name);
@@ -163,7 +164,7 @@ export class SiteModel implements Resolver {
     const r = this.ref(spec);
     if (typeof r === 'string') return r;
     const p = this.findPoint(dev, pt)!;
-    if (!isWritable(p)) return `point '${spec}' is read-only (access ${p.access ?? 'read'}, ${p.register} register)`;
+    if (!isWritable(p)) return `point '${spec}' is read-only (access ${p.access ?? 'read'}, ${isDlt645Point(p) ? `DL/T 645 DI ${p.di}` : `${p.register} register`})`;
     return { device: dev, point: p.id, key: `${dev}/${p.id}`, type: pointValueType(p) };
   }
 

@@ -13,7 +13,7 @@
  *   call sites.
  * - Each feature registers its own MQTT commands (`ctx.commands`); the uplink only routes them.
  */
-import type { Dlt645Profile, Profile } from '../drivers/profiles/types.js';
+import type { AnyProfile } from '../drivers/profiles/types.js';
 import type { ConfigIssue } from './config/errors.js';
 import type { ConfigSection } from './config/schema.js';
 
@@ -114,9 +114,7 @@ export interface GatewayContext {
   logger: Logger;
   hub: ReadingsHub;
   /** Profiles by id, loaded and validated before start. */
-  profiles: Map<string, Profile>;
-  /** DL/T 645 profiles by id (meters on dlt645 / dlt645-tcp buses). */
-  dlt645Profiles?: Map<string, Dlt645Profile>;
+  profiles: Map<string, AnyProfile>;
   /** Directory of the store and state files. */
   dataDir: string;
   clock: Clock;
@@ -143,7 +141,7 @@ export interface Feature {
 }
 
 /** Cross-reference checks of a feature's sections, run once the whole config passed its schema. */
-export type SectionCheck = (config: SiteConfig, profiles: Map<string, Profile>, file: string) => ConfigIssue[];
+export type SectionCheck = (config: SiteConfig, profiles: Map<string, AnyProfile>, file: string) => ConfigIssue[];
 
 /** Everything the gateway and the config loader need to know about a feature. */
 export interface FeatureDeclaration {

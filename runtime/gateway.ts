@@ -1,4 +1,4 @@
-import type { Dlt645Profile, Profile } from '../drivers/profiles/types.js';
+import type { AnyProfile } from '../drivers/profiles/types.js';
 import { resolveDataDir } from './config/data-dir.js';
 import type { SiteConfig } from './config/types.js';
 import {
@@ -32,8 +32,7 @@ export class Gateway {
   constructor(args: {
     config: SiteConfig;
     configFile?: string;
-    profiles: Map<string, Profile>;
-    dlt645Profiles?: Map<string, Dlt645Profile>;
+    profiles: Map<string, AnyProfile>;
     logger: Logger;
     options?: GatewayOptions;
     features: readonly FeatureDeclaration[];
@@ -49,7 +48,6 @@ export class Gateway {
       logger: args.logger,
       hub: new ReadingsHub({ clock, logger: args.logger }),
       profiles: args.profiles,
-      dlt645Profiles: args.dlt645Profiles,
       dataDir,
       clock,
       options,

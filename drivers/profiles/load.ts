@@ -200,10 +200,8 @@ export function loadProfileFile(file: string): { profile?: AnyProfile; issues: C
 }
 
 export interface LoadedProfiles {
-  /** Modbus profiles. */
-  profiles: Map<string, Profile>;
-  /** DL/T 645 profiles (`protocol: dlt645-2007`); ids are unique across both maps. */
-  dlt645: Map<string, Dlt645Profile>;
+  /** Profiles of every protocol by id (`isDlt645Profile` tells a DL/T 645 one). */
+  profiles: Map<string, AnyProfile>;
   issues: ConfigIssue[];
 }
 
@@ -212,8 +210,7 @@ export interface LoadedProfiles {
  * A profile id defined twice is an issue (the first definition is kept).
  */
 export function loadProfiles(dirs: string[]): LoadedProfiles {
-  const profiles = new Map<string, Profile>();
-  const dlt645 = new Map<string, Dlt645Profile>();
+  const profiles = new Map<string, AnyProfile>();
   const issues: ConfigIssue[] = [];
   for (const dir of dirs) {
     let names: string[];
@@ -230,16 +227,15 @@ export function loadProfiles(dirs: string[]): LoadedProfiles {
       const res = loadProfileFile(file);
       issues.push(...res.issues);
       if (!res.profile) continue;
-      const other = profiles.get(res.profile.id) ?? dlt645.get(res.profile.id);
+      const other = profiles.get(res.profile.id);
       if (other) {
         issues.push({ file, path: '/id', code: 'CE_CONFIG_DUPLICATE_ID', message: `duplicate profile id '${res.profile.id}' (already defined in ${other.file})`, line: 1 });
         continue;
       }
-      if (isDlt645Profile(res.profile)) dlt645.set(res.profile.id, res.profile);
-      else profiles.set(res.profile.id, res.profile);
+      profiles.set(res.profile.id, res.profile);
     }
   }
-  return { profiles, dlt645, issues };
+  return { profiles, issues };
 }
 
 /** The built-in profiles (device-profiles/). */

@@ -155,3 +155,16 @@ export function isDlt645Profile(p: AnyProfile): p is Dlt645Profile {
   return p.protocol === 'dlt645-2007';
 }
 
+
+/** A point of a profile of any protocol. */
+export type AnyPoint = ProfilePoint | Dlt645Point;
+
+/** A DL/T 645 point (read by data identifier) rather than a Modbus register. */
+export function isDlt645Point(p: AnyPoint): p is Dlt645Point {
+  return 'di' in p;
+}
+
+/** The Modbus profiles of a map of profiles of any protocol. */
+export function modbusProfiles(all: ReadonlyMap<string, AnyProfile>): Map<string, Profile> {
+  return new Map([...all].filter((e): e is [string, Profile] => !isDlt645Profile(e[1])));
+}

@@ -1,6 +1,6 @@
 import type { ConfigIssue } from '../config/errors.js';
 import type { SiteConfig } from '../config/types.js';
-import type { Profile } from '../../drivers/profiles/types.js';
+import type { AnyProfile } from '../../drivers/profiles/types.js';
 import { GRID_KINDS, loadFactorLibrary, type FactorKind, type FactorLibrary, type FactorOverride } from './factors.js';
 import { ConfigError } from '../config/errors.js';
 import { timeZoneIssue } from '../config/timezone.js';
@@ -167,7 +167,7 @@ function checkRef(
 }
 
 /** Cross-reference checks the schema cannot express; `file` is the config file for messages. */
-export function validateAccountingConfig(config: SiteConfig, profiles: Map<string, Profile>, file: string): ConfigIssue[] {
+export function validateAccountingConfig(config: SiteConfig, profiles: Map<string, AnyProfile>, file: string): ConfigIssue[] {
   const a = config.accounting as AccountingConfig | undefined;
   if (!a || a.enabled === false) return [];
   const issues: ConfigIssue[] = [];

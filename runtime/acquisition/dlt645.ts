@@ -1,5 +1,6 @@
 import { Dlt645Bus } from '../../drivers/dlt645/bus.js';
 import { Dlt645Poller } from '../../drivers/dlt645/poller.js';
+import { isDlt645Profile } from '../../drivers/profiles/types.js';
 import { isDlt645Bus, type Dlt645DeviceConfig } from '../config/types.js';
 import type { GatewayContext } from '../feature-api.js';
 import type { Logger } from '../logger.js';
@@ -18,8 +19,8 @@ export function createDlt645Acquisition(ctx: GatewayContext, log: Logger): Dlt64
     if (d.address === undefined) continue;
     const device: Dlt645DeviceConfig = d;
     const bus = buses.get(d.bus);
-    const profile = ctx.dlt645Profiles?.get(d.profile);
-    if (!bus || !profile) {
+    const profile = ctx.profiles.get(d.profile);
+    if (!bus || !profile || !isDlt645Profile(profile)) {
       log.error({ device: d.id, bus: d.bus, profile: d.profile }, `device ${d.id} not polled: unknown DL/T 645 ${bus ? 'profile' : 'bus'}`);
       continue;
     }

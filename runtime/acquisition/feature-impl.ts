@@ -1,5 +1,6 @@
 import { ModbusBus } from '../../drivers/modbus/bus.js';
 import { DevicePoller } from '../../drivers/modbus/device-poller.js';
+import { isDlt645Profile } from '../../drivers/profiles/types.js';
 import { isDlt645Bus, type BusConfig } from '../config/types.js';
 import type { Feature, GatewayContext } from '../feature-api.js';
 import type { Reading } from '../types.js';
@@ -31,7 +32,7 @@ export async function createAcquisitionFeature(ctx: GatewayContext): Promise<Fea
     if (d.address !== undefined) continue;
     const bus = buses.get(d.bus);
     const profile = ctx.profiles.get(d.profile);
-    if (!bus || !profile) {
+    if (!bus || !profile || isDlt645Profile(profile)) {
       log.error({ device: d.id, bus: d.bus, profile: d.profile }, `device ${d.id} not polled: unknown ${bus ? 'profile' : 'bus'}`);
       continue;
     }

@@ -4,7 +4,7 @@
  * whose inputs are malformed or already reported is skipped (no follow-on errors).
  */
 import path from 'node:path';
-import type { Dlt645Profile, Profile } from '../../drivers/profiles/types.js';
+import { isDlt645Profile, type AnyProfile } from '../../drivers/profiles/types.js';
 import type { ConfigIssue } from './errors.js';
 import { timeZoneIssue } from './timezone.js';
 
@@ -32,14 +32,9 @@ function endpointOf(type: string | undefined, b: Obj): string | undefined {
   return `${type !== undefined && SERIAL_SERVER.has(type) ? 'serial-server' : type}:${host}:${port}`;
 }
 
-/** The profiles devices may name: Modbus ones, and DL/T 645 ones for meters (by `address`). */
-export interface KnownProfiles {
-  profiles: Map<string, Profile>;
-  dlt645: Map<string, Dlt645Profile>;
-}
-
-export function coreCrossCheck(value: unknown, known: KnownProfiles, file: string, reported: Reported): ConfigIssue[] {
-  const { profiles, dlt645: dlt645Profiles } = known;
+/** `profiles`: the profiles devices may name: Modbus ones, and DL/T 645 ones for meters (by `address`). */
+export function coreCrossCheck(value: unknown, profiles: Map<string, AnyProfile>, file: string, reported: Reported): ConfigIssue[] {
+  const ids = (dlt645: boolean) => [...profiles.values()].filter((p) => isDlt645Profile(p) === dlt645).map((p) => p.id).sort();
   const issues: ConfigIssue[] = [];
   const cfg = isObj(value) ? value : {};
   const site = isObj(cfg.site) ? cfg.site : {};
@@ -107,18 +102,19 @@ export function coreCrossCheck(value: unknown, known: KnownProfiles, file: strin
     }
     const profileId = str(d, 'profile');
     if (profileId === undefined || reported(`${at}/profile`)) return;
-    if (meter || dlt645Profiles.has(profileId)) {
-      if (!dlt645Profiles.has(profileId)) {
-        const expected = `a DL/T 645 profile for the meter${address === undefined ? '' : ` at address ${address}`} (one of: ${[...dlt645Profiles.keys()].sort().join(', ') || 'none'})`;
+    const profile = profiles.get(profileId);
+    const dlt645 = profile !== undefined && isDlt645Profile(profile);
+    if (meter || dlt645) {
+      if (!dlt645) {
+        const expected = `a DL/T 645 profile for the meter${address === undefined ? '' : ` at address ${address}`} (one of: ${ids(true).join(', ') || 'none'})`;
         issues.push({ file, path: `${at}/profile`, code: profiles.has(profileId) ? 'CE_CONFIG_PROTOCOL_MISMATCH' : 'CE_CONFIG_UNKNOWN_REF', message: `expected ${expected}, got '${profileId}'` });
       } else if (!meter) {
         issues.push({ file, path: `${at}/profile`, code: 'CE_CONFIG_PROTOCOL_MISMATCH', message: `profile '${profileId}' is a DL/T 645 profile: it needs a meter 'address' on a dlt645 or dlt645-tcp bus` });
       }
       return;
     }
-    const profile = profiles.get(profileId);
     if (!profile) {
-      const known = [...profiles.keys()].sort();
+      const known = ids(false);
       issues.push({ file, path: `${at}/profile`, code: 'CE_CONFIG_UNKNOWN_REF', message: `unknown profile '${profileId}' (expected one of: ${known.join(', ')})` });
       return;
     }

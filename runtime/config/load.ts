@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Dlt645Profile, Profile } from '../../drivers/profiles/types.js';
+import type { AnyProfile } from '../../drivers/profiles/types.js';
 import { builtinProfileDir, loadProfiles } from '../../drivers/profiles/load.js';
 import type { FeatureDeclaration } from '../feature-api.js';
 import { validateDetailed } from './ajv-issues.js';
@@ -20,9 +20,8 @@ function touches(paths: readonly string[], p: string): boolean {
 
 export interface LoadedSite {
   config: SiteConfig;
-  profiles: Map<string, Profile>;
-  /** DL/T 645 profiles (devices on `dlt645` / `dlt645-tcp` buses use these). */
-  dlt645Profiles: Map<string, Dlt645Profile>;
+  /** Profiles of every protocol by id (DL/T 645 meters on `dlt645` / `dlt645-tcp` buses use DL/T 645 ones). */
+  profiles: Map<string, AnyProfile>;
   /** The config file (or a label such as `<built-in demo config>`). */
   file: string;
 }
@@ -36,9 +35,7 @@ export interface ValidateOptions {
   /** Directory `profileDirs` are relative to (default: the file's). */
   baseDir?: string;
   /** Profiles already loaded (e.g. by `carbonedge read`): used instead of loading `profileDirs`. */
-  profiles?: Map<string, Profile>;
-  /** DL/T 645 profiles already loaded, with `profiles` (none when only `profiles` is given). */
-  dlt645Profiles?: Map<string, Dlt645Profile>;
+  profiles?: Map<string, AnyProfile>;
 }
 
 /** The site config loader for a list of features (the composition root's: tools/cli/site.ts). */
@@ -70,14 +67,12 @@ export function createSiteLoader(features: readonly ConfigFeature[]): SiteLoader
     const profileDirs: unknown = isObj && 'profileDirs' in value ? value.profileDirs : undefined;
     const baseDir = opts.baseDir ?? (file.startsWith('<') ? process.cwd() : path.dirname(path.resolve(file)));
     const dirs = [builtinProfileDir(), ...(Array.isArray(profileDirs) ? profileDirs.filter((d) => typeof d === 'string').map((d) => path.resolve(baseDir, d)) : [])];
-    const { profiles, dlt645: dlt645Profiles, issues: profileIssues } = opts.profiles
-      ? { profiles: opts.profiles, dlt645: opts.dlt645Profiles ?? new Map<string, Dlt645Profile>(), issues: [] }
-      : loadProfiles(dirs);
+    const { profiles, issues: profileIssues } = opts.profiles ? { profiles: opts.profiles, issues: [] } : loadProfiles(dirs);
     // Schema and cross-reference errors in one pass: the core checks read the raw value through
     // guards and skip what the schema already reported; a feature's checks run when its own
     // sections and the core are well-formed (an unknown key or a number out of range is not malformed).
     const reportedPaths = [...schemaIssues.map((i) => i.path), ...schema$.malformed];
-    let issues: ConfigIssue[] = [...schemaIssues, ...coreCrossCheck(value, { profiles, dlt645: dlt645Profiles }, file, (p) => touches(reportedPaths, p))];
+    let issues: ConfigIssue[] = [...schemaIssues, ...coreCrossCheck(value, profiles, file, (p) => touches(reportedPaths, p))];
     const coreMalformed = !isObj || CORE_KEYS.some((k) => touches(schema$.malformed, `/${k}`));
     for (const { name, keys, check } of checks) {
       if (coreMalformed || keys.some((k) => touches(schema$.malformed, `/${k}`))) continue;
@@ -91,7 +86,7 @@ export function createSiteLoader(features: readonly ConfigFeature[]): SiteLoader
     if (opts.locate) issues = issues.map((i) => (i.line || i.file !== file ? i : { ...i, ...opts.locate!(i.path) }));
     issues.push(...profileIssues);
     if (issues.length) throw new ConfigError(issues);
-    return { config: value as SiteConfig, profiles, dlt645Profiles, file };
+    return { config: value as SiteConfig, profiles, file };
   }
 
   function loadSiteConfigText(text: string, file: string): LoadedSite {

@@ -2,7 +2,7 @@
  * Write backends behind the write gate: Modbus points through the acquisition service (with
  * read-back verification), GPIO relays, and simulated devices (replay). Only WriteGate calls them.
  */
-import type { Profile } from '../../drivers/profiles/types.js';
+import { isDlt645Profile, type AnyProfile } from '../../drivers/profiles/types.js';
 import type { RelayOutput } from '../../drivers/gpio/relay.js';
 import type { SiteConfig } from '../config/types.js';
 import type { PointValue } from '../types.js';
@@ -19,11 +19,13 @@ export class ModbusWriteBackend implements WriteBackend {
   constructor(
     private readonly acquisition: PointWriter,
     config: SiteConfig,
-    profiles: Map<string, Profile>,
+    profiles: Map<string, AnyProfile>,
   ) {
     for (const d of config.devices) {
       const p = profiles.get(d.profile);
-      for (const pt of p?.points ?? []) {
+      // DL/T 645 meters are read-only: no point of theirs is written.
+      if (!p || isDlt645Profile(p)) continue;
+      for (const pt of p.points) {
         if (pt.register !== 'coil' && pt.register !== 'holding') continue;
         if (pt.access === 'read') continue;
         // The read-back may differ from the request by the register's resolution.

@@ -1,6 +1,6 @@
 import type { ConfigIssue } from '../config/errors.js';
 import type { SiteConfig } from '../config/types.js';
-import type { Profile } from '../../drivers/profiles/types.js';
+import type { AnyProfile } from '../../drivers/profiles/types.js';
 import type { CounterDeltaOptions } from '../metering/counter-delta.js';
 
 /** The `store:` section of the site config. All fields optional; defaults in resolveStoreConfig. */
@@ -113,7 +113,7 @@ export const storeConfigSchema: Record<string, unknown> = {
 };
 
 /** Cross-reference checks the schema cannot express; `file` is the config file for messages. */
-export function validateStoreConfig(config: SiteConfig, _profiles: Map<string, Profile>, file: string): ConfigIssue[] {
+export function validateStoreConfig(config: SiteConfig, _profiles: Map<string, AnyProfile>, file: string): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const points = (config.store as StoreConfig | undefined)?.counters?.points ?? [];
   const devices = new Set(config.devices.map((d) => d.id));

@@ -1,6 +1,6 @@
 import type { ConfigIssue } from '../config/errors.js';
 import type { SiteConfig } from '../config/types.js';
-import type { Profile } from '../../drivers/profiles/types.js';
+import type { AnyProfile } from '../../drivers/profiles/types.js';
 import { DEFAULT_COMMAND_CLOCK_SKEW_SEC, DEFAULT_COMMAND_MAX_AGE_SEC } from './command-freshness.js';
 
 /** The `uplink:` section of the site config. Without `url` (and without --uplink) the uplink is off. */
@@ -154,7 +154,7 @@ export const uplinkConfigSchema: Record<string, unknown> = {
 };
 
 /** Cross-reference checks the schema cannot express; `file` is the config file for messages. */
-export function validateUplinkConfig(config: SiteConfig, _profiles: Map<string, Profile>, file: string): ConfigIssue[] {
+export function validateUplinkConfig(config: SiteConfig, _profiles: Map<string, AnyProfile>, file: string): ConfigIssue[] {
   const u = config.uplink as UplinkConfig | undefined;
   const issues: ConfigIssue[] = [];
   if (!u) return issues;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Reading } from '../../runtime/types.js';
-import type { Profile } from '../../drivers/profiles/types.js';
+import type { AnyProfile } from '../../drivers/profiles/types.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
 import { DEMO_DEVICES, DemoSite, type DemoDevice } from '../../tools/simulator/demo-site.js';
 import { DEMO_DEVICE_SPECS } from '../../tools/simulator/demo-config.js';
@@ -19,7 +19,7 @@ import { meteringFeature } from '../../runtime/metering/feature.js';
 import { storeFeature } from '../../runtime/store/feature.js';
 import { ACCOUNTING as ACCOUNTING_KEY, accountingFeature } from '../../runtime/accounting/feature.js';
 
-export const profiles: Map<string, Profile> = loadBuiltinProfiles().profiles;
+export const profiles: Map<string, AnyProfile> = loadBuiltinProfiles().profiles;
 
 export const ACCOUNTING: AccountingConfig = {
   gridFactor: 'CN-2023-national',

@@ -9,9 +9,9 @@ import { planReads } from '../../drivers/modbus/planner.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
 import { PLAUSIBLE_RANGES, PLAUSIBLE_RANGES_VERSION } from '../../drivers/profiles/plausible-ranges.js';
 import { CANONICAL } from '../../drivers/profiles/canonical.js';
-import type { Profile, ProfilePoint } from '../../drivers/profiles/types.js';
+import { modbusProfiles, type Profile, type ProfilePoint } from '../../drivers/profiles/types.js';
 
-const { profiles } = loadBuiltinProfiles();
+const profiles = modbusProfiles(loadBuiltinProfiles().profiles);
 const sdm630 = profiles.get('eastron-sdm630')!;
 
 /** Decode a register image (input/holding address -> word) through every planned read of `profile`. */

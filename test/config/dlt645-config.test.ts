@@ -37,7 +37,7 @@ describe('DL/T 645 buses and meters in the site configuration', () => {
       'site.yaml',
     );
     expect(loaded.config.devices.map((d) => d.address ?? d.unitId)).toEqual(['123456789012', '000102030425', '123456789012', 1]);
-    expect(loaded.dlt645Profiles.get('dlt645-2007')?.points.length).toBeGreaterThan(20);
+    expect(loaded.profiles.get('dlt645-2007')?.points.length).toBeGreaterThan(20);
   });
 
   it('says what is wrong with each meter, all at once', () => {
@@ -86,12 +86,12 @@ describe('DL/T 645 buses and meters in the site configuration', () => {
     expect(shared).toEqual(["CE_CONFIG_CONFLICT /buses/1/path: serial port /dev/ttyUSB0 is already used by bus 'meters'; put all devices of one RS-485 line on one bus"]);
   });
 
-  it('a rule reading a DL/T 645 meter is refused, not taken for a follow-on of a missing profile', () => {
-    const issues = issuesOf(
-      site(BUSES, `  - { id: main, role: grid_meter, bus: meters, address: '123456789012', profile: dlt645-2007, pollIntervalMs: 5000 }
-  - { id: sdm, role: submeter, bus: rs485, unitId: 1, profile: eastron-sdm630, pollIntervalMs: 5000 }`) +
-        'rules:\n  - { id: r1, kind: switch, output: sdm.relay, when: "main.active_power > 1000" }\n',
-    );
-    expect(issues.some((i) => i.includes('/rules/0') && i.includes("device 'main'"))).toBe(true);
+  it('a rule reads a DL/T 645 meter like any device; its points are not outputs', () => {
+    const sites = (rule: string) =>
+      site(BUSES, `  - { id: main, role: grid_meter, bus: meters, address: '123456789012', profile: dlt645-2007, pollIntervalMs: 5000 }`) +
+      `control: { gpio: { outputs: [{ id: boiler, line: 17 }] } }\nrules:\n  - ${rule}\n`;
+    expect(loadSiteConfigText(sites('{ id: r1, kind: switch, output: gpio.boiler, when: "main.active_power > 1000" }'), 'site.yaml').config.rules).toHaveLength(1);
+    const issues = issuesOf(sites('{ id: r1, kind: switch, output: main.active_power, when: "main.energy_import > 1000" }'));
+    expect(issues).toEqual([expect.stringMatching(/\/rules\/0.*point 'main.active_power' is read-only \(access read, DL\/T 645 DI 02030000\)/)]);
   });
 });

@@ -200,7 +200,7 @@ describe('carbonedge simulate', () => {
   it('reports usage and value-file errors clearly', async () => {
     const none = await run(['simulate']);
     expect(none.code).toBe(2);
-    expect(none.stderr).toContain('give --site demo or --profile ID --unit N');
+    expect(none.stderr).toContain('give --site demo, --profile ID --unit N or --device PROFILE@UNIT ...');
     expect((await run(['simulate', '--site', 'factory'])).code).toBe(2);
     const unknown = await run(['simulate', '--profile', 'no-such-meter', '--unit', '1']);
     expect(unknown.code).toBe(2);

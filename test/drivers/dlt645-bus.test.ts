@@ -7,7 +7,7 @@ import net from 'node:net';
 import { Dlt645Bus } from '../../drivers/dlt645/bus.js';
 import { encodeFrame, parseFrame } from '../../drivers/dlt645/frame.js';
 import { Dlt645Poller } from '../../drivers/dlt645/poller.js';
-import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
+import { builtinDlt645Profile } from './fixtures.js';
 import type { Dlt645Profile } from '../../drivers/profiles/types.js';
 import type { Dlt645BusConfig, Dlt645DeviceConfig } from '../../runtime/config/types.js';
 import type { Reading } from '../../runtime/types.js';
@@ -15,7 +15,7 @@ import { Dlt645Server, fixedMeterValues } from '../../tools/simulator/dlt645-ser
 import { havePeer } from '../helpers/peers.js';
 import { PtyPair } from '../helpers/pty.js';
 
-const profile: Dlt645Profile = loadBuiltinProfiles().dlt645.get('dlt645-2007')!;
+const profile: Dlt645Profile = builtinDlt645Profile();
 const A = '123456789012';
 const B = '000102030425';
 const ok = havePeer('socat');

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
+import { builtinDlt645Profile } from './fixtures.js';
 import { acquisitionFeature } from '../../runtime/acquisition/feature.js';
 import { Gateway } from '../../runtime/gateway.js';
 import { silentLogger } from '../../runtime/logger.js';
@@ -17,7 +17,7 @@ import { PtyPair } from '../helpers/pty.js';
 
 const run = promisify(execFile);
 const CLI = path.resolve('tools/carbonedge.js');
-const profile = loadBuiltinProfiles().dlt645.get('dlt645-2007')!;
+const profile = builtinDlt645Profile();
 const A = '123456789012';
 const B = '000102030425';
 
@@ -92,7 +92,7 @@ devices:
 `,
       'site.yaml',
     );
-    const gw = new Gateway({ config: site.config, profiles: site.profiles, dlt645Profiles: site.dlt645Profiles, logger: silentLogger(), features: [acquisitionFeature], options: { dataDir: pty.dir } });
+    const gw = new Gateway({ config: site.config, profiles: site.profiles, logger: silentLogger(), features: [acquisitionFeature], options: { dataDir: pty.dir } });
     try {
       await gw.start();
       const hub = gw.ctx.hub;

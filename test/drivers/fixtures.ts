@@ -1,5 +1,6 @@
 import type { DeviceConfig, SiteConfig, BusConfig } from '../../runtime/config/types.js';
-import type { Profile } from '../../drivers/profiles/types.js';
+import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
+import { isDlt645Profile, type Dlt645Profile, type Profile } from '../../drivers/profiles/types.js';
 import { at, f32Words, u32Words, type RegisterImage } from '../helpers/pymodbus.js';
 
 /** A small meter profile covering the data types the poll path must carry end to end. */
@@ -67,3 +68,10 @@ export const oneRegister: Profile = {
   limits: { maxRegistersPerRequest: 125, maxFillRegisters: 0, prohibited: [], interRequestDelayMs: 0, timeoutMs: 400 },
   points: [{ id: 'value', canonical: 'active_power', register: 'holding', address: 7, type: 'u16', unit: 'W' }],
 };
+
+/** The built-in DL/T 645-2007 meter profile. */
+export function builtinDlt645Profile(id = 'dlt645-2007'): Dlt645Profile {
+  const p = loadBuiltinProfiles().profiles.get(id);
+  if (!p || !isDlt645Profile(p)) throw new Error(`built-in DL/T 645 profile ${id} not loaded`);
+  return p;
+}

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromEngineering, registerCount } from '../../drivers/modbus/codec.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
-import type { Profile, ProfilePoint } from '../../drivers/profiles/types.js';
+import { modbusProfiles, type Profile, type ProfilePoint } from '../../drivers/profiles/types.js';
 import { freePort, havePeer } from '../helpers/peers.js';
 import { PtyPair } from '../helpers/pty.js';
 import { f32Words, PymodbusServer, type RegisterImage } from '../helpers/pymodbus.js';
@@ -15,7 +15,7 @@ const ok = havePeer('pymodbus', 'socat');
 
 /** Profiles the issue names; each must be served and read back correctly. */
 const METERS = ['eastron-sdm630', 'chint-dtsu666'];
-const { profiles } = loadBuiltinProfiles();
+const profiles = modbusProfiles(loadBuiltinProfiles().profiles);
 const available = METERS.filter((id) => profiles.has(id));
 
 /** A plausible engineering value for a point (inside its min/max). */

@@ -3,10 +3,11 @@ import { registerCount } from '../../drivers/modbus/codec.js';
 import { minimumRequestCount, onePerPointRequestCount } from '../../drivers/modbus/planner.js';
 import { CANONICAL } from '../../drivers/profiles/canonical.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
-import type { Profile, ProfilePoint } from '../../drivers/profiles/types.js';
+import { modbusProfiles, type Profile, type ProfilePoint } from '../../drivers/profiles/types.js';
 import { builtinFixture, decodeImage, rawImage } from './fixture.js';
 
-const { profiles, issues } = loadBuiltinProfiles();
+const { profiles: all, issues } = loadBuiltinProfiles();
+const profiles = modbusProfiles(all);
 const get = (id: string): Profile => {
   const p = profiles.get(id);
   if (!p) throw new Error(`profile ${id} not loaded: ${JSON.stringify(issues)}`);

@@ -10,7 +10,7 @@ import { ModbusBus } from '../../drivers/modbus/bus.js';
 import { DevicePoller } from '../../drivers/modbus/device-poller.js';
 import { minimumRequestCount, planReads } from '../../drivers/modbus/planner.js';
 import { builtinProfileDir, loadBuiltinProfiles } from '../../drivers/profiles/load.js';
-import type { Profile } from '../../drivers/profiles/types.js';
+import { isDlt645Profile, modbusProfiles, type Profile } from '../../drivers/profiles/types.js';
 import type { DeviceConfig } from '../../runtime/config/types.js';
 import { RegisterImage } from '../../tools/simulator/register-image.js';
 import { SimulatorServer } from '../../tools/simulator/server.js';
@@ -22,10 +22,11 @@ const idsIn = (dir: string, ext: RegExp) =>
     .filter((e) => e.isFile() && ext.test(e.name) && e.name !== 'profile.schema.json')
     .map((e) => e.name.replace(ext, ''))
     .sort();
-const { profiles, dlt645, issues } = loadBuiltinProfiles();
+const { profiles: all, issues } = loadBuiltinProfiles();
+const profiles = modbusProfiles(all);
 // Register-map fixtures are for Modbus profiles; DL/T 645 profiles are read against the meter
 // simulator and an independent frame builder (test/drivers/dlt645-*.test.ts).
-const profileIds = idsIn(PROFILE_DIR, /\.(ya?ml|json)$/i).filter((id) => !dlt645.has(id));
+const profileIds = idsIn(PROFILE_DIR, /\.(ya?ml|json)$/i).filter((id) => { const p = all.get(id); return !p || !isDlt645Profile(p); });
 const fixtureIds = idsIn(FIXTURE_DIR, /\.yaml$/);
 
 function fixtureFor(id: string): { profile: Profile; fixture: ProfileFixture } {

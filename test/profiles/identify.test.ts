@@ -7,10 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import { decodeRaw, registerCount, toEngineering } from '../../drivers/modbus/codec.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
-import type { IdentifyProbe, Profile, RegisterType } from '../../drivers/profiles/types.js';
+import { modbusProfiles, type IdentifyProbe, type Profile, type RegisterType } from '../../drivers/profiles/types.js';
 import { builtinFixture, rawImage, type RawImage } from './fixture.js';
 
-const { profiles } = loadBuiltinProfiles();
+const profiles = modbusProfiles(loadBuiltinProfiles().profiles);
 const meters = [...profiles.values()].filter((p) => p.kind === 'meter' && !p.discover);
 const fingerprinted = meters.filter((p) => p.identify?.length);
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { builtinProfileDir, loadProfiles } from '../../drivers/profiles/load.js';
+import { modbusProfiles } from '../../drivers/profiles/types.js';
 import { MAX_PROFILE_BYTES } from '../../runtime/config/read-file.js';
 
 const dirs: string[] = [];
@@ -62,7 +63,7 @@ modes:
     });
     const { profiles, issues } = loadProfiles([dir]);
     expect(issues).toEqual([]);
-    const p = profiles.get('acme-m1')!;
+    const p = modbusProfiles(profiles).get('acme-m1')!;
     expect(p.file).toBe(path.join(dir, 'acme-m1.yaml'));
     expect(p.limits.prohibited).toEqual([]);
     expect(p.points[0]).toMatchObject({ id: 'power', wordOrder: 'little', byteOrder: 'big', access: 'read', unit: 'W' });

@@ -1,5 +1,5 @@
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
-import type { Profile } from '../../drivers/profiles/types.js';
+import { modbusProfiles, type AnyProfile } from '../../drivers/profiles/types.js';
 import { ConfigError } from '../../runtime/config/errors.js';
 import type { SiteConfig } from '../../runtime/config/types.js';
 import type { WriteRequest, WriteResult } from '../../runtime/services.js';
@@ -10,7 +10,7 @@ import { RuleEngine, type OverrideSource } from '../../rules/engine.js';
 import { expect } from 'vitest';
 import type { ControlConfig, OutputLiteral, RuleConfig } from '../../rules/types.js';
 
-export const { profiles } = loadBuiltinProfiles();
+export const profiles = modbusProfiles(loadBuiltinProfiles().profiles);
 
 /** The demo site (grid, pv, battery, heatpump, load) with the given rules and control section. */
 export function siteConfig(rules: RuleConfig[], control: ControlConfig = {}): SiteConfig {
@@ -18,7 +18,7 @@ export function siteConfig(rules: RuleConfig[], control: ControlConfig = {}): Si
   return { ...base, site: { ...base.site, timezone: 'UTC' }, rules, control: { tickMs: 1000, ...control } };
 }
 
-export function compile(rules: RuleConfig[], control?: ControlConfig, profileMap: Map<string, Profile> = profiles) {
+export function compile(rules: RuleConfig[], control?: ControlConfig, profileMap: Map<string, AnyProfile> = profiles) {
   const config = siteConfig(rules, control);
   const gathered = gatherRules(config, '<test>', process.cwd());
   const c = compileRules(config, profileMap, gathered.rules);
@@ -29,7 +29,7 @@ export function compile(rules: RuleConfig[], control?: ControlConfig, profileMap
 export function harness(
   rules: RuleConfig[],
   control?: ControlConfig,
-  opts: { overrides?: OverrideSource; fail?: (r: WriteRequest) => boolean; profiles?: Map<string, Profile> } = {},
+  opts: { overrides?: OverrideSource; fail?: (r: WriteRequest) => boolean; profiles?: Map<string, AnyProfile> } = {},
 ) {
   const c = compile(rules, control, opts.profiles);
   if (c.issues.length) throw new ConfigError(c.issues);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBlockResults, fromEngineering, type BlockResult } from '../../drivers/modbus/codec.js';
 import { planReads } from '../../drivers/modbus/planner.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
-import type { Profile } from '../../drivers/profiles/types.js';
+import { modbusProfiles, type Profile } from '../../drivers/profiles/types.js';
 import { DEMO_DEVICE_SPECS } from '../../tools/simulator/demo-config.js';
 import { DEMO_DEVICES, type DemoDevice } from '../../tools/simulator/demo-site.js';
 import type { PointValue } from '../../runtime/types.js';
@@ -54,7 +54,8 @@ function expectNear(actual: PointValue, expected: number | boolean, what: string
 }
 
 describe('demo site served over Modbus TCP with the real profiles', () => {
-  const { profiles, issues } = loadBuiltinProfiles();
+  const { profiles: all, issues } = loadBuiltinProfiles();
+  const profiles = modbusProfiles(all);
   let sim: SimulatedSite;
   let server: SimulatorServer;
   let client: ModbusClientInstance;
@@ -197,7 +198,7 @@ c.close()
 });
 
 describe('simulated clock', () => {
-  const { profiles } = loadBuiltinProfiles();
+  const profiles = modbusProfiles(loadBuiltinProfiles().profiles);
 
   it('--speed accelerates simulated time and the images follow it', async () => {
     const sim = new SimulatedSite({ profiles, site: { seed: 1, startMs: NOON }, speed: 3600, tickMs: 20 });
@@ -220,7 +221,7 @@ describe('simulated clock', () => {
 });
 
 describe('single simulated device from a profile', () => {
-  const { profiles } = loadBuiltinProfiles();
+  const profiles = modbusProfiles(loadBuiltinProfiles().profiles);
 
   it('serves static values from a file over generated ones, and generated ones for the rest', async () => {
     const dev = new SingleSimulatedDevice({

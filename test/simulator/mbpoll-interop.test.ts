@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModbusBus } from '../../drivers/modbus/bus.js';
 import { DevicePoller } from '../../drivers/modbus/device-poller.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
-import type { Profile, ProfilePoint } from '../../drivers/profiles/types.js';
+import { modbusProfiles, type Profile, type ProfilePoint } from '../../drivers/profiles/types.js';
 import type { BusConfig } from '../../runtime/config/types.js';
 import type { Reading } from '../../runtime/types.js';
 import { createPtyPair, type PtyPair } from '../../tools/simulator/pty.js';
@@ -19,7 +19,7 @@ import { havePeer, PEERS } from '../helpers/peers.js';
 
 const ok = havePeer('mbpoll', 'socat');
 
-const { profiles } = loadBuiltinProfiles();
+const profiles = modbusProfiles(loadBuiltinProfiles().profiles);
 const profile = (id: string): Profile => {
   const p = profiles.get(id);
   if (!p) throw new Error(`built-in profile ${id} missing`);

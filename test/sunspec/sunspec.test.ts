@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModbusBus } from '../../drivers/modbus/bus.js';
 import { DevicePoller } from '../../drivers/modbus/device-poller.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
+import { modbusProfiles } from '../../drivers/profiles/types.js';
 import { discoverSunSpec } from '../../drivers/sunspec/discover.js';
 import { sunspecProfile } from '../../drivers/sunspec/profile.js';
 import type { DeviceConfig } from '../../runtime/config/types.js';
@@ -16,7 +17,7 @@ import { PymodbusServer } from '../helpers/pymodbus.js';
 import { battery802, chainImage, common, inverter103, inverter113, meter203 } from './chain-image.js';
 
 const ok = havePeer('pymodbus');
-const { profiles } = loadBuiltinProfiles();
+const profiles = modbusProfiles(loadBuiltinProfiles().profiles);
 const byPoint = (readings: Reading[]) => new Map(readings.map((r) => [r.point, r]));
 const value = (readings: Reading[], point: string) => {
   const r = byPoint(readings).get(point);

@@ -17,7 +17,7 @@ import Database from 'better-sqlite3';
 import { decodeBlockResults, fromEngineering } from '../../drivers/modbus/codec.js';
 import { planReads } from '../../drivers/modbus/planner.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
-import type { Profile } from '../../drivers/profiles/types.js';
+import { modbusProfiles } from '../../drivers/profiles/types.js';
 import { ReadingsHub } from '../../runtime/readings-hub.js';
 import type { Reading, DeviceRole } from '../../runtime/types.js';
 import { loadFactorLibrary } from '../../runtime/accounting/factors.js';
@@ -35,7 +35,8 @@ function cpuMs(fn: () => void): number {
 }
 
 export async function benchAccounting(): Promise<Record<string, unknown>> {
-  const profile = loadBuiltinProfiles().profiles.get('eastron-sdm630') as Profile;
+  const profile = modbusProfiles(loadBuiltinProfiles().profiles).get('eastron-sdm630');
+  if (!profile) throw new Error('profile eastron-sdm630 not found');
   const blocks = planReads(profile);
   const imp = profile.points.find((p) => p.canonical === 'energy_import')!;
   const exp = profile.points.find((p) => p.canonical === 'energy_export')!;

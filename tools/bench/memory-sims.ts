@@ -12,6 +12,7 @@
  */
 import { createInterface } from 'node:readline';
 import { builtinProfileDir, loadProfiles } from '../../drivers/profiles/load.js';
+import { modbusProfiles } from '../../drivers/profiles/types.js';
 import { SimulatorServer } from '../simulator/server.js';
 import { SingleSimulatedDevice } from '../simulator/site.js';
 
@@ -25,7 +26,7 @@ interface SimsArgs {
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as SimsArgs;
   const { profiles, issues } = loadProfiles([builtinProfileDir(), args.profileDir]);
-  const profile = profiles.get(args.profile);
+  const profile = modbusProfiles(profiles).get(args.profile);
   if (!profile || issues.length) throw new Error(`profile ${args.profile}: ${JSON.stringify(issues)}`);
   const clocks: SingleSimulatedDevice[] = [];
   const servers: SimulatorServer[] = [];

@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { builtinProfileDir, loadProfiles } from '../../drivers/profiles/load.js';
-import type { Profile } from '../../drivers/profiles/types.js';
+import { modbusProfiles, type Profile } from '../../drivers/profiles/types.js';
 
 export const BASE_PROFILE = 'eastron-sdm630';
 export const BENCH_PROFILE = 'eastron-sdm630-12p';
@@ -44,7 +44,7 @@ export function writeProfileVariant(dir: string): Profile {
   if (variant.points.length !== BENCH_POINTS.length) throw new Error(`${BASE_PROFILE} lacks some of ${BENCH_POINTS.join(', ')}`);
   writeFileSync(path.join(dir, `${BENCH_PROFILE}.yaml`), stringify(variant));
   const { profiles, issues } = loadProfiles([builtinProfileDir(), dir]);
-  const profile = profiles.get(BENCH_PROFILE);
+  const profile = modbusProfiles(profiles).get(BENCH_PROFILE);
   if (!profile || issues.length) throw new Error(`${BENCH_PROFILE}: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`);
   return profile;
 }

@@ -7,7 +7,7 @@
 import { registerCount } from '../../drivers/modbus/codec.js';
 import { maxSpan, minimumRequestCount, onePerPointRequestCount, planReads, pointsToRead } from '../../drivers/modbus/planner.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
-import type { Profile, RegisterType } from '../../drivers/profiles/types.js';
+import { modbusProfiles, type Profile, type RegisterType } from '../../drivers/profiles/types.js';
 
 /** The real (vendor) profiles the issue asks about; the demo maps are reported too. */
 const REAL = ['eastron-sdm630', 'chint-dtsu666', 'sunspec-inverter-103'];
@@ -40,8 +40,9 @@ function telegraf(profile: Profile): { requests: number; registers: number; read
 }
 
 export async function benchPlanner(): Promise<Record<string, unknown>> {
-  const { profiles, issues } = loadBuiltinProfiles();
+  const { profiles: all, issues } = loadBuiltinProfiles();
   if (issues.length) throw new Error(`built-in profiles have issues: ${issues.map((i) => `${i.file} ${i.path}: ${i.message}`).join('; ')}`);
+  const profiles = modbusProfiles(all);
   const out: Record<string, unknown> = {};
   const rows: string[] = [];
   const ids = [...REAL.filter((id) => profiles.has(id)), ...[...profiles.keys()].filter((id) => !REAL.includes(id)).sort()];

@@ -10,7 +10,7 @@ import { fromEngineering } from '../../drivers/modbus/codec.js';
 import { DevicePoller } from '../../drivers/modbus/device-poller.js';
 import { planReads } from '../../drivers/modbus/planner.js';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
-import type { Profile } from '../../drivers/profiles/types.js';
+import { modbusProfiles, type Profile } from '../../drivers/profiles/types.js';
 import { ReadingsHub } from '../../runtime/readings-hub.js';
 import type { Reading } from '../../runtime/types.js';
 import { freeTcpPort } from '../free-port.js';
@@ -39,8 +39,7 @@ function image(profile: Profile): { input: number[]; holding: number[] } {
 export async function benchPoll(opts: { cycles?: number; rounds?: number } = {}): Promise<Record<string, unknown>> {
   const cycles = opts.cycles ?? 400;
   const rounds = opts.rounds ?? 5;
-  const { profiles } = loadBuiltinProfiles();
-  const base = profiles.get('eastron-sdm630');
+  const base = modbusProfiles(loadBuiltinProfiles().profiles).get('eastron-sdm630');
   if (!base) throw new Error('profile eastron-sdm630 not found');
   // Loopback TCP: no RS-485 turnaround pause for either side.
   const profile: Profile = { ...base, limits: { ...base.limits, interRequestDelayMs: 0 } };

@@ -5,6 +5,7 @@
  * the demo site with its example rules, and without rules, measured side by side.
  */
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
+import { modbusProfiles } from '../../drivers/profiles/types.js';
 import type { DeviceConfig, SiteConfig, SiteDeviceConfig } from '../../runtime/config/types.js';
 import { ReadingsHub } from '../../runtime/readings-hub.js';
 import type { Reading } from '../../runtime/types.js';
@@ -18,7 +19,7 @@ import { localMidnight } from '../../rules/replay-sites.js';
 import { DemoReplaySite } from '../simulator/replay-site.js';
 import type { RuleConfig } from '../../rules/types.js';
 
-const { profiles } = loadBuiltinProfiles();
+const profiles = modbusProfiles(loadBuiltinProfiles().profiles);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;

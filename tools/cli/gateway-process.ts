@@ -32,7 +32,7 @@ export async function runGatewayProcess(
   const logger = hooks.logger ?? createLogger();
   const features = hooks.features ?? FEATURES;
   const make = (s: LoadedSite, opts: GatewayOptions) =>
-    new Gateway({ config: s.config, configFile: s.file, profiles: s.profiles, dlt645Profiles: s.dlt645Profiles, logger, options: opts, features });
+    new Gateway({ config: s.config, configFile: s.file, profiles: s.profiles, logger, options: opts, features });
   // Remote configuration (uplink.remoteConfig.enabled, a config file on disk): the running config
   // is the active entry of the config history and is announced in the retained status.
   let remote: RemoteConfig | undefined;

@@ -6,11 +6,10 @@
  * data" to an identifier it does not have, answers 13h read-address when it serves one meter, and
  * stays silent for other addresses. Faults for tests: `corruptNext(n)` (bad checksums).
  */
-import net from 'node:net';
-import { SerialPort } from 'serialport';
 import { encodeBcd, encodeDataIdentifier, decodeDataIdentifier, parseFormat } from '../../drivers/dlt645/values.js';
 import { BROADCAST_READ_ADDRESS, CONTROL, ERROR_BIT, FOLLOW_UP_BIT, REPLY_BIT, encodeAddress, encodeFrame, parseFrame, type Frame } from '../../drivers/dlt645/frame.js';
 import type { Dlt645Profile } from '../../drivers/profiles/types.js';
+import { LineEndpoints } from './line-endpoints.js';
 
 export interface SimulatedMeter {
   address: string;
@@ -51,9 +50,7 @@ export class Dlt645Server {
   private readonly byDi = new Map<string, Dlt645Profile['points'][number]>();
   private readonly pending = new Map<string, Buffer>();
   private corrupt = 0;
-  private port: SerialPort | undefined;
-  private server: net.Server | undefined;
-  private readonly sockets = new Set<net.Socket>();
+  private readonly endpoints = new LineEndpoints((write, onData) => this.attach(write, onData));
 
   constructor(private readonly opts: Dlt645ServerOptions) {
     for (const p of opts.profile.points) this.byDi.set(p.di.toUpperCase(), p);
@@ -76,39 +73,17 @@ export class Dlt645Server {
   }
 
   /** Serve on a serial port (the simulator's end of a pty pair). */
-  async listenSerial(path: string, baudRate = 2400): Promise<void> {
-    const port = new SerialPort({ path, baudRate, parity: 'even', autoOpen: false });
-    await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
-    port.on('error', () => undefined);
-    this.port = port;
-    this.attach((b) => port.write(b), (fn) => port.on('data', fn));
+  listenSerial(path: string, baudRate = 2400): Promise<void> {
+    return this.endpoints.listenSerial(path, { baudRate, parity: 'even' });
   }
 
   /** Serve on 127.0.0.1 (port 0 = any free port); returns the port. */
-  async listenTcp(port = 0, host = '127.0.0.1'): Promise<number> {
-    const server = net.createServer((socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-      socket.on('error', () => undefined);
-      this.attach((b) => socket.write(b), (fn) => socket.on('data', fn));
-    });
-    this.server = server;
-    await new Promise<void>((res, rej) => {
-      server.once('error', rej);
-      server.listen(port, host, () => res());
-    });
-    const addr = server.address();
-    return typeof addr === 'object' && addr ? addr.port : port;
+  listenTcp(port = 0, host = '127.0.0.1'): Promise<number> {
+    return this.endpoints.listenTcp(port, host);
   }
 
-  async close(): Promise<void> {
-    const port = this.port;
-    this.port = undefined;
-    if (port?.isOpen) await new Promise<void>((r) => port.close(() => r()));
-    for (const s of this.sockets) s.destroy();
-    const server = this.server;
-    this.server = undefined;
-    if (server) await new Promise<void>((r) => server.close(() => r()));
+  close(): Promise<void> {
+    return this.endpoints.close();
   }
 
   private attach(write: (b: Buffer) => void, onData: (fn: (d: Buffer) => void) => void): void {
@@ -120,8 +95,8 @@ export class Dlt645Server {
         if (r.kind === 'incomplete') return;
         rx = r.rest;
         if (r.kind === 'bad' || r.frame.control & REPLY_BIT) continue;
-        const reply = this.answer(r.frame);
-        if (reply) write(this.encode(reply));
+        const reply = this.reply(r.frame);
+        if (reply) write(reply);
       }
     });
   }
@@ -133,6 +108,12 @@ export class Dlt645Server {
       bytes[bytes.length - 2] = (bytes[bytes.length - 2]! + 1) & 0xff;
     }
     return bytes;
+  }
+
+  /** The reply frame's bytes to one request, or undefined for silence (also used by ./line-server.ts). */
+  reply(req: Frame): Buffer | undefined {
+    const reply = this.answer(req);
+    return reply && this.encode(reply);
   }
 
   /** The reply to one request, or undefined for silence. */

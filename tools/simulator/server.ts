@@ -8,10 +8,10 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../runtime/logger.js';
 import { silentLogger } from '../../runtime/logger.js';
-import type { PointValue } from '../../runtime/types.js';
-import type { ProfilePoint } from '../../drivers/profiles/types.js';
-import { MODBUS_EXCEPTION, ModbusException, type RegisterImage } from './register-image.js';
+import { emptyStats, modbusVector, type SimulatedDevice, type SimulatorStats } from './modbus-vector.js';
 import { freeTcpPort } from '../free-port.js';
+
+export type { SimulatedDevice, SimulatorStats } from './modbus-vector.js';
 
 // modbus-serial is CommonJS; its servers are exported as properties of the client class.
 const require = createRequire(import.meta.url);
@@ -26,19 +26,6 @@ interface ModbusServerHandle {
   _server?: { address(): AddressInfo | string | null };
 }
 
-/** One device on the simulated bus. */
-export interface SimulatedDevice {
-  unitId: number;
-  /** Name for logs (device id or profile id). */
-  name: string;
-  image: RegisterImage;
-  /**
-   * Called for every point a write touched, before the image changes; throw to refuse the write
-   * (the client gets exception 03, or the exception's own code).
-   */
-  onWrite?(point: ProfilePoint, value: PointValue): void;
-}
-
 export interface SimulatorServerOptions {
   devices: SimulatedDevice[];
   /** Modbus TCP: port 0 = a free port (see `tcpPort`). Host default 127.0.0.1. */
@@ -50,21 +37,12 @@ export interface SimulatorServerOptions {
   writeLogLevel?: 'info' | 'debug';
 }
 
-type Cb<T> = (err: Error | null, value?: T) => void;
-
-export interface SimulatorStats {
-  /** Register reads and writes answered (including exception replies), by unit id. */
-  requests: Map<number, number>;
-  /** Exception replies, by unit id. */
-  exceptions: Map<number, number>;
-}
-
 export class SimulatorServer {
   readonly host: string;
   /** The bound TCP port (resolved when port 0 was asked for). */
   tcpPort?: number;
   rtuPath?: string;
-  readonly stats: SimulatorStats = { requests: new Map(), exceptions: new Map() };
+  readonly stats: SimulatorStats = emptyStats();
   private readonly devices = new Map<number, SimulatedDevice>();
   private readonly log: Logger;
   private tcp?: ModbusServerHandle;
@@ -100,7 +78,7 @@ export class SimulatorServer {
     // process takes it between the probe and the listen.
     for (let attempt = 0; ; attempt++) {
       const p = port === 0 ? await freeTcpPort(this.host) : port;
-      const server = new ModbusRTU.ServerTCP(this.vector('tcp'), { host: this.host, port: p, unitID: 255 });
+      const server = new ModbusRTU.ServerTCP(modbusVector({ devices: this.devices, stats: this.stats, log: this.log, mode: 'tcp', writeLogLevel: this.opts.writeLogLevel }), { host: this.host, port: p, unitID: 255 });
       try {
         await new Promise<void>((resolve, reject) => {
           server.on('initialized', () => resolve());
@@ -122,7 +100,7 @@ export class SimulatorServer {
 
   private async startRtu(rtu: NonNullable<SimulatorServerOptions['rtu']>): Promise<void> {
     await new Promise<void>((resolve, reject) => {
-      const server = new ModbusRTU.ServerSerial(this.vector('rtu'), {
+      const server = new ModbusRTU.ServerSerial(modbusVector({ devices: this.devices, stats: this.stats, log: this.log, mode: 'rtu', writeLogLevel: this.opts.writeLogLevel }), {
         path: rtu.path,
         baudRate: rtu.baudRate ?? 9600,
         parity: rtu.parity ?? 'none',
@@ -135,86 +113,6 @@ export class SimulatorServer {
       server.on('error', (err) => this.log.warn({ err }, 'simulator: serial error'));
     });
     this.rtuPath = rtu.path;
-  }
-
-  private count(map: Map<number, number>, unit: number): void {
-    map.set(unit, (map.get(unit) ?? 0) + 1);
-  }
-
-  /**
-   * modbus-serial's service vector in callback style, so that a request for an unknown unit on
-   * RTU can stay unanswered (the callback is never called) as on a real bus.
-   */
-  private vector(mode: 'tcp' | 'rtu'): object {
-    const route = <T>(unitID: number, cb: Cb<T>, body: (d: SimulatedDevice) => T): void => {
-      const d = this.devices.get(unitID);
-      if (!d) {
-        if (mode === 'rtu') return; // silence: no device with this address on the bus
-        this.count(this.stats.exceptions, unitID);
-        cb(new ModbusException(MODBUS_EXCEPTION.gatewayTargetFailed, `no device with unit id ${unitID}`));
-        return;
-      }
-      try {
-        const v = body(d);
-        cb(null, v);
-      } catch (err) {
-        this.count(this.stats.exceptions, unitID);
-        const code = err instanceof ModbusException ? err.modbusErrorCode : MODBUS_EXCEPTION.deviceFailure;
-        const e = err instanceof ModbusException ? err : new ModbusException(code, (err as Error).message);
-        this.log.debug({ unit: unitID, device: d.name, code, reason: e.message }, 'simulator: exception reply');
-        cb(e);
-      }
-    };
-    // Count what gets an answer: over RTU a request for an unknown unit gets none.
-    const request = (unitID: number) => {
-      if (mode === 'tcp' || this.devices.has(unitID)) this.count(this.stats.requests, unitID);
-    };
-    const write = (d: SimulatedDevice, register: 'holding' | 'coil', addr: number, data: number[] | boolean[]) => {
-      const { writes, commit } = d.image.prepareWrite(register, addr, data);
-      for (const w of writes) {
-        try {
-          d.onWrite?.(w.point, w.value);
-        } catch (err) {
-          if (err instanceof ModbusException) throw err;
-          throw new ModbusException(MODBUS_EXCEPTION.illegalDataValue, (err as Error).message);
-        }
-      }
-      commit();
-      this.log[this.opts.writeLogLevel ?? 'info']({ unit: d.unitId, device: d.name, writes: writes.map((w) => `${w.point.id}=${String(w.value)}`) }, 'simulator: write');
-    };
-    return {
-      // FC01/FC02 ask for every bit separately: bit reads are not counted as requests.
-      getCoil: (addr: number, unitID: number, cb: Cb<boolean>) => route(unitID, cb, (d) => d.image.readBit('coil', addr)),
-      getDiscreteInput: (addr: number, unitID: number, cb: Cb<boolean>) => route(unitID, cb, (d) => d.image.readBit('discrete', addr)),
-      getInputRegister: (addr: number, unitID: number, cb: Cb<number>) => {
-        request(unitID);
-        route(unitID, cb, (d) => d.image.readWords('input', addr, 1)[0]!);
-      },
-      getHoldingRegister: (addr: number, unitID: number, cb: Cb<number>) => {
-        request(unitID);
-        route(unitID, cb, (d) => d.image.readWords('holding', addr, 1)[0]!);
-      },
-      getMultipleInputRegisters: (addr: number, length: number, unitID: number, cb: Cb<number[]>) => {
-        request(unitID);
-        route(unitID, cb, (d) => d.image.readWords('input', addr, length));
-      },
-      getMultipleHoldingRegisters: (addr: number, length: number, unitID: number, cb: Cb<number[]>) => {
-        request(unitID);
-        route(unitID, cb, (d) => d.image.readWords('holding', addr, length));
-      },
-      setCoil: (addr: number, value: boolean, unitID: number, cb: Cb<void>) => {
-        request(unitID);
-        route(unitID, cb, (d) => write(d, 'coil', addr, [value]));
-      },
-      setRegister: (addr: number, value: number, unitID: number, cb: Cb<void>) => {
-        request(unitID);
-        route(unitID, cb, (d) => write(d, 'holding', addr, [value]));
-      },
-      setRegisterArray: (addr: number, values: number[], unitID: number, cb: Cb<void>) => {
-        request(unitID);
-        route(unitID, cb, (d) => write(d, 'holding', addr, values));
-      },
-    };
   }
 
   /** Stop serving and release the port(s); safe to call twice. */

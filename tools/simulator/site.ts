@@ -4,7 +4,7 @@
  * of the matching kind). A clock advances the physics in simulated time (`speed` x wall time) and
  * refreshes every register image, so each Modbus read sees one consistent state.
  */
-import type { Profile, ProfilePoint } from '../../drivers/profiles/types.js';
+import { isDlt645Profile, type AnyProfile, type Profile, type ProfilePoint } from '../../drivers/profiles/types.js';
 import type { Logger } from '../../runtime/logger.js';
 import { silentLogger } from '../../runtime/logger.js';
 import { DEMO_DEVICE_SPECS } from './demo-config.js';
@@ -45,7 +45,7 @@ export function demoDeviceForKind(kind: string): DemoDevice | undefined {
 }
 
 export interface SimulatedSiteOptions {
-  profiles: Map<string, Profile>;
+  profiles: Map<string, AnyProfile>;
   /** Physics options (seed, start time...). */
   site?: DemoSiteOptions | DemoSite;
   /** Clock acceleration: simulated ms per wall ms. Default 1. */
@@ -101,7 +101,7 @@ export class SimulatedSite extends Clocked {
     for (const device of DEMO_DEVICES) {
       const spec = DEMO_DEVICE_SPECS[device];
       const profile = opts.profiles.get(spec.profile);
-      if (!profile) throw new Error(`demo site: profile '${spec.profile}' of device '${device}' is not loaded`);
+      if (!profile || isDlt645Profile(profile)) throw new Error(`demo site: Modbus profile '${spec.profile}' of device '${device}' is not loaded`);
       const image = new RegisterImage(profile, opts.image);
       this.bound.push({ device, image });
       this.devices.push({

@@ -2,25 +2,19 @@ import path from 'node:path';
 import { ModbusBus } from '../../../drivers/modbus/bus.js';
 import { DevicePoller } from '../../../drivers/modbus/device-poller.js';
 import { builtinProfileDir, loadProfiles } from '../../../drivers/profiles/load.js';
-import type { Dlt645Profile, Profile } from '../../../drivers/profiles/types.js';
+import { isDlt645Profile, type AnyProfile, type Dlt645Profile } from '../../../drivers/profiles/types.js';
 import type { DeviceConfig, Dlt645BusConfig } from '../../../runtime/config/types.js';
 import { validateSiteConfig } from '../site.js';
 import { ConfigError } from '../../../runtime/config/errors.js';
 import type { Reading } from '../../../runtime/types.js';
 import type { Command } from '../command.js';
-import { parseCommandArgs, runCommand, UsageError } from '../command.js';
+import { formatTable, hostPort, parseCommandArgs, runCommand, UsageError } from '../command.js';
 
 const usage =
   'carbonedge read --profile ID (--tcp HOST:PORT | --rtu PATH --baud N --parity none|even|odd [--stop-bits 1|2] | --rtu-over-tcp HOST:PORT) ' +
   '(--unit N | --address 123456789012) [--json] [--profile-dir DIR] [--timeout MS]\n' +
   '  DL/T 645 profiles (e.g. dlt645-2007) take the meter --address (omitted: asked with 13h, one meter on the line);\n' +
   '  --rtu defaults to --baud 2400 --parity even for them, and --tcp is a TCP serial converter (raw bytes)';
-
-function hostPort(flag: string, v: string): { host: string; port: number } {
-  const m = /^(.+):(\d{1,5})$/.exec(v);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`${flag} expects HOST:PORT, got '${v}'`);
-  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
-}
 
 /** A number given on the command line as a number, anything else as given (the schema says what it expected). */
 function numeric(v: string | undefined): number | string | undefined {
@@ -55,7 +49,7 @@ function flagOf(p: string, transport: string): string {
 function validateOptions(
   bus: Record<string, unknown>,
   device: Record<string, unknown>,
-  known: { profiles: Map<string, Profile>; dlt645Profiles?: Map<string, Dlt645Profile> },
+  known: { profiles: Map<string, AnyProfile> },
   transport: string,
 ) {
   const config = { version: 1, site: { id: 'cli' }, gateway: { id: 'cli' }, buses: [bus], devices: [device] };
@@ -95,10 +89,13 @@ export const command: Command = {
       if (transports.length !== 1) throw new UsageError('give exactly one of --tcp HOST:PORT, --rtu PATH or --rtu-over-tcp HOST:PORT');
       const timeoutMs = numeric(values.timeout);
       const dirs = [builtinProfileDir(), ...(values['profile-dir'] ?? []).map((d) => path.resolve(d))];
-      const { profiles, dlt645, issues } = loadProfiles(dirs);
-      const dlt645Profile = dlt645.get(values.profile);
-      if (dlt645Profile) return readMeter(values, dlt645Profile, dlt645, timeoutMs);
-      if (values.address !== undefined) throw new UsageError(`--address is for DL/T 645 meters; profile '${values.profile}' is not a DL/T 645 profile (DL/T 645 profiles: ${[...dlt645.keys()].sort().join(', ') || 'none'})`);
+      const { profiles, issues } = loadProfiles(dirs);
+      const profile = profiles.get(values.profile);
+      if (profile && isDlt645Profile(profile)) return readMeter(values, profile, profiles, timeoutMs);
+      if (values.address !== undefined) {
+        const meters = [...profiles.values()].filter(isDlt645Profile).map((p) => p.id).sort();
+        throw new UsageError(`--address is for DL/T 645 meters; profile '${values.profile}' is not a DL/T 645 profile (DL/T 645 profiles: ${meters.join(', ') || 'none'})`);
+      }
       if (values.unit === undefined) throw new UsageError('--unit N is required');
 
       let raw: Record<string, unknown>;
@@ -122,11 +119,10 @@ export const command: Command = {
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       };
 
-      const profile = profiles.get(values.profile);
       if (!profile) {
         const relevant = issues.filter((i) => i.file.includes(values.profile!));
         if (relevant.length) throw new ConfigError(relevant, `profile '${values.profile}' has errors`);
-        throw new UsageError(`unknown profile '${values.profile}' (available: ${[...profiles.keys(), ...dlt645.keys()].sort().join(', ') || 'none'}; searched ${dirs.join(', ')})`);
+        throw new UsageError(`unknown profile '${values.profile}' (available: ${[...profiles.keys()].sort().join(', ') || 'none'}; searched ${dirs.join(', ')})`);
       }
       const checked = validateOptions({ id: 'cli', ...raw, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }, rawDevice, { profiles }, transport);
       const { bus, device: checkedDevice } = checked;
@@ -168,7 +164,7 @@ export const command: Command = {
 async function readMeter(
   values: Record<string, string | boolean | string[] | undefined>,
   profile: Dlt645Profile,
-  dlt645Profiles: Map<string, Dlt645Profile>,
+  profiles: Map<string, AnyProfile>,
   timeoutMs: number | string | undefined,
 ): Promise<number> {
   const str = (k: string) => (typeof values[k] === 'string' ? values[k] : undefined);
@@ -191,7 +187,7 @@ async function readMeter(
     pollIntervalMs: Math.max(1000, 4 * (typeof timeoutMs === 'number' ? timeoutMs : 0)),
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
   };
-  const checked = validateOptions({ id: 'cli', ...raw, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }, rawDevice, { profiles: new Map(), dlt645Profiles }, transport);
+  const checked = validateOptions({ id: 'cli', ...raw, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }, rawDevice, { profiles }, transport);
   const { bus } = checked;
   if (bus.type !== 'dlt645' && bus.type !== 'dlt645-tcp') throw new Error('a DL/T 645 meter was validated on a Modbus bus');
   const { readDlt645 } = await import('./read-dlt645.js');
@@ -240,12 +236,5 @@ function table(readings: Reading[], title: string, types = new Map<string, strin
     r.canonical ?? '',
     r.error ?? '',
   ]);
-  const head = ['point', 'value', 'unit', 'quality', 'canonical', 'error'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [title, '', line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ''].join('\n');
+  return [title, '', formatTable(['point', 'value', 'unit', 'quality', 'canonical', 'error'], rows, new Set([1])), ''].join('\n');
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { builtinProfileDir, loadProfiles } from '../../../drivers/profiles/load.js';
-import type { Profile } from '../../../drivers/profiles/types.js';
+import { modbusProfiles, type Profile } from '../../../drivers/profiles/types.js';
 import { ConfigError } from '../../../runtime/config/errors.js';
 import { createLogger, type Logger } from '../../../runtime/logger.js';
 import { DEMO_DEVICE_SPECS } from '../../simulator/demo-config.js';
@@ -10,12 +10,16 @@ import type { ImageValues } from '../../simulator/register-image.js';
 import { createPtyPair, SocatMissingError, type PtyPair } from '../../simulator/pty.js';
 import { SimulatorServer, type SimulatedDevice } from '../../simulator/server.js';
 import { SimulatedSite, SingleSimulatedDevice } from '../../simulator/site.js';
+import type { LineServer } from '../../simulator/line-server.js';
+import { buildLine, parseLineDevice, type LineDeviceSpec, type SimulatedLine } from '../../simulator/line-site.js';
 import type { Command } from '../command.js';
 import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 
 const usage =
-  'carbonedge simulate (--site demo | --profile ID --unit N [--values FILE.json] [--static]) ' +
-  '[--tcp PORT] [--host HOST] [--rtu [PATH]] [--baud N] [--parity none|even|odd] [--speed N] [--seed N] [--strict] [--profile-dir DIR]';
+  'carbonedge simulate (--site demo | --profile ID --unit N [--values FILE.json] [--static] | --device PROFILE@UNIT|PROFILE@ADDRESS ...) ' +
+  '[--tcp PORT] [--host HOST] [--rtu [PATH]] [--baud N] [--parity none|even|odd] [--speed N] [--seed N] [--strict] [--profile-dir DIR]\n' +
+  '  --device (repeatable): one mixed RS-485 line of Modbus units and DL/T 645 meters (12-digit address), on a pty (--rtu)\n' +
+  '  or on --tcp PORT as a TCP serial converter passes the line through (read it with --rtu-over-tcp / a dlt645-tcp bus)';
 
 const DEFAULT_TCP_PORT = 1502;
 
@@ -58,10 +62,50 @@ function readValuesFile(file: string, profile: Profile): ImageValues {
 }
 
 export interface RunningSimulation {
-  server: SimulatorServer;
+  /** Modbus TCP / RTU server (--site, --profile). */
+  server?: SimulatorServer;
+  /** The mixed line (--device). */
+  line?: LineServer;
   pty?: PtyPair;
   description: string[];
   close(): Promise<void>;
+}
+
+/** Serve a mixed line of `--device` specs on a pty (`rtu` '' or a path) or a TCP port. */
+export async function startLineSimulation(
+  opts: { devices: LineDeviceSpec[]; tcpPort?: number; host?: string; rtu?: string; baudRate?: number; parity?: 'none' | 'even' | 'odd'; speed?: number; seed?: number; generate?: boolean; profileDirs?: string[] },
+): Promise<RunningSimulation> {
+  const { profiles, issues } = loadProfiles([builtinProfileDir(), ...(opts.profileDirs ?? []).map((d) => path.resolve(d))]);
+  if (issues.length) throw new ConfigError(issues, 'the device profiles have errors');
+  let line: SimulatedLine;
+  try {
+    line = buildLine(opts.devices, profiles, opts);
+  } catch (err) {
+    throw new UsageError(`--device: ${(err as Error).message}`);
+  }
+  const description: string[] = [];
+  let pty: PtyPair | undefined;
+  if (opts.rtu !== undefined) {
+    pty = opts.rtu === '' ? await createPtyPair() : undefined;
+    const rtuPath = pty?.serverPath ?? opts.rtu;
+    await line.server.listenSerial(rtuPath, { baudRate: opts.baudRate, parity: opts.parity });
+    description.push(`one RS-485 line on ${pty ? `a pseudo-terminal: use ${pty.clientPath} as the serial port` : rtuPath}`);
+  } else {
+    const port = await line.server.listenTcp(opts.tcpPort ?? DEFAULT_TCP_PORT, opts.host ?? '127.0.0.1');
+    description.push(`one RS-485 line behind a TCP serial converter at ${opts.host ?? '127.0.0.1'}:${port} (--rtu-over-tcp for Modbus, a dlt645-tcp bus for the meters)`);
+  }
+  line.start();
+  description.push(...line.described.map((d) => `  ${d}`));
+  return {
+    line: line.server,
+    pty,
+    description,
+    close: async () => {
+      line.stop();
+      await line.server.close();
+      await pty?.close();
+    },
+  };
 }
 
 /** Start simulators as the options say; shared by the command and tests. */
@@ -95,7 +139,7 @@ export async function startSimulation(
     clock = site;
     for (const d of DEMO_DEVICES) described.push(`unit ${DEMO_DEVICE_SPECS[d].unitId}: ${d} (${DEMO_DEVICE_SPECS[d].profile})`);
   } else {
-    const profile = profiles.get(opts.profile!);
+    const profile = modbusProfiles(profiles).get(opts.profile!);
     if (!profile) throw new UsageError(`unknown profile '${opts.profile}' (known: ${[...profiles.keys()].sort().join(', ')})`);
     const values = opts.values ? readValuesFile(opts.values, profile) : undefined;
     const dev = new SingleSimulatedDevice({
@@ -156,7 +200,7 @@ export async function startSimulation(
 }
 
 export const command: Command = {
-  summary: 'Serve simulated Modbus devices (the demo site, or one device from a profile) over TCP and/or RTU.',
+  summary: 'Serve simulated devices (the demo site, one device from a profile, or a mixed Modbus / DL/T 645 line) over TCP and/or RTU.',
   usage,
   run: (argv) =>
     runCommand(usage, async () => {
@@ -175,9 +219,16 @@ export const command: Command = {
         seed: { type: 'string' },
         strict: { type: 'boolean' },
         'profile-dir': { type: 'string', multiple: true },
+        device: { type: 'string', multiple: true },
       });
       if (values.site !== undefined && values.site !== 'demo') throw new UsageError(`--site: the only built-in site is 'demo', got '${values.site}'`);
-      if (!values.site && !values.profile) throw new UsageError('give --site demo or --profile ID --unit N');
+      const devices = (values.device ?? []).map((d) => {
+        const spec = parseLineDevice(d);
+        if (typeof spec === 'string') throw new UsageError(`--device: ${spec}`);
+        return spec;
+      });
+      if (devices.length && (values.site || values.profile)) throw new UsageError('give --device PROFILE@UNIT ... or --site demo or --profile ID, not several');
+      if (!values.site && !values.profile && !devices.length) throw new UsageError('give --site demo, --profile ID --unit N or --device PROFILE@UNIT ...');
       if (values.site && values.profile) throw new UsageError('give either --site demo or --profile ID, not both');
       const unit = values.profile ? positiveNumber('unit', values.unit ?? '1', true)! : undefined;
       if (unit !== undefined && unit > 247) throw new UsageError(`--unit expects 1..247, got ${unit}`);
@@ -190,27 +241,22 @@ export const command: Command = {
       if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
         logger.warn({ host }, 'the simulator is reachable from other machines on this address; anyone there can read and write its registers');
       }
+      const common = {
+        generate: !values.static,
+        tcpPort,
+        host,
+        rtu: values.rtu,
+        baudRate: positiveNumber('baud', values.baud, true),
+        parity: values.parity as 'none' | 'even' | 'odd' | undefined,
+        speed: positiveNumber('speed', values.speed),
+        seed,
+        profileDirs: values['profile-dir'],
+      };
       let sim: RunningSimulation;
       try {
-        sim = await startSimulation(
-          {
-            site: values.site as 'demo' | undefined,
-            profile: values.profile,
-            unit,
-            values: values.values,
-            generate: !values.static,
-            tcpPort,
-            host,
-            rtu: values.rtu,
-            baudRate: positiveNumber('baud', values.baud, true),
-            parity: values.parity as 'none' | 'even' | 'odd' | undefined,
-            speed: positiveNumber('speed', values.speed),
-            seed,
-            strict: values.strict,
-            profileDirs: values['profile-dir'],
-          },
-          logger,
-        );
+        sim = devices.length
+          ? await startLineSimulation({ ...common, devices })
+          : await startSimulation({ ...common, site: values.site as 'demo' | undefined, profile: values.profile, unit, values: values.values, strict: values.strict }, logger);
       } catch (err) {
         if (err instanceof SocatMissingError) {
           process.stderr.write(`carbonedge simulate: ${err.message}\n`);
@@ -218,7 +264,7 @@ export const command: Command = {
         }
         throw err;
       }
-      process.stdout.write(`carbonedge simulate: serving ${values.site ? 'the demo site' : `profile ${values.profile}`}\n${sim.description.join('\n')}\nCtrl-C to stop.\n`);
+      process.stdout.write(`carbonedge simulate: serving ${values.site ? 'the demo site' : devices.length ? `${devices.length} device(s) on one line` : `profile ${values.profile}`}\n${sim.description.join('\n')}\nCtrl-C to stop.\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());

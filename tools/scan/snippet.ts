@@ -1,0 +1,75 @@
+/**
+ * The site-config snippet of a scan (buses + devices), ready to paste under a site file's
+ * `version`, `site` and `gateway`: it passes `carbonedge check`. What cannot go in as it is (a unit
+ * no profile claims, DL/T 645 meters sharing a line with Modbus devices, the same port found at a
+ * second line setting) is written as comments saying why.
+ */
+import type { AnyProfile } from '../../drivers/profiles/types.js';
+import type { DeviceRole } from '../../runtime/types.js';
+import type { FoundUnit, ScanLine } from './sweep.js';
+
+const ROLE_OF_KIND: Record<string, DeviceRole> = { meter: 'submeter', pv_inverter: 'pv_inverter', battery: 'battery', heat_pump: 'heat_pump', load: 'load' };
+const POLL_MS = 5000;
+
+/** The profile a found unit is configured with: the best fingerprint, else generic SunSpec. */
+export function profileFor(u: FoundUnit): string | undefined {
+  return u.profiles[0] ?? (u.sunspec ? 'sunspec' : undefined);
+}
+
+function roleOf(u: FoundUnit, profile: AnyProfile | undefined): DeviceRole {
+  if (u.profiles.length === 0 && u.sunspec) {
+    const m = new Set(u.sunspec.models);
+    if ([101, 102, 103, 111, 112, 113].some((id) => m.has(id))) return 'pv_inverter';
+    if (m.has(124) || m.has(802)) return 'battery';
+    if ([201, 202, 203, 204, 211, 212, 213, 214].some((id) => m.has(id))) return 'submeter';
+  }
+  return (profile && ROLE_OF_KIND[profile.kind]) ?? 'other';
+}
+
+const q = (s: string) => JSON.stringify(s);
+
+function busId(line: ScanLine): string {
+  if (line.type === 'rtu') return `rs485-${line.baudRate}-${line.parity}`;
+  return line.type === 'tcp' ? 'modbus-tcp' : 'converter';
+}
+
+function endpoint(line: ScanLine): string {
+  return line.type === 'rtu' ? `path: ${q(line.path!)}, baudRate: ${line.baudRate}, parity: ${line.parity}` : `host: ${q(line.host!)}, port: ${line.port}`;
+}
+
+export function siteSnippet(lines: readonly ScanLine[], profiles: ReadonlyMap<string, AnyProfile>): string {
+  const buses: string[] = [];
+  const devices: string[] = [];
+  lines.forEach((line, n) => {
+    // One bus per physical port: a second setting of the same port is only reported.
+    const c = n === 0 ? '' : '# ';
+    if (n > 0) devices.push(`  # the same port also answered at ${line.baudRate} ${line.parity}: devices at different settings cannot share one bus`);
+    const modbusBus = busId(line);
+    const meterBus = line.type === 'rtu' ? `dlt645-${line.baudRate}-${line.parity}` : 'dlt645-converter';
+    const dltType = line.type === 'rtu' ? 'dlt645' : 'dlt645-tcp';
+    if (line.units.length) buses.push(`${c}  - { id: ${modbusBus}, type: ${line.type}, ${endpoint(line)} }`);
+    for (const u of line.units) {
+      const id = profileFor(u);
+      const profile = id === undefined ? undefined : profiles.get(id);
+      const what = u.sunspec ? ` SunSpec ${u.sunspec.manufacturer ?? '?'} ${u.sunspec.model ?? '?'}, models ${u.sunspec.models.join(' ')}` : '';
+      if (id === undefined) {
+        devices.push(`  # unit ${u.unit} answers but no profile's identify probes hold: try carbonedge read --profile ID --unit ${u.unit}`);
+        continue;
+      }
+      devices.push(`  # unit ${u.unit}: ${profile ? `${profile.manufacturer} ${profile.model}` : id}${what}${u.profiles.length > 1 ? ` (also matches ${u.profiles.slice(1).join(', ')})` : ''}`);
+      devices.push(`${c}  - { id: ${id}-${u.unit}, role: ${roleOf(u, profile)}, bus: ${modbusBus}, unitId: ${u.unit}, profile: ${id}, pollIntervalMs: ${POLL_MS} }`);
+    }
+    if (!line.meters.length) return;
+    // The gateway polls one protocol per line: meters beside Modbus devices need their own line.
+    const shared = line.units.length > 0;
+    const m = shared || n > 0 ? '# ' : '';
+    if (shared) devices.push('  # DL/T 645 meters on this line share it with Modbus devices; the gateway polls one protocol per line (one bus per port): wire them to a line of their own, then use:');
+    buses.push(`${m}  - { id: ${meterBus}, type: ${dltType}, ${endpoint(line)} }`);
+    for (const meter of line.meters) {
+      devices.push(`${m}  - { id: meter-${meter.address}, role: submeter, bus: ${meterBus}, address: ${q(meter.address)}, profile: dlt645-2007, pollIntervalMs: ${POLL_MS} }`);
+    }
+  });
+  // A list whose entries are all commented out is empty, not null.
+  const list = (entries: string[]) => (entries.some((e) => e.startsWith('  - ')) ? entries : [...entries, '  []']);
+  return ['buses:', ...list(buses), 'devices:', ...list(devices), ''].join('\n');
+}
