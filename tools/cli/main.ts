@@ -4,6 +4,7 @@ export type { Command } from './command.js';
 
 /** Commands load lazily so `carbonedge read` does not pay for SQLite or MQTT start-up. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  backup: () => import('./commands/backup.js'),
   check: () => import('./commands/check.js'),
   demo: () => import('./commands/demo.js'),
   instruments: () => import('./commands/instruments.js'),
@@ -11,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   override: () => import('./commands/override.js'),
   read: () => import('./commands/read.js'),
   replay: () => import('./commands/replay.js'),
+  restore: () => import('./commands/restore.js'),
   receive: () => import('./commands/receive.js'),
   run: () => import('./commands/run.js'),
   simulate: () => import('./commands/simulate.js'),
