@@ -5,6 +5,8 @@ export const SYSTEM_TOOLS = {
   systemdNotify: '/usr/bin/systemd-notify',
   systemdAnalyze: '/usr/bin/systemd-analyze',
   python: '/usr/bin/python3',
+  systemdSysusers: '/usr/bin/systemd-sysusers',
+  systemctl: '/usr/bin/systemctl',
 } as const;
 
 export function haveTools(...names: (keyof typeof SYSTEM_TOOLS)[]): boolean {
