@@ -4,7 +4,7 @@
  *   used to kill only the shell and leave node orphaned, holding its ports. Now nothing mentioning
  *   the test's data directory is left, the lock is released (a clean stop, not a kill) and every
  *   outbox record enqueued before the signal is still there, with no gap in the sequences.
- * - exit codes: a config error exits 78 (no restart loop under systemd).
+ * - exit codes: a config error exits 78 (no restart loop under systemd), an overrun stop 70.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -104,4 +104,15 @@ describe('exit codes', () => {
     expect(r.status).toBe(EXIT.config);
     expect(r.stderr).toMatch(/refusing to start/);
   });
+
+  it('a stop that overruns its deadline exits 70 (forced), logged', async () => {
+    // A 1 ms deadline: the demo's stop (outputs driven to their safe state over Modbus TCP,
+    // simulators closed, store flushed) cannot finish in it.
+    const run = launch(process.execPath, [CLI, 'demo', '--port', '0', '--data', path.join(dir, 'forced-data')], { env: { ...process.env, CARBONEDGE_STOP_TIMEOUT_MS: '1' } });
+    await until(() => run.output().includes('gateway started'), 'gateway started', run.output);
+    run.proc.kill('SIGTERM');
+    const { code } = await run.exited;
+    expect(code, run.output()).toBe(EXIT.forced);
+    expect(run.output()).toMatch(/stop deadline passed/);
+  }, 60_000);
 });
