@@ -5,7 +5,7 @@ import { createLogger, type Logger } from '../../runtime/logger.js';
 import { resolveDataDir } from '../../runtime/config/data-dir.js';
 import { lockDataDir, type DataDirLock } from '../../runtime/config/data-dir-lock.js';
 import { StoreOpenError } from '../../runtime/persistence/open-errors.js';
-import { LIVENESS, LivenessRegistry } from '../../runtime/supervision/liveness.js';
+import { DEFAULT_GRACE_MS, LIVENESS, LivenessRegistry } from '../../runtime/supervision/liveness.js';
 import { createSystemdNotifier } from '../../runtime/supervision/sd-notify.js';
 import { launchedByNpm, watchParent } from '../../runtime/supervision/parent-watch.js';
 import { EXIT } from './exit-codes.js';
@@ -15,9 +15,10 @@ export const STOP_DEADLINE_MS = 25_000;
 /** After a clean stop, exit even if a stray handle would keep the event loop alive. */
 const EXIT_GRACE_MS = 2000;
 
-function stopDeadlineMs(env: NodeJS.ProcessEnv): number {
-  const v = Number(env.CARBONEDGE_STOP_TIMEOUT_MS);
-  return Number.isFinite(v) && v > 0 ? v : STOP_DEADLINE_MS;
+/** A positive number of milliseconds from the environment, else `fallback`. */
+function envMs(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
 }
 
 /**
@@ -44,7 +45,7 @@ export async function runGatewayProcess(
   }
   const logger = hooks.logger ?? createLogger();
   const gateway = new Gateway({ config: site.config, configFile: site.file, profiles: site.profiles, dlt645Profiles: site.dlt645Profiles, logger, options, features: hooks.features ?? FEATURES });
-  const liveness = new LivenessRegistry({ clock: options.clock });
+  const liveness = new LivenessRegistry({ clock: options.clock, graceMs: envMs('CARBONEDGE_LIVENESS_GRACE_MS', DEFAULT_GRACE_MS) });
   gateway.ctx.services.provide(LIVENESS, liveness, 'supervision');
   const notifier = createSystemdNotifier({ liveness, logger });
   let stopping: Promise<void> | undefined;
@@ -55,7 +56,7 @@ export async function runGatewayProcess(
         logger.error({ signal: reason }, 'second stop request: exiting now, without finishing the stop');
         process.exit(EXIT.forced);
       }
-      const deadlineMs = stopDeadlineMs(process.env);
+      const deadlineMs = envMs('CARBONEDGE_STOP_TIMEOUT_MS', STOP_DEADLINE_MS);
       logger.info({ signal: reason, deadlineMs }, 'stopping');
       notifier?.stopping();
       unwatchParent?.();
