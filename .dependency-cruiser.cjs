@@ -5,6 +5,7 @@
  * Layers (a module may import its own layer, earlier layers and the core; never a later one):
  *   core       runtime/{types,clock-step,logger,package-root,services,service-registry}.ts, runtime/config/
  *              (but load.ts), runtime/persistence/, the outbox interfaces (runtime/outbox/outbox.ts),
+ *              runtime/supervision/ (liveness registry, systemd notify, parent watch),
  *              the profile model (drivers/profiles/types.ts, canonical.ts)
  *   bus        drivers/ (never imports a feature, the composition root or tools/)
  *   readings   runtime/readings-hub.ts, runtime/feature-api.ts, runtime/gateway.ts,
@@ -16,7 +17,7 @@
  *   tools/     the composition root (CLI), simulators, receiver, benchmarks: may import anything;
  *              nothing outside tools/ and test/ imports tools/.
  */
-const CORE = '^(runtime/(types|clock-step|logger|package-root|services|service-registry)\\.ts$|runtime/config/(?!load\\.ts$)|runtime/persistence/|runtime/outbox/outbox\\.ts$|drivers/profiles/(types|canonical)\\.ts$)';
+const CORE = '^(runtime/(types|clock-step|logger|package-root|services|service-registry)\\.ts$|runtime/supervision/|runtime/config/(?!load\\.ts$)|runtime/persistence/|runtime/outbox/outbox\\.ts$|drivers/profiles/(types|canonical)\\.ts$)';
 const BUS = '^drivers/(?!profiles/(types|canonical)\\.ts$)';
 const READINGS = '^runtime/((readings-hub|feature-api|gateway)\\.ts$|acquisition/|config/load\\.ts$)';
 const METERING = '^runtime/metering/';

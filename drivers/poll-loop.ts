@@ -7,6 +7,7 @@
 import type { Logger } from '../runtime/logger.js';
 import type { Clock } from '../runtime/types.js';
 import { monoNow } from '../runtime/types.js';
+import type { LoopBeat } from '../runtime/supervision/liveness.js';
 
 export class PollLoop {
   private timer: NodeJS.Timeout | undefined;
@@ -24,6 +25,8 @@ export class PollLoop {
       /** A cycle skipped while backed off. */
       onSkip: () => void;
       log: Logger;
+      /** Reports each scheduled cycle to the liveness registry (the systemd watchdog). */
+      liveness?: LoopBeat;
     },
   ) {}
 
@@ -37,6 +40,7 @@ export class PollLoop {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.opts.liveness?.close();
     await this.inCycle?.catch(() => undefined);
   }
 
@@ -56,6 +60,7 @@ export class PollLoop {
 
   private schedule(delay: number): void {
     if (!this.running) return;
+    this.opts.liveness?.beat(Math.max(0, delay));
     this.timer = setTimeout(() => void this.tick(), Math.max(0, delay));
   }
 

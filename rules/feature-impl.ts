@@ -20,6 +20,7 @@ import { ScheduleVariables } from './schedules.js';
 import type { ControlConfig } from './types.js';
 import { applyRulesCommand, rulesCommand, type RulesCommand } from './commands.js';
 import { RULES, WRITE_GATE, type RulesService } from './service.js';
+import { LIVENESS } from '../runtime/supervision/liveness.js';
 
 export function createRulesFeature(ctx: GatewayContext): Feature | null {
   const control = section<ControlConfig>(ctx.config, 'control') ?? {};
@@ -51,6 +52,7 @@ export function createRulesFeature(ctx: GatewayContext): Feature | null {
   const tickMs = control.tickMs ?? DEFAULT_TICK_MS;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
+  const beat = ctx.services.get(LIVENESS)?.loop('control');
 
   const service: RulesService = {
     engine,
@@ -70,6 +72,7 @@ export function createRulesFeature(ctx: GatewayContext): Feature | null {
       .catch((err) => log.error({ err }, 'control tick failed'))
       .finally(() => {
         running = undefined;
+        beat?.beat(tickMs);
       });
   };
 
@@ -81,6 +84,7 @@ export function createRulesFeature(ctx: GatewayContext): Feature | null {
       }
       if (relays.size) gate.addBackend(new GpioWriteBackend(gpioDevice, relays));
       await schedules.start(ctx.clock.now());
+      beat?.beat(tickMs);
       timer = setInterval(tick, tickMs);
       log.info(
         { rules: compiled.rules.map((r) => `${r.id} (${r.kind}, priority ${r.priority})`), tickMs, dryRun: gate.dryRun, gpio: [...relays.keys()], onExit: control.onExit ?? 'safe' },
@@ -89,6 +93,7 @@ export function createRulesFeature(ctx: GatewayContext): Feature | null {
     },
     async stop() {
       if (timer) clearInterval(timer);
+      beat?.close();
       await running;
       if ((control.onExit ?? 'safe') === 'safe') {
         const changes = await engine.exit(ctx.hub.snapshot(), ctx.clock.now(), hubTickTime(ctx.clock, ctx.hub));

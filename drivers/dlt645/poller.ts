@@ -5,6 +5,7 @@ import type { Clock, Reading, ReadingSink } from '../../runtime/types.js';
 import { systemClock } from '../../runtime/types.js';
 import { Backoff } from '../modbus/backoff.js';
 import { PollLoop } from '../poll-loop.js';
+import type { LoopBeat } from '../../runtime/supervision/liveness.js';
 import type { Dlt645Point, Dlt645Profile } from '../profiles/types.js';
 import type { Dlt645Bus } from './bus.js';
 import { Dlt645Error } from './errors.js';
@@ -50,7 +51,7 @@ export class Dlt645Poller {
   private readonly loop: PollLoop;
   private lastProblem: string | undefined;
 
-  constructor(opts: { device: Dlt645DeviceConfig; profile: Dlt645Profile; bus: Dlt645Bus; hub?: ReadingSink; clock?: Clock; logger?: Logger; backoff?: { baseMs?: number; maxMs?: number } }) {
+  constructor(opts: { device: Dlt645DeviceConfig; profile: Dlt645Profile; bus: Dlt645Bus; hub?: ReadingSink; clock?: Clock; logger?: Logger; backoff?: { baseMs?: number; maxMs?: number }; liveness?: LoopBeat }) {
     this.device = opts.device;
     this.profile = opts.profile;
     this.bus = opts.bus;
@@ -64,6 +65,7 @@ export class Dlt645Poller {
       cycle: () => this.pollOnce(),
       onSkip: () => void this.stats.skipped++,
       log: this.log,
+      liveness: opts.liveness,
     });
   }
 

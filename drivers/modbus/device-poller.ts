@@ -5,6 +5,7 @@ import type { Clock, PointValue, Reading, ReadingSink } from '../../runtime/type
 import { systemClock } from '../../runtime/types.js';
 import type { ExpectProbe, Profile, ProfilePoint } from '../profiles/types.js';
 import { PollLoop } from '../poll-loop.js';
+import type { LoopBeat } from '../../runtime/supervision/liveness.js';
 import { Backoff } from './backoff.js';
 import type { ModbusBus } from './bus.js';
 import { decodeBlockResults, decodeRaw, fromEngineering, registerCount, type BlockResult, type PointResult } from './codec.js';
@@ -38,6 +39,8 @@ export interface DevicePollerOptions {
   /** Per-device backoff after the device stops answering (default 1 s doubling, capped at 5 min). */
   backoff?: { baseMs?: number; maxMs?: number };
   random?: () => number;
+  /** The device's loop in the liveness registry (runtime/supervision/liveness.ts). */
+  liveness?: LoopBeat;
 }
 
 /**
@@ -89,6 +92,7 @@ export class DevicePoller {
       cycle: () => this.pollOnce(),
       onSkip: () => void this.stats.skipped++,
       log: this.log,
+      liveness: opts.liveness,
     });
   }
 

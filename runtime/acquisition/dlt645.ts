@@ -4,6 +4,7 @@ import { isDlt645Profile } from '../../drivers/profiles/types.js';
 import { isDlt645Bus, type Dlt645DeviceConfig } from '../config/types.js';
 import type { GatewayContext } from '../feature-api.js';
 import type { Logger } from '../logger.js';
+import { LIVENESS } from '../supervision/liveness.js';
 
 /** The DL/T 645 part of acquisition: one Dlt645Bus per dlt645 / dlt645-tcp bus, one poller per meter. */
 export interface Dlt645Acquisition {
@@ -24,7 +25,7 @@ export function createDlt645Acquisition(ctx: GatewayContext, log: Logger): Dlt64
       log.error({ device: d.id, bus: d.bus, profile: d.profile }, `device ${d.id} not polled: unknown DL/T 645 ${bus ? 'profile' : 'bus'}`);
       continue;
     }
-    pollers.set(d.id, new Dlt645Poller({ device, profile, bus, hub: ctx.hub, clock: ctx.clock, logger: log }));
+    pollers.set(d.id, new Dlt645Poller({ device, profile, bus, hub: ctx.hub, clock: ctx.clock, logger: log, liveness: ctx.services.get(LIVENESS)?.loop(`poll:${d.id}`) }));
   }
   return { buses, pollers };
 }

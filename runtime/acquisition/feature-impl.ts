@@ -4,6 +4,7 @@ import { isDlt645Profile } from '../../drivers/profiles/types.js';
 import { isDlt645Bus, type BusConfig } from '../config/types.js';
 import type { Feature, GatewayContext } from '../feature-api.js';
 import type { Reading } from '../types.js';
+import { LIVENESS } from '../supervision/liveness.js';
 import { ACQUISITION, type AcquisitionService } from './service.js';
 
 /** What acquisition asks of a poller of any protocol. */
@@ -36,7 +37,7 @@ export async function createAcquisitionFeature(ctx: GatewayContext): Promise<Fea
       log.error({ device: d.id, bus: d.bus, profile: d.profile }, `device ${d.id} not polled: unknown ${bus ? 'profile' : 'bus'}`);
       continue;
     }
-    pollers.set(d.id, new DevicePoller({ device: d, profile, bus, hub, clock, logger: log }));
+    pollers.set(d.id, new DevicePoller({ device: d, profile, bus, hub, clock, logger: log, liveness: ctx.services.get(LIVENESS)?.loop(`poll:${d.id}`) }));
   }
   const all = new Map<string, AnyPoller>([...pollers, ...(dlt645?.pollers ?? [])]);
   const pollerOf = (device: string): AnyPoller => {

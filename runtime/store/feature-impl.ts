@@ -5,6 +5,7 @@ import { METERING } from '../metering/service.js';
 import type { StoreConfig } from './config-schema.js';
 import { STORE } from './service.js';
 import { Store } from './store.js';
+import { LIVENESS } from '../supervision/liveness.js';
 
 /** Open `<dataDir>/carbonedge.db`, buffer every reading batch from the hub; services `store` and `outbox`. */
 export async function createStoreFeature(ctx: GatewayContext): Promise<Feature> {
@@ -20,6 +21,7 @@ export async function createStoreFeature(ctx: GatewayContext): Promise<Feature> 
     config: section<StoreConfig>(ctx.config, 'store'),
     clock: ctx.clock,
     logger: log,
+    liveness: ctx.services.get(LIVENESS)?.loop('store'),
   });
   ctx.services.provide(STORE, store, 'store');
   ctx.services.provide(OUTBOX, store.outbox, 'store');

@@ -14,6 +14,7 @@ import { QUALITY_CODE, RAW_CHUNK, StoreRepository } from './repository.js';
 import { Retention, walBudget, STREAM_READINGS_15M, STREAM_READINGS_1M, STREAM_STORE_STATS, copyDropCounters, loadDropCounters, type DropCounters } from './retention.js';
 import { summaryBody } from './summary-json.js';
 import type { OutboxStats } from '../outbox/outbox.js';
+import type { LoopBeat } from '../supervision/liveness.js';
 
 /** Re-exported for existing importers; the site database's file name lives with runtime/persistence. */
 export { DB_FILE_NAME } from '../persistence/database.js';
@@ -48,6 +49,8 @@ export interface StoreOptions {
    * ones accounting books. Default: the store's own stage, for a store used alone.
    */
   metering?: MeteringStage;
+  /** The flush loop in the liveness registry (runtime/supervision/liveness.ts): a beat per flush that returned. */
+  liveness?: LoopBeat;
 }
 
 /**
@@ -131,7 +134,12 @@ export class Store {
       t.unref();
       this.timers.push(t);
     };
-    every(c.flushIntervalMs, () => this.flush());
+    const beat = this.opts.liveness;
+    beat?.beat(c.flushIntervalMs);
+    every(c.flushIntervalMs, () => {
+      this.flush();
+      beat?.beat(c.flushIntervalMs);
+    });
     every(c.maintenanceIntervalMs, () => this.maintain());
     if (c.statsIntervalMs > 0) every(c.statsIntervalMs, () => this.enqueueStats());
   }
@@ -140,6 +148,7 @@ export class Store {
   close(): void {
     if (this.closed) return;
     for (const t of this.timers.splice(0)) clearInterval(t);
+    this.opts.liveness?.close();
     this.flush();
     this.closed = true;
     if (this.ownsPersistence) this.persistence.close();

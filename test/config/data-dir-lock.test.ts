@@ -102,7 +102,7 @@ devices: [{ id: grid, role: grid_meter, bus: lan, unitId: 1, profile: eastron-sd
     children.push(second);
     let stderr = '';
     second.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-    expect(await exited(second)).toBe(1);
+    expect(await exited(second)).toBe(75) // EXIT.locked (tools/cli/exit-codes.ts);
     expect(stderr).toMatch(new RegExp(`CE_CONFIG_DATA_DIR_LOCKED .*another gateway \\(pid ${first.child.pid}\\)`));
     expect(stderr).not.toMatch(/gateway started|\n\s+at /);
     first.child.kill('SIGKILL');

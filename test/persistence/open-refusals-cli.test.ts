@@ -1,6 +1,6 @@
 /**
  * `carbonedge run` (the real CLI from dist/) on a data directory or database it cannot use: one
- * clear line naming the path, the cause and a CE_STORE_ code, exit code 1, before anything starts,
+ * clear line naming the path, the cause and a CE_STORE_ code, exit code 73, before anything starts,
  * and the database is never moved aside as "corrupt".
  *
  * Permissions: these tests often run as root, for whom chmod blocks nothing. Then the gateway is
@@ -64,10 +64,10 @@ function run(data: string, opts: { asNobody?: boolean; prefix?: string } = {}): 
   );
 }
 
-/** One clear error: exit 1 by itself, the path, the code, no stack trace, nothing called corrupt. */
+/** One clear error: exit 73 (EXIT.store) by itself, the path, the code, no stack trace, nothing called corrupt. */
 function expectRefused(r: Run, code: string, where: string): void {
   expect(r.signal, `${r.stdout}\n${r.stderr}`).toBeNull();
-  expect(r.code, r.stderr).toBe(1);
+  expect(r.code, r.stderr).toBe(73); // EXIT.store (tools/cli/exit-codes.ts)
   expect(r.stderr).toContain(`[${code}]`);
   expect(r.stderr).toContain(where);
   expect(r.stderr.trim().split('\n')).toHaveLength(1);

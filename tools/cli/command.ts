@@ -1,5 +1,6 @@
 /** What every CLI command (tools/cli/commands/*) is and shares: usage errors, argument parsing, exit codes. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ExitCodes } from './exit-codes.js';
 
 /** A CLI command: returns the process exit code. */
 export interface Command {
@@ -22,8 +23,11 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
   }
 }
 
-/** Wraps a command body: usage and config errors print cleanly with the right exit code. */
-export async function runCommand(usage: string, body: () => Promise<number>): Promise<number> {
+/**
+ * Wraps a command body: usage and config errors print cleanly with the right exit code (1 unless
+ * `codes` says otherwise: the gateway commands use tools/cli/exit-codes.ts).
+ */
+export async function runCommand(usage: string, body: () => Promise<number>, codes: ExitCodes = {}): Promise<number> {
   try {
     return await body();
   } catch (err) {
@@ -33,12 +37,13 @@ export async function runCommand(usage: string, body: () => Promise<number>): Pr
     }
     if (err instanceof Error && err.name === 'ConfigError') {
       process.stderr.write(`${err.message}\n`);
-      return 1;
+      const locked = 'issues' in err && Array.isArray(err.issues) && err.issues.some((i: { code?: string }) => i.code === 'CE_CONFIG_DATA_DIR_LOCKED');
+      return (locked ? codes.locked : codes.config) ?? 1;
     }
     // The site database cannot be used (runtime/persistence/open-errors.ts): path, cause, CE_STORE_ code.
     if (err instanceof Error && err.name === 'StoreOpenError') {
       process.stderr.write(`carbonedge: ${err.message}\n`);
-      return 1;
+      return codes.store ?? 1;
     }
     throw err;
   }

@@ -9,9 +9,27 @@ import { readFileSync } from 'node:fs';
 import { systemClock } from '../../runtime/types.js';
 import { loadSiteConfigText } from './site.js';
 import { RemoteConfig } from './remote-config.js';
+import { DEFAULT_GRACE_MS, LIVENESS, LivenessRegistry } from '../../runtime/supervision/liveness.js';
+import { createSystemdNotifier } from '../../runtime/supervision/sd-notify.js';
+import { launchedByNpm, watchParent } from '../../runtime/supervision/parent-watch.js';
+import { EXIT } from './exit-codes.js';
+
+/** The whole stop (store flush, offline status, outputs to their safe state) must end within this. */
+export const STOP_DEADLINE_MS = 25_000;
+/** After a clean stop, exit even if a stray handle would keep the event loop alive. */
+const EXIT_GRACE_MS = 2000;
+
+/** A positive number of milliseconds from the environment, else `fallback`. */
+function envMs(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}
 
 /**
- * Run a gateway in this process until SIGINT/SIGTERM, then stop it within its deadlines.
+ * Run a gateway in this process until SIGINT/SIGTERM (or, launched by npm, until its parent
+ * goes away), then stop it within a deadline; a second signal or the deadline forces the exit
+ * (exit code 70, tools/cli/exit-codes.ts). Under systemd (NOTIFY_SOCKET) it tells the manager
+ * READY/STOPPING and feeds the watchdog while its loops are alive (runtime/supervision/).
  * Shared by `carbonedge run` and `carbonedge demo`. `onStarted` runs after start (e.g. to print
  * where the demo's simulators serve); `onStop` after the gateway stopped (e.g. close simulators).
  */
@@ -31,8 +49,12 @@ export async function runGatewayProcess(
   }
   const logger = hooks.logger ?? createLogger();
   const features = hooks.features ?? FEATURES;
-  const make = (s: LoadedSite, opts: GatewayOptions) =>
-    new Gateway({ config: s.config, configFile: s.file, profiles: s.profiles, logger, options: opts, features });
+  const liveness = new LivenessRegistry({ clock: options.clock, graceMs: envMs('CARBONEDGE_LIVENESS_GRACE_MS', DEFAULT_GRACE_MS) });
+  const make = (s: LoadedSite, opts: GatewayOptions) => {
+    const gw = new Gateway({ config: s.config, configFile: s.file, profiles: s.profiles, logger, options: opts, features });
+    gw.ctx.services.provide(LIVENESS, liveness, 'supervision');
+    return gw;
+  };
   // Remote configuration (uplink.remoteConfig.enabled, a config file on disk): the running config
   // is the active entry of the config history and is announced in the retained status.
   let remote: RemoteConfig | undefined;
@@ -62,27 +84,48 @@ export async function runGatewayProcess(
   }
   let gateway = make(site, options);
   remote?.attach(gateway);
+  const notifier = createSystemdNotifier({ liveness, logger });
   let stopping: Promise<void> | undefined;
+  let unwatchParent: (() => void) | undefined;
   const stopped = new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
-      if (stopping) return;
-      logger.info({ signal }, 'stopping');
+    const stop = (reason: string) => {
+      if (stopping) {
+        logger.error({ signal: reason }, 'second stop request: exiting now, without finishing the stop');
+        process.exit(EXIT.forced);
+      }
+      const deadlineMs = envMs('CARBONEDGE_STOP_TIMEOUT_MS', STOP_DEADLINE_MS);
+      logger.info({ signal: reason, deadlineMs }, 'stopping');
+      notifier?.stopping();
+      unwatchParent?.();
+      const deadline = setTimeout(() => {
+        logger.error({ deadlineMs }, 'stop deadline passed: exiting without finishing the stop');
+        process.exit(EXIT.forced);
+      }, deadlineMs);
+      deadline.unref();
       stopping = (async () => {
         remote?.close();
         await gateway.stop();
         lock.release();
         await hooks.onStop?.();
+        await notifier?.flush();
       })();
       stopping.then(
-        () => resolve(0),
+        () => {
+          clearTimeout(deadline);
+          logger.info('stopped');
+          resolve(EXIT.ok);
+        },
         (err) => {
+          clearTimeout(deadline);
           logger.error({ err }, 'error while stopping');
-          resolve(1);
+          resolve(EXIT.failure);
         },
       );
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    // npx / npm start: the shell npm puts in between dies on SIGTERM without passing it on.
+    if (launchedByNpm()) unwatchParent = watchParent((was) => stop(`parent ${was} exited`));
   });
   // One device or message must never take the process down; log what escaped and carry on.
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection (continuing)'));
@@ -90,18 +133,18 @@ export async function runGatewayProcess(
   try {
     await gateway.start();
   } catch (err) {
-    if (err instanceof StoreOpenError) {
-      // One clear line (path, cause, code) from runCommand, no stack trace: nothing was started.
-      lock.release();
-      await hooks.onStop?.();
-      throw err;
-    }
-    logger.fatal({ err }, 'gateway failed to start');
+    unwatchParent?.();
     lock.release();
     await hooks.onStop?.();
-    return 1;
+    // One clear line (path, cause, code) from runCommand, no stack trace: nothing was started.
+    if (err instanceof StoreOpenError) throw err;
+    logger.fatal({ err }, 'gateway failed to start');
+    return EXIT.failure;
   }
   if (remote && runningSha) remote.resume(runningSha);
   await hooks.onStarted?.(gateway);
-  return stopped;
+  notifier?.ready(`running: ${site.config.devices.length} device(s)`);
+  const code = await stopped;
+  setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+  return code;
 }

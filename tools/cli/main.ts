@@ -4,6 +4,7 @@ export type { Command } from './command.js';
 
 /** Commands load lazily so `carbonedge read` does not pay for SQLite or MQTT start-up. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  backup: () => import('./commands/backup.js'),
   check: () => import('./commands/check.js'),
   config: () => import('./commands/config.js'),
   demo: () => import('./commands/demo.js'),
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   profiles: () => import('./commands/profiles.js'),
   read: () => import('./commands/read.js'),
   replay: () => import('./commands/replay.js'),
+  restore: () => import('./commands/restore.js'),
   scan: () => import('./commands/scan.js'),
   receive: () => import('./commands/receive.js'),
   report: () => import('./commands/report.js'),

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Gateway } from '../../../runtime/gateway.js';
 import { validateSiteConfig } from '../site.js';
 import { createLogger, type Logger } from '../../../runtime/logger.js';
@@ -9,6 +10,8 @@ import { SimulatedSite } from '../../simulator/site.js';
 import { runGatewayProcess } from '../gateway-process.js';
 import type { Command } from '../command.js';
 import { parseCommandArgs, runCommand, UsageError } from '../command.js';
+import { GATEWAY_EXIT_CODES } from '../exit-codes.js';
+import { DATA_DIR_ENV } from '../../../runtime/config/data-dir.js';
 
 const usage = 'carbonedge demo [--print-config] [--uplink URL] [--data DIR] [--dry-run] [--port N] [--speed N] [--seed N]';
 
@@ -16,6 +19,12 @@ const usage = 'carbonedge demo [--print-config] [--uplink URL] [--data DIR] [--d
 const PRINTED_PORT = 1502;
 const LIVE_LOG_EVERY_MS = 10_000;
 export const DEMO_CONFIG_FILE = '<built-in demo config>';
+
+/** The demo's data: `demo/` under $CARBONEDGE_DATA_DIR (the container's /data), else ./.carbonedge/demo. */
+function demoDataDir(env = process.env): string {
+  const base = env[DATA_DIR_ENV];
+  return base ? path.join(base, 'demo') : '.carbonedge/demo';
+}
 
 const fmtKw = (w: number) => `${(w / 1000).toFixed(2)} kW`;
 const fmtKwh = (kwh: number) => `${kwh.toFixed(1)} kWh`;
@@ -138,7 +147,7 @@ export const command: Command = {
       let stopLive: (() => void) | undefined;
       return runGatewayProcess(
         site,
-        { uplinkUrl: values.uplink, dataDir: values.data ?? '.carbonedge/demo', dryRun: values['dry-run'] ? true : undefined },
+        { uplinkUrl: values.uplink, dataDir: values.data ?? demoDataDir(), dryRun: values['dry-run'] ? true : undefined },
         {
           logger,
           onStarted: (gw) => {
@@ -153,5 +162,5 @@ export const command: Command = {
           },
         },
       );
-    }),
+    }, GATEWAY_EXIT_CODES),
 };

@@ -2,11 +2,12 @@ import { loadSiteConfigFile } from '../site.js';
 import type { Command } from '../command.js';
 import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 import { runGatewayProcess } from '../gateway-process.js';
+import { GATEWAY_EXIT_CODES } from '../exit-codes.js';
 
 const usage = 'carbonedge run --config FILE [--uplink URL] [--data DIR] [--dry-run]';
 
 export const command: Command = {
-  summary: 'Run the gateway on a site configuration until SIGINT/SIGTERM.',
+  summary: 'Run the gateway on a site configuration until SIGINT/SIGTERM (exit codes: README, "Exit codes").',
   usage,
   run: (argv) =>
     runCommand(usage, async () => {
@@ -23,5 +24,5 @@ export const command: Command = {
         dataDir: values.data,
         dryRun: values['dry-run'] ? true : undefined,
       });
-    }),
+    }, GATEWAY_EXIT_CODES),
 };
