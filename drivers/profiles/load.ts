@@ -150,6 +150,11 @@ function semanticIssues(profile: Profile, file: string, expectedId?: string): Co
       }
     });
   }
+  (profile.identify ?? []).forEach((probe, k) => {
+    if ('point' in probe && !byId.has(probe.point)) {
+      add(`/identify/${k}/point`, `unknown point '${probe.point}' (expected the id of a point of this profile)`);
+    }
+  });
   return issues;
 }
 

@@ -230,6 +230,16 @@ modes:
     expect(missing.issues).toEqual([expect.objectContaining({ path: '/extends', message: expect.stringMatching(/unknown profile 'carbonedge-battery'/) })]);
   });
 
+  it('identify probes name points of the composed profile', () => {
+    const dir = dirWith({
+      'acme-base.yaml': BASE,
+      'blocks/acme-battery.yaml': BLOCK,
+      'probe.yaml': 'id: probe\nversion: 1\nextends: acme-base\ninclude: [acme-battery]\nidentify:\n  - { point: soc, min: 0, max: 100 }\n  - { point: sco, min: 0 }\n',
+    });
+    const { issues } = loadProfiles([dir]);
+    expect(issues).toEqual([expect.objectContaining({ path: '/identify/1/point', line: 7, message: "unknown point 'sco' (expected the id of a point of this profile)" })]);
+  });
+
   it('a file with extends needs only id and version; without it the full profile keys', () => {
     const dir = dirWith({ 'half.yaml': 'id: half\nversion: 1\nmodel: Half\n' });
     const { issues } = loadProfiles([dir]);
