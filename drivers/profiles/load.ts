@@ -314,9 +314,15 @@ export function loadProfiles(dirs: string[]): LoadedProfiles {
   const dlt645 = new Map<string, Dlt645Profile>();
   const { entries, library } = readLibrary(dirs);
   const issues: ConfigIssue[] = [];
+  // A problem in a base profile or block is found again in each profile composed from it: report it once.
+  const seen = new Set<string>();
   for (const entry of entries) {
     const res = resolveEntry(entry, library);
-    issues.push(...res.issues);
+    for (const i of res.issues) {
+      const key = `${i.file}\u0000${i.path}\u0000${i.message}`;
+      if (!seen.has(key)) issues.push(i);
+      seen.add(key);
+    }
     if (!res.profile) continue;
     const file = entry.file;
     const other = profiles.get(res.profile.id) ?? dlt645.get(res.profile.id);

@@ -201,6 +201,16 @@ modes:
     ]);
   });
 
+  it('a problem in a base is reported once, not again for each profile that extends it', () => {
+    const dir = dirWith({
+      'acme-base.yaml': BASE.replace('address: 2, type: u32', 'address: 1, type: u32'),
+      'acme-a.yaml': 'id: acme-a\nversion: 1\nextends: acme-base\n',
+      'acme-b.yaml': 'id: acme-b\nversion: 1\nextends: acme-base\n',
+    });
+    const { issues } = loadProfiles([dir]);
+    expect(issues.map((i) => `${path.basename(i.file)}:${i.line} ${i.path}`)).toEqual(['acme-base.yaml:19 /points/1/address']);
+  });
+
   it('a block is checked on its own: its name, and no profile keys', () => {
     const dir = dirWith({
       'acme-base.yaml': BASE,
