@@ -179,15 +179,15 @@ function applyDefaults(profile: Profile, file: string): Profile {
 /**
  * Validate one parsed profile (Modbus, or DL/T 645 with `protocol: dlt645-2007`). `locate` maps
  * a JSON path to a line (from parseSource); `origin`, for a composed profile, maps a path to the
- * file, path and line it was written at (compose.ts). Returns the profile with defaults applied
- * when there are no issues.
+ * file, path and line it was written at (compose.ts); `schemaChecked`: the value already passed
+ * the schema. Returns the profile with defaults applied when there are no issues.
  */
 export function validateProfile(
   value: unknown,
   file: string,
-  opts: { locate?: (p: string) => { line?: number; column?: number }; origin?: (p: string) => Located; expectedId?: string } = {},
+  opts: { locate?: (p: string) => { line?: number; column?: number }; origin?: (p: string) => Located; expectedId?: string; schemaChecked?: boolean } = {},
 ): { profile?: AnyProfile; issues: ConfigIssue[] } {
-  let issues = validateWith(schemaValidator(), value, file);
+  let issues = opts.schemaChecked ? [] : validateWith(schemaValidator(), value, file);
   const valid = value as AnyProfile;
   if (issues.length === 0) issues = isDlt645Profile(valid) ? dlt645SemanticIssues(valid, file, opts.expectedId) : semanticIssues(valid, file, opts.expectedId);
   if (opts.origin) issues = issues.map((i) => ({ ...i, ...opts.origin!(i.path) }));
@@ -278,7 +278,8 @@ function readLibrary(dirs: string[]): { entries: LibraryEntry[]; library: Profil
 function resolveEntry(e: LibraryEntry, library: ProfileLibrary): { profile?: AnyProfile; issues: ConfigIssue[] } {
   if (e.issues.length || !e.doc || e.block) return { issues: e.issues };
   const expectedId = idOf(e.file);
-  if (!isComposed(e.doc.value)) return validateProfile(e.doc.value, e.file, { locate: e.doc.locate, expectedId });
+  // A plain profile passed the schema in readEntry; a composed one is checked again as a whole.
+  if (!isComposed(e.doc.value)) return validateProfile(e.doc.value, e.file, { locate: e.doc.locate, expectedId, schemaChecked: true });
   const { composed, issues } = composeProfile(e.doc, library);
   if (!composed) return { issues };
   return validateProfile(composed.value, e.file, { origin: composed.origin, expectedId });
