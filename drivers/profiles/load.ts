@@ -17,6 +17,7 @@ import { fromEngineering, registerCount } from '../modbus/codec.js';
 import { CANONICAL, isCanonical } from './canonical.js';
 import { applyDlt645Defaults, dlt645SemanticIssues } from './dlt645-checks.js';
 import { packagePath } from '../../runtime/package-root.js';
+import { composeProfile, isComposed, type Located, type ProfileLibrary, type SourceDoc } from './compose.js';
 import { isDlt645Profile, type AnyProfile, type Dlt645Profile, type Profile, type ProfilePoint } from './types.js';
 
 const PROFILE_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
@@ -149,6 +150,11 @@ function semanticIssues(profile: Profile, file: string, expectedId?: string): Co
       }
     });
   }
+  (profile.identify ?? []).forEach((probe, k) => {
+    if ('point' in probe && !byId.has(probe.point)) {
+      add(`/identify/${k}/point`, `unknown point '${probe.point}' (expected the id of a point of this profile)`);
+    }
+  });
   return issues;
 }
 
@@ -172,31 +178,123 @@ function applyDefaults(profile: Profile, file: string): Profile {
 
 /**
  * Validate one parsed profile (Modbus, or DL/T 645 with `protocol: dlt645-2007`). `locate` maps
- * a JSON path to a line (from parseSource). Returns the profile with defaults applied when there
- * are no issues.
+ * a JSON path to a line (from parseSource); `origin`, for a composed profile, maps a path to the
+ * file, path and line it was written at (compose.ts); `schemaChecked`: the value already passed
+ * the schema. Returns the profile with defaults applied when there are no issues.
  */
 export function validateProfile(
   value: unknown,
   file: string,
-  opts: { locate?: (p: string) => { line?: number; column?: number }; expectedId?: string } = {},
+  opts: { locate?: (p: string) => { line?: number; column?: number }; origin?: (p: string) => Located; expectedId?: string; schemaChecked?: boolean } = {},
 ): { profile?: AnyProfile; issues: ConfigIssue[] } {
-  let issues = validateWith(schemaValidator(), value, file);
+  let issues = opts.schemaChecked ? [] : validateWith(schemaValidator(), value, file);
   const valid = value as AnyProfile;
   if (issues.length === 0) issues = isDlt645Profile(valid) ? dlt645SemanticIssues(valid, file, opts.expectedId) : semanticIssues(valid, file, opts.expectedId);
-  if (opts.locate) issues = issues.map((i) => (i.line ? i : { ...i, ...opts.locate!(i.path) }));
+  if (opts.origin) issues = issues.map((i) => ({ ...i, ...opts.origin!(i.path) }));
+  else if (opts.locate) issues = issues.map((i) => (i.line ? i : { ...i, ...opts.locate!(i.path) }));
   if (issues.length) return { issues };
   return { profile: isDlt645Profile(valid) ? applyDlt645Defaults(valid, file) : applyDefaults(valid, file), issues };
 }
 
-/** Read and validate one profile file (YAML or JSON). */
-export function loadProfileFile(file: string): { profile?: AnyProfile; issues: ConfigIssue[] } {
+const idOf = (file: string) => path.basename(file).replace(/\.(ya?ml|json)$/i, '');
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Read and parse one file; a file that is not a mapping is left to the schema check. */
+function readDoc(file: string): { doc?: SourceDoc; value?: unknown; locate?: SourceDoc['locate']; issues: ConfigIssue[] } {
   // Only a regular file under the size limit: a FIFO would hang, a link to /dev/zero fill memory.
   const read = readTextFile(file, 'the profile', MAX_PROFILE_BYTES);
   if ('issue' in read) return { issues: [read.issue] };
   const source = parseSource(read.text, file);
   if (source.syntaxIssues.length) return { issues: source.syntaxIssues };
-  const expectedId = path.basename(file).replace(/\.(ya?ml|json)$/i, '');
-  return validateProfile(source.value, file, { locate: source.locate, expectedId });
+  const locate = (p: string) => source.locate(p);
+  return { value: source.value, locate, issues: [], ...(isRecord(source.value) ? { doc: { file, value: source.value, locate } } : {}) };
+}
+
+function profileFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .sort()
+    .filter((name) => name !== SCHEMA_FILE && PROFILE_EXTENSIONS.has(path.extname(name).toLowerCase()))
+    .map((name) => path.join(dir, name));
+}
+
+/** A profile or block file checked on its own against the schema (before composition). */
+interface LibraryEntry {
+  file: string;
+  doc?: SourceDoc;
+  issues: ConfigIssue[];
+  /** A point block (or an unreadable directory): only its issues are reported. */
+  block?: boolean;
+}
+
+function readEntry(file: string): LibraryEntry {
+  const r = readDoc(file);
+  if (!r.locate) return { file, issues: r.issues };
+  const issues = validateWith(schemaValidator(), r.value, file).map((i) => (i.line ? i : { ...i, ...r.locate!(i.path) }));
+  return { file, doc: r.doc, issues };
+}
+
+/** Every profile file and point block (`<dir>/blocks/`) of the directories, each schema-checked alone. */
+function readLibrary(dirs: string[]): { entries: LibraryEntry[]; library: ProfileLibrary } {
+  const entries: LibraryEntry[] = [];
+  const library: ProfileLibrary = { profiles: new Map(), blocks: new Map(), invalid: new Set() };
+  for (const dir of dirs) {
+    let files: string[];
+    try {
+      if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+      files = profileFiles(dir);
+    } catch (err) {
+      const issue: ConfigIssue = { file: dir, path: '', code: 'CE_CONFIG_READ', message: `cannot read the profile directory: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+      entries.push({ file: dir, issues: [issue], block: true });
+      continue;
+    }
+    for (const file of files) {
+      const e = readEntry(file);
+      entries.push(e);
+      if (!e.doc) continue;
+      if (e.issues.length) library.invalid.add(e.doc);
+      const id = typeof e.doc.value.id === 'string' ? e.doc.value.id : idOf(file);
+      if (!library.profiles.has(id)) library.profiles.set(id, e.doc);
+    }
+    const blockDir = path.join(dir, 'blocks');
+    if (!statSync(blockDir, { throwIfNoEntry: false })?.isDirectory()) continue;
+    for (const file of profileFiles(blockDir)) {
+      const e: LibraryEntry = { ...readEntry(file), block: true };
+      entries.push(e);
+      const id = idOf(file);
+      if (e.doc && !e.issues.length && e.doc.value.block !== id) {
+        e.issues.push({ file, path: '/block', message: `expected the block id to equal the file name '${id}', got '${String(e.doc.value.block ?? '')}'`, ...e.doc.locate('/block') });
+      }
+      if (e.doc && e.issues.length) library.invalid.add(e.doc);
+      if (!e.doc) continue;
+      const other = library.blocks.get(id);
+      if (other) e.issues.push({ file, path: '/block', code: 'CE_CONFIG_DUPLICATE_ID', message: `duplicate block id '${id}' (already defined in ${other.file})`, line: 1 });
+      else library.blocks.set(id, e.doc);
+    }
+  }
+  return { entries, library };
+}
+
+/** Validate one library entry: composed first when it uses extends/include. */
+function resolveEntry(e: LibraryEntry, library: ProfileLibrary): { profile?: AnyProfile; issues: ConfigIssue[] } {
+  if (e.issues.length || !e.doc || e.block) return { issues: e.issues };
+  const expectedId = idOf(e.file);
+  // A plain profile passed the schema in readEntry; a composed one is checked again as a whole.
+  if (!isComposed(e.doc.value)) return validateProfile(e.doc.value, e.file, { locate: e.doc.locate, expectedId, schemaChecked: true });
+  const { composed, issues } = composeProfile(e.doc, library);
+  if (!composed) return { issues };
+  return validateProfile(composed.value, e.file, { origin: composed.origin, expectedId });
+}
+
+/**
+ * Read and validate one profile file (YAML or JSON). A profile that extends another or includes
+ * blocks resolves them in `dirs` (default: the built-in profiles and the file's own directory).
+ */
+export function loadProfileFile(file: string, dirs?: string[]): { profile?: AnyProfile; issues: ConfigIssue[] } {
+  const own = readEntry(file);
+  if (own.issues.length || !own.doc || !isComposed(own.doc.value)) return resolveEntry(own, { profiles: new Map(), blocks: new Map(), invalid: new Set() });
+  const { library } = readLibrary([...new Set(dirs ?? [builtinProfileDir(), path.dirname(path.resolve(file))])]);
+  library.profiles.set(idOf(file), own.doc);
+  return resolveEntry(own, library);
 }
 
 export interface LoadedProfiles {
@@ -206,34 +304,31 @@ export interface LoadedProfiles {
 }
 
 /**
- * Load every profile in the given directories (*.yaml, *.yml, *.json except the schema).
- * A profile id defined twice is an issue (the first definition is kept).
+ * Load every profile in the given directories (*.yaml, *.yml, *.json except the schema), with the
+ * point blocks of their `blocks/` subdirectories. A profile may extend a profile of any of the
+ * directories. A profile id defined twice is an issue (the first definition is kept).
  */
 export function loadProfiles(dirs: string[]): LoadedProfiles {
   const profiles = new Map<string, AnyProfile>();
+  const { entries, library } = readLibrary(dirs);
   const issues: ConfigIssue[] = [];
-  for (const dir of dirs) {
-    let names: string[];
-    try {
-      if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-      names = readdirSync(dir).sort();
-    } catch (err) {
-      issues.push({ file: dir, path: '', code: 'CE_CONFIG_READ', message: `cannot read the profile directory: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+  // A problem in a base profile or block is found again in each profile composed from it: report it once.
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    const res = resolveEntry(entry, library);
+    for (const i of res.issues) {
+      const key = `${i.file}\u0000${i.path}\u0000${i.message}`;
+      if (!seen.has(key)) issues.push(i);
+      seen.add(key);
+    }
+    if (!res.profile) continue;
+    const file = entry.file;
+    const other = profiles.get(res.profile.id);
+    if (other) {
+      issues.push({ file, path: '/id', code: 'CE_CONFIG_DUPLICATE_ID', message: `duplicate profile id '${res.profile.id}' (already defined in ${other.file})`, line: 1 });
       continue;
     }
-    for (const name of names) {
-      if (name === SCHEMA_FILE || !PROFILE_EXTENSIONS.has(path.extname(name).toLowerCase())) continue;
-      const file = path.join(dir, name);
-      const res = loadProfileFile(file);
-      issues.push(...res.issues);
-      if (!res.profile) continue;
-      const other = profiles.get(res.profile.id);
-      if (other) {
-        issues.push({ file, path: '/id', code: 'CE_CONFIG_DUPLICATE_ID', message: `duplicate profile id '${res.profile.id}' (already defined in ${other.file})`, line: 1 });
-        continue;
-      }
-      profiles.set(res.profile.id, res.profile);
-    }
+    profiles.set(res.profile.id, res.profile);
   }
   return { profiles, issues };
 }

@@ -121,6 +121,26 @@ export interface Profile extends ProfileIdentity {
   discover?: 'sunspec';
 }
 
+/**
+ * Composition keys of a profile file, resolved by the loader (drivers/profiles/compose.ts) and
+ * never present on a loaded profile: `extends` a profile id, `include` point block ids.
+ */
+export interface ProfileComposition {
+  extends?: string;
+  include?: string[];
+}
+
+/** A shared point block file, `<profile dir>/blocks/<id>.yaml`, added to profiles with `include`. */
+export interface ProfileBlock {
+  /** Block id, equal to the file name. */
+  block: string;
+  description?: string;
+  source: ProfileIdentity['source'];
+  /** Word/byte order of the block's points that do not set their own. */
+  defaults?: Profile['defaults'];
+  points: ProfilePoint[];
+}
+
 /** A DL/T 645-2007 point: one data identifier read with 11h, its value in a BCD format. */
 export interface Dlt645Point {
   id: string;
