@@ -13,6 +13,7 @@ import { resolveAccountingSettings } from '../../runtime/accounting/feature-impl
 import { AccountingEngine, accountingDevices, type AcctSettings } from '../../runtime/accounting/live.js';
 import type { AccountingConfig } from '../../runtime/accounting/config-schema.js';
 import type { OutboxWriter } from '../../runtime/services.js';
+import type { Logger } from '../../runtime/logger.js';
 
 export const profiles: Map<string, Profile> = loadBuiltinProfiles().profiles;
 
@@ -69,7 +70,7 @@ export class MemoryOutbox implements OutboxWriter {
   }
 }
 
-export function makeEngine(db: Database.Database, opts: { config?: SiteConfig; outbox?: OutboxWriter; settings?: Partial<AcctSettings>; hasPoint?: (device: string, point: string) => boolean } = {}) {
+export function makeEngine(db: Database.Database, opts: { config?: SiteConfig; outbox?: OutboxWriter; logger?: Logger; settings?: Partial<AcctSettings>; hasPoint?: (device: string, point: string) => boolean } = {}) {
   const config = opts.config ?? demoConfig();
   const a = config.accounting as unknown as AccountingConfig;
   const settings = { ...resolveAccountingSettings({ config }, loadFactorLibrary()), ...opts.settings };
@@ -78,7 +79,7 @@ export function makeEngine(db: Database.Database, opts: { config?: SiteConfig; o
     return !!profiles.get(d.profile)?.points.some((x) => x.id === point || x.canonical === point);
   });
   const devices = accountingDevices(config.devices, a.devices ?? {}, hasPoint, { integrationFallback: a.integrationFallback ?? true });
-  return new AccountingEngine(settings, devices, { db, outbox: opts.outbox });
+  return new AccountingEngine(settings, devices, { db, outbox: opts.outbox, ...(opts.logger ? { logger: opts.logger } : {}) });
 }
 
 /** Midnight in Asia/Shanghai (UTC+8) of 2024-06-01. */

@@ -91,6 +91,9 @@ describe('carbonedge demo --print-config', () => {
     expect((await run(['demo', '--port', 'x'])).code).toBe(2);
     expect((await run(['demo', '--speed', '-1'])).code).toBe(2);
     expect((await run(['demo', '--bogus'])).code).toBe(2);
+    const badFormat = await run(['demo', '--log-format', 'yaml']);
+    expect(badFormat.code).toBe(2);
+    expect(badFormat.stderr).toContain("--log-format expects one of json, pretty, got 'yaml'");
   });
 });
 
@@ -106,6 +109,12 @@ describe('carbonedge demo', () => {
     } catch (err) {
       throw new Error(`${(err as Error).message}\nstderr:\n${p.stderr}`);
     }
+    // `carbonedge run`/`demo` say once, at info, that the gateway is healthy
+    await waitFor(() => logLines(p.stderr).some((l) => String(l.msg).startsWith('healthy:')), 30_000, 'the healthy line');
+    const healthy = logLines(p.stderr).filter((l) => String(l.msg).startsWith('healthy:'));
+    expect(healthy).toHaveLength(1);
+    expect(healthy[0]).toMatchObject({ level: 30, devices: DEMO_DEVICES.length, polling: DEMO_DEVICES.length, busesUp: 1, uplink: 'off' });
+    expect(healthy[0]!.msg).toBe(`healthy: 1 of 1 bus up, ${DEMO_DEVICES.length} of ${DEMO_DEVICES.length} devices polling, uplink off (store only)`);
     const lines = logLines(p.stderr);
     const live = lines.filter((l) => l.live).map((l) => l.live as Record<string, unknown>);
     for (const d of DEMO_DEVICES) {

@@ -5,6 +5,7 @@ import { createLogger, type Logger } from '../../runtime/logger.js';
 import { resolveDataDir } from '../../runtime/config/data-dir.js';
 import { lockDataDir, type DataDirLock } from '../../runtime/config/data-dir-lock.js';
 import { StoreOpenError } from '../../runtime/persistence/open-errors.js';
+import { watchHealthy } from './healthy-log.js';
 
 /**
  * Run a gateway in this process until SIGINT/SIGTERM, then stop it within its deadlines.
@@ -28,11 +29,13 @@ export async function runGatewayProcess(
   const logger = hooks.logger ?? createLogger();
   const gateway = new Gateway({ config: site.config, configFile: site.file, profiles: site.profiles, dlt645Profiles: site.dlt645Profiles, logger, options, features: hooks.features ?? FEATURES });
   let stopping: Promise<void> | undefined;
+  let stopHealthy: (() => void) | undefined;
   const stopped = new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       if (stopping) return;
       logger.info({ signal }, 'stopping');
       stopping = (async () => {
+        stopHealthy?.();
         await gateway.stop();
         lock.release();
         await hooks.onStop?.();
@@ -65,6 +68,7 @@ export async function runGatewayProcess(
     await hooks.onStop?.();
     return 1;
   }
+  stopHealthy = watchHealthy(gateway, logger);
   await hooks.onStarted?.(gateway);
   return stopped;
 }

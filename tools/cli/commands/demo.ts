@@ -1,6 +1,7 @@
 import type { Gateway } from '../../../runtime/gateway.js';
 import { validateSiteConfig } from '../site.js';
-import { createLogger, type Logger } from '../../../runtime/logger.js';
+import type { Logger } from '../../../runtime/logger.js';
+import { cliLogger } from '../log-format.js';
 import { demoSiteConfig, demoSiteConfigYaml } from '../../simulator/demo-config.js';
 import { DEMO_DEVICES, type DemoDevice } from '../../simulator/demo-site.js';
 import type { ReadingsHub } from '../../../runtime/readings-hub.js';
@@ -10,7 +11,7 @@ import { runGatewayProcess } from '../gateway-process.js';
 import type { Command } from '../command.js';
 import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 
-const usage = 'carbonedge demo [--print-config] [--uplink URL] [--data DIR] [--dry-run] [--port N] [--speed N] [--seed N]';
+const usage = 'carbonedge demo [--print-config] [--uplink URL] [--data DIR] [--dry-run] [--port N] [--speed N] [--seed N] [--log-format pretty|json]';
 
 /** The port `--print-config` writes into the config: the default of `carbonedge simulate --site demo`. */
 const PRINTED_PORT = 1502;
@@ -102,6 +103,7 @@ export const command: Command = {
         port: { type: 'string' },
         speed: { type: 'string' },
         seed: { type: 'string' },
+        'log-format': { type: 'string' },
       });
       const port = values.port !== undefined ? Number(values.port) : undefined;
       if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new UsageError(`--port expects 0..65535, got '${values.port}'`);
@@ -115,7 +117,7 @@ export const command: Command = {
         return 0;
       }
 
-      const logger = createLogger();
+      const logger = cliLogger(values['log-format']);
       // Validate the built-in config (and load the profiles) before anything starts.
       const { profiles } = validateSiteConfig(demoSiteConfig({ tcpPort: port || PRINTED_PORT }), DEMO_CONFIG_FILE);
       const sim = new SimulatedSite({ profiles, site: { seed }, speed, logger: logger.child({ part: 'simulator' }) });
