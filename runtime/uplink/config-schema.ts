@@ -1,6 +1,7 @@
 import type { ConfigIssue } from '../config/errors.js';
 import type { SiteConfig } from '../config/types.js';
 import type { Profile } from '../../drivers/profiles/types.js';
+import type { HomeAssistantConfig } from './home-assistant.js';
 import { DEFAULT_COMMAND_CLOCK_SKEW_SEC, DEFAULT_COMMAND_MAX_AGE_SEC } from './command-freshness.js';
 
 /** The `uplink:` section of the site config. Without `url` (and without --uplink) the uplink is off. */
@@ -45,6 +46,8 @@ export interface UplinkConfig {
   commandMaxAgeSec?: number;
   /** Commands issued up to this far ahead of the gateway's clock are accepted (clock skew, s, default 30). */
   commandClockSkewSec?: number;
+  /** Home Assistant MQTT discovery (runtime/uplink/home-assistant.ts). Default off. */
+  homeAssistant?: HomeAssistantConfig;
 }
 
 export interface ResolvedUplinkConfig {
@@ -134,6 +137,15 @@ export const uplinkConfigSchema: Record<string, unknown> = {
     backfillRecordsPerSec: int(0, 10_000_000, 'rate cap for the backlog after an outage (records/s, 0 = none)'),
     commandMaxAgeSec: int(1, 86_400, 'commands issued longer ago than this are refused as stale (s)'),
     commandClockSkewSec: int(0, 3600, 'commands issued up to this far ahead of the gateway clock are accepted (s)'),
+    homeAssistant: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Home Assistant MQTT discovery: retained sensor configs for power and energy points',
+      properties: {
+        enabled: { type: 'boolean', description: 'publish discovery configs and device states (default false)' },
+        prefix: { type: 'string', minLength: 1, pattern: '^[^#+]+$', description: "Home Assistant's discovery prefix (default homeassistant)" },
+      },
+    },
   },
 };
 

@@ -7,6 +7,7 @@ import { resolveUplinkConfig, type UplinkConfig } from './config-schema.js';
 import { lazyCommandSchemas } from './command-schemas.js';
 import { UPLINK } from './service.js';
 import { Uplink } from './uplink.js';
+import { SiteAnnouncer } from './announce.js';
 
 /** Publish the store's outbox to the broker; route commands to the handlers features registered. */
 export function createUplinkFeature(ctx: GatewayContext, url: string): Feature {
@@ -29,12 +30,24 @@ export function createUplinkFeature(ctx: GatewayContext, url: string): Feature {
     gateway: ctx.config.gateway.id,
   }, { logger: log, clock: ctx.clock, commands });
   ctx.services.provide(UPLINK, uplink, 'uplink');
+  const announcer = new SiteAnnouncer(uplink, {
+    config: ctx.config,
+    profiles: ctx.profiles,
+    dlt645Profiles: ctx.dlt645Profiles,
+    hub: ctx.hub,
+    clock: ctx.clock,
+    prefix: resolved.topicPrefix,
+    homeAssistant: cfg.homeAssistant,
+    logger: log,
+  });
   return {
     name: 'uplink',
     async start() {
+      announcer.start();
       uplink.start();
     },
     async stop() {
+      announcer.stop();
       await uplink.stop();
     },
   };
