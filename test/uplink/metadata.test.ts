@@ -107,8 +107,9 @@ describe('metadata, availability and Home Assistant discovery over MQTT (aedes)'
     expect(typeof pvState.active_power).toBe('number');
 
     // Home Assistant discovery: retained sensor configs for power and energy
-    await waitFor(() => haLate.msgs.length > 0, 10_000, 'discovery configs');
     const node = 'carbonedge_demo_factory_demo_gateway';
+    const haTopic = (object: string) => `homeassistant/sensor/${node}/${object}/config`;
+    await waitFor(() => ['grid_active_power', 'grid_energy_import'].every((o) => haLate.msgs.some((m) => m.topic === haTopic(o))), 10_000, 'discovery configs');
     const power = haLate.msgs.find((m) => m.topic === `homeassistant/sensor/${node}/grid_active_power/config`)!;
     const energy = haLate.msgs.find((m) => m.topic === `homeassistant/sensor/${node}/grid_energy_import/config`)!;
     expect(power.retain).toBe(true);

@@ -2,7 +2,11 @@ import type { Gateway } from '../../../runtime/gateway.js';
 import { validateSiteConfig } from '../site.js';
 import type { Logger } from '../../../runtime/logger.js';
 import { cliLogger } from '../log-format.js';
-import { demoSiteConfig, demoSiteConfigYaml } from '../../simulator/demo-config.js';
+import { DEMO_REVENUE_METER, demoSiteConfig, demoSiteConfigYaml } from '../../simulator/demo-config.js';
+import { DEMO_FACTORY } from '../../simulator/demo-factory.js';
+import { loadDemoState, saveDemoState } from '../../simulator/demo-state.js';
+import { startRevenueMeter } from '../../simulator/demo-revenue-meter.js';
+import path from 'node:path';
 import { DEMO_DEVICES, type DemoDevice } from '../../simulator/demo-site.js';
 import type { ReadingsHub } from '../../../runtime/readings-hub.js';
 import { SimulatorServer } from '../../simulator/server.js';
@@ -16,6 +20,7 @@ const usage = 'carbonedge demo [--print-config] [--uplink URL] [--data DIR] [--d
 /** The port `--print-config` writes into the config: the default of `carbonedge simulate --site demo`. */
 const PRINTED_PORT = 1502;
 const LIVE_LOG_EVERY_MS = 10_000;
+const SAVE_EVERY_MS = 10_000;
 export const DEMO_CONFIG_FILE = '<built-in demo config>';
 
 const fmtKw = (w: number) => `${(w / 1000).toFixed(2)} kW`;
@@ -91,7 +96,7 @@ function startLiveLog(gw: Gateway, logger: Logger, everyMs = LIVE_LOG_EVERY_MS):
 }
 
 export const command: Command = {
-  summary: 'Run the demo site: simulated PV, battery, heat pump, load and grid meter with the gateway, on loopback.',
+  summary: 'Run the demo factory: simulated PV, battery, heat pump, chilled-water store, production line, grid and DL/T 645 revenue meters with the gateway, on loopback.',
   usage,
   run: (argv) =>
     runCommand(usage, async () => {
@@ -119,8 +124,12 @@ export const command: Command = {
 
       const logger = cliLogger(values['log-format']);
       // Validate the built-in config (and load the profiles) before anything starts.
-      const { profiles } = validateSiteConfig(demoSiteConfig({ tcpPort: port || PRINTED_PORT }), DEMO_CONFIG_FILE);
-      const sim = new SimulatedSite({ profiles, site: { seed }, speed, logger: logger.child({ part: 'simulator' }) });
+      const { profiles, dlt645Profiles } = validateSiteConfig(demoSiteConfig({ tcpPort: port || PRINTED_PORT }), DEMO_CONFIG_FILE);
+      const dataDir = path.resolve(values.data ?? '.carbonedge/demo');
+      // A second run continues the simulated meters where the first one stopped.
+      const saved = loadDemoState(dataDir);
+      const physics = { ...DEMO_FACTORY, seed, ...(saved ? { initialCounters: saved.counters, battery: { ...DEMO_FACTORY.battery, initialSoc: saved.soc } } : {}) };
+      const sim = new SimulatedSite({ profiles, site: physics, speed, logger: logger.child({ part: 'simulator' }) });
       let server: SimulatorServer;
       try {
         server = await SimulatorServer.start({
@@ -133,14 +142,27 @@ export const command: Command = {
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`port ${port} on 127.0.0.1 is in use (choose another with --port N, or 0 for any free port)`);
         throw err;
       }
+      const revenue = await startRevenueMeter(sim, dlt645Profiles.get(DEMO_REVENUE_METER.profile));
       sim.start();
-      const site = validateSiteConfig(demoSiteConfig({ tcpPort: server.tcpPort!, dryRun: values['dry-run'] }), DEMO_CONFIG_FILE);
+      const save = () => {
+        try {
+          saveDemoState(dataDir, sim.site, Date.now());
+        } catch (err) {
+          logger.warn({ err, dataDir }, 'could not save the simulators\' counters; the next run starts them over');
+        }
+      };
+      const saveTimer = setInterval(save, SAVE_EVERY_MS);
+      saveTimer.unref();
+      const site = validateSiteConfig(demoSiteConfig({ tcpPort: server.tcpPort!, dryRun: values['dry-run'], dlt645Port: revenue?.port }), DEMO_CONFIG_FILE);
       if (speed !== 1) logger.warn({ speed }, 'simulated time runs faster than the wall clock: energy counters grow accordingly');
-      logger.info({ modbusTcp: `127.0.0.1:${server.tcpPort}`, devices: DEMO_DEVICES.length, speed }, 'demo site simulators serving on loopback');
+      logger.info(
+        { modbusTcp: `127.0.0.1:${server.tcpPort}`, ...(revenue ? { dlt645Tcp: `127.0.0.1:${revenue.port}` } : {}), devices: site.config.devices.length, speed, continued: !!saved },
+        `demo factory simulators serving on loopback${saved ? ' (counters continued from the last run)' : ''}`,
+      );
       let stopLive: (() => void) | undefined;
       return runGatewayProcess(
         site,
-        { uplinkUrl: values.uplink, dataDir: values.data ?? '.carbonedge/demo', dryRun: values['dry-run'] ? true : undefined },
+        { uplinkUrl: values.uplink, dataDir, dryRun: values['dry-run'] ? true : undefined },
         {
           logger,
           onStarted: (gw) => {
@@ -149,8 +171,11 @@ export const command: Command = {
           },
           onStop: async () => {
             stopLive?.();
+            clearInterval(saveTimer);
             sim.stop();
+            save();
             await server.close();
+            await revenue?.close();
             logger.info({ writesReceived: { ...sim.site.writeCount } }, 'demo site simulators stopped');
           },
         },
