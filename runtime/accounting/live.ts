@@ -19,6 +19,7 @@
 import type Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import { quarterSummaryLine } from './summary-line.js';
 import type { OutboxWriter } from '../services.js';
 import type { Reading } from '../types.js';
 import { MILLI, MeteringStage, type MeterEvent, type MeterLookup } from '../metering/stage.js';
@@ -383,6 +384,8 @@ export class AccountingEngine {
       return;
     }
     this.stats.quarters++;
+    const line = quarterSummaryLine(done.record);
+    this.log.info(line.fields, line.msg);
     this.send(STREAM_15M, done.record, () => this.st.markQuarterSent.run(start));
     if (done.day) {
       this.stats.days++;

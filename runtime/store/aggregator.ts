@@ -18,6 +18,11 @@ export interface Acc {
   samples: number;
   last: number | null;
   lastTs: number;
+  /** Latest good text value (string points: manufacturer, model, serial...) and its time. */
+  text?: string;
+  textTs?: number;
+  /** Good text samples (a string point's good samples are not numbers: not in `count`). */
+  textCount?: number;
   badQuality?: Quality;
   delta?: number;
   deltaFlag?: CounterFlag;
@@ -37,12 +42,15 @@ export interface BucketSummary {
   samples: number;
   /** `good`, `partial`, or the last bad quality when no sample was good. */
   quality: string;
+  /** Latest good text value of a string point (its min/max/mean/last are null). */
+  text?: string;
   delta?: number;
   deltaFlag?: CounterFlag;
 }
 
 export function summarize(a: Acc): BucketSummary {
   const has = a.count > 0;
+  const good = a.count + (a.textCount ?? 0);
   const s: BucketSummary = {
     min: has ? a.min : null,
     max: has ? a.max : null,
@@ -50,8 +58,9 @@ export function summarize(a: Acc): BucketSummary {
     last: a.last,
     count: a.count,
     samples: a.samples,
-    quality: a.count === a.samples ? 'good' : has ? 'partial' : (a.badQuality ?? 'comm-error'),
+    quality: good === a.samples ? 'good' : good > 0 ? 'partial' : (a.badQuality ?? 'comm-error'),
   };
+  if (a.text !== undefined) s.text = a.text;
   if (a.delta !== undefined) {
     s.delta = a.delta;
     if (a.deltaFlag) s.deltaFlag = a.deltaFlag;
@@ -70,6 +79,7 @@ export function accFromSummary(bucket: number, s: BucketSummary): Acc {
     last: s.last,
     lastTs: bucket,
     badQuality: s.quality === 'good' || s.quality === 'partial' ? undefined : (s.quality as Quality),
+    ...(s.text !== undefined ? { text: s.text, textTs: bucket, textCount: s.samples - s.count } : {}),
     delta: s.delta,
     deltaFlag: s.deltaFlag,
   };
@@ -85,6 +95,14 @@ function addDelta(a: Acc, delta: number, flag: CounterFlag | undefined): void {
   a.delta = (a.delta ?? 0) + delta;
   // A discontinuity flag wins over `first`; `first` only marks a bucket with no other flag.
   if (flag && (flag !== 'first' || !a.deltaFlag)) a.deltaFlag = flag;
+}
+
+function addText(a: Acc, text: string, ts: number, samples: number): void {
+  a.textCount = (a.textCount ?? 0) + samples;
+  if (a.textTs === undefined || ts >= a.textTs) {
+    a.text = text;
+    a.textTs = ts;
+  }
 }
 
 export interface ClosedBucket {
@@ -120,9 +138,10 @@ export class Aggregator {
 
   /**
    * Add one sample to its 1-minute bucket (`num`: the numeric value of a good reading, else
-   * null). Returns false when the bucket is already closed (a late reading, not aggregated).
+   * null; `text`: the value of a good reading of a string point). Returns false when the bucket
+   * is already closed (a late reading, not aggregated).
    */
-  add(pointId: number, ts: number, quality: Quality, num: number | null, delta?: DeltaPart): boolean {
+  add(pointId: number, ts: number, quality: Quality, num: number | null, delta?: DeltaPart, text?: string): boolean {
     const bucket = Math.floor(ts / MINUTE) * MINUTE;
     if (bucket < this.closed1mBefore) return false;
     const a = accIn(this.acc1m, bucket, pointId);
@@ -136,7 +155,8 @@ export class Aggregator {
         a.last = num;
         a.lastTs = ts;
       }
-    } else a.badQuality = quality;
+    } else if (text !== undefined) addText(a, text, ts, 1);
+    else a.badQuality = quality;
     if (delta) addDelta(a, delta.delta, delta.flag);
     return true;
   }
@@ -162,6 +182,7 @@ export class Aggregator {
         t.lastTs = a.lastTs;
       }
     }
+    if (a.text !== undefined) addText(t, a.text, a.textTs ?? bucket1m, a.textCount ?? 0);
     if (a.badQuality) t.badQuality = a.badQuality;
     if (a.delta !== undefined) addDelta(t, a.delta, a.deltaFlag);
   }

@@ -102,11 +102,11 @@ export class StoreRepository {
   }
 
   /** Raw readings at or after `ts` (appended in time order), for rebuilding open buckets. */
-  *rawSince(ts: number): Generator<{ ts: number; pointId: number; value: number | null; quality: Quality }> {
+  *rawSince(ts: number): Generator<{ ts: number; pointId: number; value: number | null; text: string | null; quality: Quality }> {
     const rows = this.persistence.db
-      .prepare('SELECT ts, point_id, value, quality FROM readings_raw WHERE rowid >= ? AND ts >= ? ORDER BY rowid')
-      .iterate(this.rawRowidAt(ts), ts) as IterableIterator<{ ts: number; point_id: number; value: number | null; quality: number }>;
-    for (const r of rows) yield { ts: r.ts, pointId: r.point_id, value: r.value, quality: QUALITIES[r.quality] ?? 'comm-error' };
+      .prepare('SELECT ts, point_id, value, text, quality FROM readings_raw WHERE rowid >= ? AND ts >= ? ORDER BY rowid')
+      .iterate(this.rawRowidAt(ts), ts) as IterableIterator<{ ts: number; point_id: number; value: number | null; text: string | null; quality: number }>;
+    for (const r of rows) yield { ts: r.ts, pointId: r.point_id, value: r.value, text: r.text, quality: QUALITIES[r.quality] ?? 'comm-error' };
   }
 
   energySince(bucket: number): { bucket: number; pointId: number; delta: number; flag?: CounterFlag }[] {

@@ -220,7 +220,8 @@ export class Store {
     this.rawParams.push(r.ts, p.id, finite, typeof v === 'string' ? v : null, QUALITY_CODE[r.quality] ?? 2);
     if (this.rawParams.length === RAW_CHUNK * 5) this.flushRaw();
     const good = r.quality === 'good' ? finite : null;
-    if (!this.aggregator.add(p.id, r.ts, r.quality, good) && r.quality !== 'stale') {
+    const text = r.quality === 'good' && typeof v === 'string' ? v : undefined;
+    if (!this.aggregator.add(p.id, r.ts, r.quality, good, undefined, text) && r.quality !== 'stale') {
       // The hub re-publishes an expired value as `stale` with its original time: not a late reading.
       this.dropped.lateReadings++;
     }
@@ -348,7 +349,7 @@ export class Store {
     const closed1mBefore = Number(this.repo.getMeta('closed1mBefore') ?? 0);
     const closed15mBefore = Number(this.repo.getMeta('closed15mBefore') ?? 0);
     const agg = (this.aggregator = new Aggregator(this.config.closeGraceMs, { closed1mBefore, closed15mBefore }));
-    for (const r of this.repo.rawSince(closed1mBefore)) agg.add(r.pointId, r.ts, r.quality, r.quality === 'good' ? r.value : null);
+    for (const r of this.repo.rawSince(closed1mBefore)) agg.add(r.pointId, r.ts, r.quality, r.quality === 'good' ? r.value : null, undefined, r.quality === 'good' && r.text !== null ? r.text : undefined);
     for (const e of this.repo.energySince(closed1mBefore)) agg.addDelta(e.bucket, e.pointId, e.delta, e.flag);
     for (const o of this.repo.oneMinuteBetween(closed15mBefore, closed1mBefore)) agg.fold(o.bucket, o.pointId, accFromSummary(o.bucket, o.summary));
   }

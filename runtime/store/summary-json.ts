@@ -1,7 +1,7 @@
 /**
  * The JSON text of `readings-1m` / `readings-15m` records, built as text (one summary per point
  * and bucket: the hot path of every flush). Fields in the order of readings-1m.v1: device, point,
- * canonical?, unit?, min, max, mean, last, count, samples, quality, delta?, deltaFlag?; quality and
+ * canonical?, unit?, min, max, mean, last, count, samples, quality, delta?, deltaFlag?, text?; quality and
  * flags are fixed tokens, numbers as JSON.stringify prints them.
  */
 import type { BucketSummary } from './aggregator.js';
@@ -24,5 +24,6 @@ export function summaryBody(pointJsonText: string, s: BucketSummary): string {
     pointJsonText +
     `,"min":${jnum(s.min)},"max":${jnum(s.max)},"mean":${jnum(s.mean)},"last":${jnum(s.last)},"count":${s.count},"samples":${s.samples},"quality":"${s.quality}"`;
   if (s.delta !== undefined) body += `,"delta":${jnum(s.delta)}${s.deltaFlag ? `,"deltaFlag":"${s.deltaFlag}"` : ''}`;
+  if (s.text !== undefined) body += `,"text":${JSON.stringify(s.text)}`;
   return body;
 }

@@ -1,6 +1,7 @@
 import type { ConfigIssue } from '../config/errors.js';
 import type { SiteConfig } from '../config/types.js';
 import type { AnyProfile } from '../../drivers/profiles/types.js';
+import type { HomeAssistantConfig } from './home-assistant.js';
 import { DEFAULT_COMMAND_CLOCK_SKEW_SEC, DEFAULT_COMMAND_MAX_AGE_SEC } from './command-freshness.js';
 
 /** The `uplink:` section of the site config. Without `url` (and without --uplink) the uplink is off. */
@@ -51,6 +52,8 @@ export interface UplinkConfig {
    * lost within `deadlineSec` (default 120); the newest `keep` configs are kept (default 10).
    */
   remoteConfig?: { enabled?: boolean; deadlineSec?: number; keep?: number };
+  /** Home Assistant MQTT discovery (runtime/uplink/home-assistant.ts). Default off. */
+  homeAssistant?: HomeAssistantConfig;
 }
 
 export interface ResolvedUplinkConfig {
@@ -148,6 +151,15 @@ export const uplinkConfigSchema: Record<string, unknown> = {
         enabled: { type: 'boolean', description: 'accept config commands (default false)' },
         deadlineSec: int(3, 3600, 'after applying, the broker and every bus that worked before must be back within this time, else the previous config is restored (s, default 120)'),
         keep: int(2, 100, 'configs kept in the history (default 10)'),
+      },
+    },
+    homeAssistant: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Home Assistant MQTT discovery: retained sensor configs for power and energy points',
+      properties: {
+        enabled: { type: 'boolean', description: 'publish discovery configs and device states (default false)' },
+        prefix: { type: 'string', minLength: 1, pattern: '^[^#+]+$', description: "Home Assistant's discovery prefix (default homeassistant)" },
       },
     },
   },

@@ -32,6 +32,9 @@ export interface Contract {
   dir: string;
   envelope: ValidateFunction;
   status: ValidateFunction;
+  /** Retained `<prefix>/metadata` (metadata.v1) and `<prefix>/device/<id>/availability` (availability.v1). */
+  metadata: ValidateFunction;
+  availability: ValidateFunction;
   /** Record validator of `stream` at `version` (falls back to the highest version present). */
   record(stream: string, version: number): ValidateFunction | undefined;
   /** Streams with a record schema, and their versions. */
@@ -45,7 +48,7 @@ export interface Contract {
 }
 
 const SCHEMA_FILE = /^(.+)\.v(\d+)\.schema\.json$/;
-const NOT_STREAMS = new Set(['envelope', 'status']);
+const NOT_STREAMS = new Set(['envelope', 'status', 'metadata', 'availability']);
 /** `command-<name>` files are inbound commands and their answers, not record streams. */
 const COMMAND_PREFIX = 'command-';
 
@@ -90,6 +93,8 @@ export function loadContract(dir = contractDir()): Contract {
   const streams = new Map<string, number[]>();
   let envelope: ValidateFunction | undefined;
   let status: ValidateFunction | undefined;
+  let metadata: ValidateFunction | undefined;
+  let availability: ValidateFunction | undefined;
   const commands = new Map<string, { version: number; validate: ValidateFunction }>();
   for (const f of readdirSync(dir).sort()) {
     const m = SCHEMA_FILE.exec(f);
@@ -98,6 +103,8 @@ export function loadContract(dir = contractDir()): Contract {
     const version = Number(v);
     if (name === 'envelope' && version === 1) envelope = compile(f);
     else if (name === 'status' && version === 1) status = compile(f);
+    else if (name === 'metadata' && version === 1) metadata = compile(f);
+    else if (name === 'availability' && version === 1) availability = compile(f);
     if (NOT_STREAMS.has(name!)) continue;
     if (name!.startsWith(COMMAND_PREFIX)) {
       const cmd = name!.slice(COMMAND_PREFIX.length);
@@ -108,7 +115,7 @@ export function loadContract(dir = contractDir()): Contract {
     validators.set(`${name}@${version}`, compile(f));
     streams.set(name!, [...(streams.get(name!) ?? []), version].sort((a, b) => a - b));
   }
-  if (!envelope || !status) throw new Error(`contract directory ${dir} lacks envelope.v1 / status.v1 schemas`);
+  if (!envelope || !status || !metadata || !availability) throw new Error(`contract directory ${dir} lacks envelope.v1 / status.v1 / metadata.v1 / availability.v1 schemas`);
   const commandResponse = commands.get('response')?.validate;
   if (!commandResponse) throw new Error(`contract directory ${dir} lacks command-response.v1.schema.json`);
   commands.delete('response');
@@ -116,6 +123,8 @@ export function loadContract(dir = contractDir()): Contract {
     dir,
     envelope,
     status,
+    metadata,
+    availability,
     streams,
     commandResponse,
     commands: [...commands.keys()].sort(),

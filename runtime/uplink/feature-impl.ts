@@ -7,6 +7,7 @@ import { resolveUplinkConfig, type UplinkConfig } from './config-schema.js';
 import { lazyCommandSchemas } from './command-schemas.js';
 import { UPLINK } from './service.js';
 import { Uplink } from './uplink.js';
+import { SiteAnnouncer } from './announce.js';
 
 /** Publish the store's outbox to the broker; route commands to the handlers features registered. */
 export function createUplinkFeature(ctx: GatewayContext, url: string): Feature {
@@ -30,12 +31,23 @@ export function createUplinkFeature(ctx: GatewayContext, url: string): Feature {
     ...(ctx.options.configVersion ? { config: ctx.options.configVersion } : {}),
   }, { logger: log, clock: ctx.clock, commands });
   ctx.services.provide(UPLINK, uplink, 'uplink');
+  const announcer = new SiteAnnouncer(uplink, {
+    config: ctx.config,
+    profiles: ctx.profiles,
+    hub: ctx.hub,
+    clock: ctx.clock,
+    prefix: resolved.topicPrefix,
+    homeAssistant: cfg.homeAssistant,
+    logger: log,
+  });
   return {
     name: 'uplink',
     async start() {
+      announcer.start();
       uplink.start();
     },
     async stop() {
+      announcer.stop();
       await uplink.stop();
     },
   };

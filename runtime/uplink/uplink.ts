@@ -99,6 +99,8 @@ export class Uplink {
   private pendingCommands = 0;
   private commandChain: Promise<void> = Promise.resolve();
   private responsesDropped = 0;
+  /** Retained messages besides the status (metadata, availability, discovery): latest payload per topic. */
+  private readonly retained = new Map<string, string>();
   private readonly h = { connects: 0, publishTimeouts: 0, messagesAcked: 0, recordsAcked: 0, lastAckAt: undefined as number | undefined, lastConnectAt: undefined as number | undefined, lastError: undefined as string | undefined };
   private readonly log: Logger;
   private readonly clock: Clock;
@@ -118,6 +120,27 @@ export class Uplink {
 
   get statusTopic(): string {
     return `${this.config.topicPrefix}/status`;
+  }
+
+  /**
+   * Keep `payload` retained on `topic` (QoS 1): published now when connected, and again after
+   * every connect (a broker restarted without persistence has lost it). Same payload: nothing sent.
+   */
+  publishRetained(topic: string, payload: string): void {
+    if (this.retained.get(topic) === payload) return;
+    this.retained.set(topic, payload);
+    if (this.connected && this.client) this.sendRetained(this.client, topic, payload);
+  }
+
+  private sendRetained(client: MqttClient, topic: string, payload: string): void {
+    const gen = this.generation;
+    try {
+      client.publish(topic, payload, { qos: 1, retain: true }, (err) => {
+        if (err && gen === this.generation) this.noteError(err);
+      });
+    } catch (err) {
+      this.noteError(err as Error);
+    }
   }
 
   start(): void {
@@ -257,13 +280,8 @@ export class Uplink {
       const online = () => {
         if (announced || !live()) return;
         announced = true;
-        try {
-          client.publish(this.statusTopic, this.statusPayload('online'), { qos: 1, retain: true }, (err) => {
-            if (err && gen === this.generation) this.noteError(err);
-          });
-        } catch (err) {
-          this.noteError(err as Error);
-        }
+        this.sendRetained(client, this.statusTopic, this.statusPayload('online'));
+        for (const [topic, payload] of this.retained) this.sendRetained(client, topic, payload);
       };
       if (this.commands) {
         const topic = commandTopic(this.config.topicPrefix);

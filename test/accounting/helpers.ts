@@ -18,6 +18,7 @@ import { silentLogger } from '../../runtime/logger.js';
 import { meteringFeature } from '../../runtime/metering/feature.js';
 import { storeFeature } from '../../runtime/store/feature.js';
 import { ACCOUNTING as ACCOUNTING_KEY, accountingFeature } from '../../runtime/accounting/feature.js';
+import type { Logger } from '../../runtime/logger.js';
 
 export const profiles: Map<string, AnyProfile> = loadBuiltinProfiles().profiles;
 
@@ -74,7 +75,7 @@ export class MemoryOutbox implements OutboxWriter {
   }
 }
 
-export function makeEngine(db: Database.Database, opts: { config?: SiteConfig; outbox?: OutboxWriter; settings?: Partial<AcctSettings>; hasPoint?: (device: string, point: string) => boolean } = {}) {
+export function makeEngine(db: Database.Database, opts: { config?: SiteConfig; outbox?: OutboxWriter; logger?: Logger; settings?: Partial<AcctSettings>; hasPoint?: (device: string, point: string) => boolean } = {}) {
   const config = opts.config ?? demoConfig();
   const a = config.accounting as unknown as AccountingConfig;
   const settings = { ...resolveAccountingSettings({ config }, loadFactorLibrary()), ...opts.settings };
@@ -83,7 +84,7 @@ export function makeEngine(db: Database.Database, opts: { config?: SiteConfig; o
     return !!profiles.get(d.profile)?.points.some((x) => x.id === point || x.canonical === point);
   });
   const devices = accountingDevices(config.devices, a.devices ?? {}, hasPoint, { integrationFallback: a.integrationFallback ?? true });
-  return new AccountingEngine(settings, devices, { db, outbox: opts.outbox });
+  return new AccountingEngine(settings, devices, { db, outbox: opts.outbox, ...(opts.logger ? { logger: opts.logger } : {}) });
 }
 
 /** Midnight in Asia/Shanghai (UTC+8) of 2024-06-01. */

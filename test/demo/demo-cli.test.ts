@@ -79,7 +79,11 @@ describe('carbonedge demo --print-config', () => {
       'battery:3:carbonedge-battery',
       'heatpump:4:carbonedge-sg-ready-heat-pump',
       'load:5:carbonedge-relay-load',
+      'line:6:carbonedge-production-counter',
     ]);
+    expect(loaded.config.site.timezone).toBe('Asia/Shanghai');
+    // README and config agree: the battery rule keeps a 20 % reserve
+    expect(JSON.stringify(loaded.config.rules)).toContain('"reserveSoc":20');
     const file = path.join(tmp, 'demo.yaml');
     writeFileSync(file, stdout);
     const check = await run(['check', '--config', file]);
@@ -91,6 +95,9 @@ describe('carbonedge demo --print-config', () => {
     expect((await run(['demo', '--port', 'x'])).code).toBe(2);
     expect((await run(['demo', '--speed', '-1'])).code).toBe(2);
     expect((await run(['demo', '--bogus'])).code).toBe(2);
+    const badFormat = await run(['demo', '--log-format', 'yaml']);
+    expect(badFormat.code).toBe(2);
+    expect(badFormat.stderr).toContain("--log-format expects one of json, pretty, got 'yaml'");
   });
 });
 
@@ -106,6 +113,13 @@ describe('carbonedge demo', () => {
     } catch (err) {
       throw new Error(`${(err as Error).message}\nstderr:\n${p.stderr}`);
     }
+    // `carbonedge run`/`demo` say once, at info, that the gateway is healthy
+    await waitFor(() => logLines(p.stderr).some((l) => String(l.msg).startsWith('healthy:')), 30_000, 'the healthy line');
+    const healthy = logLines(p.stderr).filter((l) => String(l.msg).startsWith('healthy:'));
+    expect(healthy).toHaveLength(1);
+    // five physics devices, the production line counter and the DL/T 645 revenue meter on its own line
+    expect(healthy[0]).toMatchObject({ level: 30, devices: 7, polling: 7, buses: 2, busesUp: 2, uplink: 'off' });
+    expect(healthy[0]!.msg).toBe('healthy: 2 of 2 buses up, 7 of 7 devices polling, uplink off (store only)');
     const lines = logLines(p.stderr);
     const live = lines.filter((l) => l.live).map((l) => l.live as Record<string, unknown>);
     for (const d of DEMO_DEVICES) {
@@ -127,6 +141,27 @@ describe('carbonedge demo', () => {
     const stopped = logLines(p.stderr).find((l) => l.writesReceived);
     expect(stopped, 'the simulators report the writes they received on stop').toBeDefined();
   });
+
+  it('a second run continues the simulated counters: no counter discontinuity, counters never go back', async () => {
+    const data = path.join(tmp, 'continue');
+    const gridImport = (stderr: string) => logLines(stderr).filter((l) => (l.live as { device?: string } | undefined)?.device === 'grid').map((l) => (l.live as { energy_import_kwh: number }).energy_import_kwh);
+    const runOnce = async () => {
+      const p = start(['demo', '--data', data, '--seed', '5']);
+      // healthy, then two live lines of the grid meter (the store has compared counters by then)
+      await waitFor(() => logLines(p.stderr).some((l) => String(l.msg).startsWith('healthy:')) && gridImport(p.stderr).length >= 2, 40_000, 'two live grid lines');
+      p.child.kill('SIGTERM');
+      expect(await p.exit).toBe(0);
+      return p;
+    };
+    const first = await runOnce();
+    expect(existsSync(path.join(data, 'demo-simulator.json'))).toBe(true);
+    const second = await runOnce();
+    expect(logLines(second.stderr).find((l) => typeof l.modbusTcp === 'string')!.continued).toBe(true);
+    expect(logLines(first.stderr).find((l) => typeof l.modbusTcp === 'string')!.continued).toBe(false);
+    expect(gridImport(second.stderr)[0]!).toBeGreaterThanOrEqual(gridImport(first.stderr).at(-1)!);
+    const discontinuities = logLines(second.stderr).filter((l) => String(l.msg).includes('discontinuity') || l.flag === 'reset' || l.flag === 'implausible');
+    expect(discontinuities).toEqual([]);
+  }, 120_000);
 
   it('--dry-run: the rules decide, and not one write reaches a simulated device', async () => {
     const p = start(['demo', '--data', path.join(tmp, 'dry'), '--dry-run']);

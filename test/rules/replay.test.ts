@@ -66,14 +66,17 @@ describe('replay of the demo site: a sunny weekend', () => {
     expect(noRules.rules).toEqual([]);
     expect(withRules.pv_kwh).toBe(noRules.pv_kwh); // same weather
     expect(noRules.export_kwh).toBeGreaterThan(50); // there is surplus to use
-    // Measured (2026-06-13, 2 days): green share 0.844 -> 0.899, self-consumption 0.618 -> 0.690,
-    // grid import 56.5 -> 38.6 kWh. Asserted with margins, not as exact figures.
+    // Measured on the demo factory (two shifts, 400 kWp, 430 kWh; 2026-06-13, 2 days): green share
+    // 0.525 -> 0.549, self-consumption 0.900 -> 0.942, grid import 4582.7 -> 4370.3 kWh, export
+    // 562.0 -> 326.6 kWh. Asserted with margins, not as exact figures. (The small site before it:
+    // 0.844 -> 0.899, import 56.5 -> 38.6 kWh; a factory's import is mostly its production load,
+    // which no rule moves, hence the smaller relative import cut asserted below.)
     expect(withRules.green_share - noRules.green_share).toBeGreaterThan(0.02);
     expect(withRules.self_consumption - noRules.self_consumption).toBeGreaterThan(0.03);
     expect(withRules.export_kwh).toBeLessThan(noRules.export_kwh);
     // A shift, not added consumption: the stores serve the same demand, so grid import falls while
     // consumption stays within what the stores hold at the end (a few kWh).
-    expect(withRules.grid_import_kwh).toBeLessThan(noRules.grid_import_kwh * 0.85);
+    expect(withRules.grid_import_kwh).toBeLessThan(noRules.grid_import_kwh * 0.97);
     expect(Math.abs(withRules.consumption_kwh - noRules.consumption_kwh) / noRules.consumption_kwh).toBeLessThan(0.03);
     expect(withRules.switches.load).toBeGreaterThan(0);
     expect(withRules.switches.heatpump).toBeGreaterThan(0);
@@ -191,16 +194,27 @@ describe('carbonedge replay (CLI)', () => {
   });
 
   it('--from-db replays recorded minute data of the store', async () => {
-    // Record a day of the demo site (no rules) the way the store keeps it: readings_1m means.
+    // Record a day of the demo factory (no rules) the way the store keeps it: readings_1m means.
     const dbFile = path.join(dir, 'carbonedge.db');
     const { db } = openDatabase({ file: dbFile, migrations: [STORE_MIGRATIONS], logger: silentLogger() });
-    const site = new DemoSite({ seed: 1, startMs: start, utcOffsetMinutes: 120 });
+    // The recorded-data model's stores default to 12 kWh (rules/replay-recorded.ts): this test keeps
+    // the small site it was written for (DemoSite's defaults, 5 kW / 7 kW storage loads) and the
+    // surplus rule sized for it, not the demo factory's 40 kW / 90 kW loads.
+    const day0 = start;
+    const site = new DemoSite({ seed: 1, startMs: day0, utcOffsetMinutes: 480 });
+    const small = structuredClone(config);
+    const surplus = small.rules!.find((r) => r.kind === 'surplus') as unknown as { reserveW: number; loads: { powerW: number; hysteresisW: number }[] };
+    surplus.reserveW = 300;
+    Object.assign(surplus.loads[0]!, { powerW: 5000, hysteresisW: 1500 });
+    Object.assign(surplus.loads[1]!, { powerW: 7000, hysteresisW: 2500 });
+    const smallFile = path.join(dir, 'small-site.yaml');
+    writeFileSync(smallFile, YAML.stringify(small));
     const ids = new Map<string, number>();
     const insPoint = db.prepare('INSERT INTO points (device, point, canonical, unit) VALUES (?, ?, ?, NULL)');
     const insReading = db.prepare("INSERT INTO readings_1m (bucket, point_id, min, max, mean, last, count, samples, quality) VALUES (?, ?, ?, ?, ?, ?, 1, 1, 'good')");
     const recorded = { import: 0 };
     db.transaction(() => {
-      for (let t = start; t < start + 86_400_000; t += 60_000) {
+      for (let t = day0; t < day0 + 86_400_000; t += 60_000) {
         for (let s = t + 10_000; s <= t + 60_000; s += 10_000) {
           site.step(s);
           const p = site.powers();
@@ -218,7 +232,7 @@ describe('carbonedge replay (CLI)', () => {
       }
     })();
     db.close();
-    const { stdout } = await run(process.execPath, [CLI, 'replay', '--config', file, '--from-db', dbFile, '--json'], { maxBuffer: 1 << 22 });
+    const { stdout } = await run(process.execPath, [CLI, 'replay', '--config', smallFile, '--from-db', dbFile, '--json'], { maxBuffer: 1 << 22 });
     const r = JSON.parse(stdout) as ReplayReport & { baseline: ReplayReport };
     expect(r.source).toMatch(/recorded data in .*carbonedge.db/);
     // Replayed without rules, the model reproduces the recorded day closely.

@@ -24,6 +24,7 @@ function envMs(name: string, fallback: number, env: NodeJS.ProcessEnv = process.
   const v = Number(env[name]);
   return Number.isFinite(v) && v > 0 ? v : fallback;
 }
+import { watchHealthy } from './healthy-log.js';
 
 /**
  * Run a gateway in this process until SIGINT/SIGTERM (or, launched by npm, until its parent
@@ -87,6 +88,7 @@ export async function runGatewayProcess(
   const notifier = createSystemdNotifier({ liveness, logger });
   let stopping: Promise<void> | undefined;
   let unwatchParent: (() => void) | undefined;
+  let stopHealthy: (() => void) | undefined;
   const stopped = new Promise<number>((resolve) => {
     const stop = (reason: string) => {
       if (stopping) {
@@ -104,6 +106,7 @@ export async function runGatewayProcess(
       deadline.unref();
       stopping = (async () => {
         remote?.close();
+        stopHealthy?.();
         await gateway.stop();
         lock.release();
         await hooks.onStop?.();
@@ -142,6 +145,7 @@ export async function runGatewayProcess(
     return EXIT.failure;
   }
   if (remote && runningSha) remote.resume(runningSha);
+  stopHealthy = watchHealthy(gateway, logger);
   await hooks.onStarted?.(gateway);
   notifier?.ready(`running: ${site.config.devices.length} device(s)`);
   const code = await stopped;

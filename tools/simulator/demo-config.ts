@@ -8,6 +8,7 @@ import type { SiteConfig } from '../../runtime/config/types.js';
 import type { DeviceRole } from '../../runtime/types.js';
 import type { DemoDevice } from './demo-site.js';
 import { demoRules } from '../../rules/examples.js';
+import { DEMO_FACTORY_LABELS, DEMO_FACTORY_TIMEZONE } from './demo-factory.js';
 
 export interface DemoDeviceSpec {
   unitId: number;
@@ -20,11 +21,17 @@ export interface DemoDeviceSpec {
 /** The demo's devices: unit ids on the simulated bus and the profiles they speak. */
 export const DEMO_DEVICE_SPECS: Record<DemoDevice, DemoDeviceSpec> = {
   grid: { unitId: 1, profile: 'eastron-sdm630', role: 'grid_meter', name: 'Grid meter at the point of connection', pollIntervalMs: 2000 },
-  pv: { unitId: 2, profile: 'sunspec-inverter-103', role: 'pv_inverter', name: 'Rooftop PV inverter (30 kWp)', pollIntervalMs: 5000 },
-  battery: { unitId: 3, profile: 'carbonedge-battery', role: 'battery', name: 'Battery (50 kWh, 10 kW)', pollIntervalMs: 5000 },
-  heatpump: { unitId: 4, profile: 'carbonedge-sg-ready-heat-pump', role: 'heat_pump', name: 'SG-Ready heat pump', pollIntervalMs: 5000 },
-  load: { unitId: 5, profile: 'carbonedge-relay-load', role: 'load', name: 'Flexible load on a relay (5 kW)', pollIntervalMs: 5000 },
+  pv: { unitId: 2, profile: 'sunspec-inverter-103', role: 'pv_inverter', name: DEMO_FACTORY_LABELS.pv, pollIntervalMs: 5000 },
+  battery: { unitId: 3, profile: 'carbonedge-battery', role: 'battery', name: DEMO_FACTORY_LABELS.battery, pollIntervalMs: 5000 },
+  heatpump: { unitId: 4, profile: 'carbonedge-sg-ready-heat-pump', role: 'heat_pump', name: DEMO_FACTORY_LABELS.heatpump, pollIntervalMs: 5000 },
+  load: { unitId: 5, profile: 'carbonedge-relay-load', role: 'load', name: DEMO_FACTORY_LABELS.load, pollIntervalMs: 5000 },
 };
+
+/** The production line's output counter: Modbus unit 6 on the demo bus. */
+export const DEMO_LINE = { id: 'line', unitId: 6, profile: 'carbonedge-production-counter', role: 'production_counter', name: DEMO_FACTORY_LABELS.line, pollIntervalMs: 5000 } as const;
+
+/** The grid company's DL/T 645 revenue meter at the connection (read-only, its own bus). */
+export const DEMO_REVENUE_METER = { id: 'revenue', address: '000000123456', profile: 'dlt645-2007', role: 'other', name: DEMO_FACTORY_LABELS.revenue, pollIntervalMs: 10_000 } as const;
 
 export interface DemoConfigOptions {
   /** Port of the simulated Modbus TCP bus. */
@@ -33,6 +40,8 @@ export interface DemoConfigOptions {
   host?: string;
   /** Global read-only mode. */
   dryRun?: boolean;
+  /** Port of the simulated DL/T 645 line (a serial-to-Ethernet converter on loopback); without it, no revenue meter. */
+  dlt645Port?: number;
 }
 
 /** The demo site configuration (a SiteConfig, validated like any site file). */
@@ -42,17 +51,29 @@ export function demoSiteConfig(opts: DemoConfigOptions): SiteConfig {
     const s = DEMO_DEVICE_SPECS[id];
     return { id, name: s.name, role: s.role, bus: 'demo', unitId: s.unitId, profile: s.profile, pollIntervalMs: s.pollIntervalMs };
   });
+  const { id: lineId, ...line } = DEMO_LINE;
+  const { id: revenueId, ...revenue } = DEMO_REVENUE_METER;
+  const host = opts.host ?? '127.0.0.1';
   return {
     version: 1,
-    site: { id: 'demo-factory', name: 'carbonedge demo factory', timezone: 'Europe/Berlin' },
+    site: { id: 'demo-factory', name: 'carbonedge demo factory (苏州示范工厂)', timezone: DEMO_FACTORY_TIMEZONE },
     gateway: { id: 'demo-gateway', dryRun: opts.dryRun ?? false },
-    buses: [{ id: 'demo', type: 'tcp', host: opts.host ?? '127.0.0.1', port: opts.tcpPort, timeoutMs: 1000 }],
-    devices,
+    buses: [
+      { id: 'demo', type: 'tcp', host, port: opts.tcpPort, timeoutMs: 1000 },
+      ...(opts.dlt645Port !== undefined ? [{ id: 'meter-line', type: 'dlt645-tcp' as const, host, port: opts.dlt645Port, timeoutMs: 1500 }] : []),
+    ],
+    devices: [
+      ...devices,
+      { id: lineId, ...line, bus: 'demo' },
+      ...(opts.dlt645Port !== undefined ? [{ id: revenueId, ...revenue, bus: 'meter-line', tags: { purpose: 'revenue-meter' } }] : []),
+    ],
     accounting: {
       gridFactor: 'CN-2023-national',
       residualFactor: 'CN-2023-residual',
       marketRemainder: 'residual',
       onsiteAttributes: 'retained',
+      // The production line's output counter: kgCO2 per piece in every carbon-15m record.
+      devices: { [lineId]: { point: 'output_count', unit: 'pcs', line: 'L1' } },
     },
     // The shipped example rules (rules/examples/demo-rules.yaml): PV export runs the flexible
     // load, then boosts the heat pump; the battery does self-consumption with a reserve.

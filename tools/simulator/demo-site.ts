@@ -66,6 +66,13 @@ export interface DemoSiteOptions {
   /** Base load of the factory during working hours / at night, W. Defaults 14 000 / 4 000. */
   baseLoadDayW?: number;
   baseLoadNightW?: number;
+  /**
+   * Working pattern: `day` (one shift 07:00-18:00 with a lunch dip, Monday to Friday; default) or
+   * `two-shift` (08:00-16:00 and 16:00-24:00 with a break in each, Monday to Saturday).
+   */
+  shifts?: 'day' | 'two-shift';
+  /** Production line output while running at full load, units per hour (0 = no line). Default 0. */
+  productionPerHour?: number;
   /** Heat pump electrical power per SG-Ready state, W (normal mode is duty-cycled). */
   heatPumpNormalW?: number;
   heatPumpBoostW?: number;
@@ -87,8 +94,14 @@ export interface DemoSiteOptions {
   /** Longest sub-step of the integration, ms. Default 1000. */
   maxSubstepMs?: number;
   /** Counter readings at start, kWh (real meters never start at zero). */
-  initialCounters?: Partial<Record<'gridImport' | 'gridExport' | 'pvExport' | 'batteryImport' | 'batteryExport' | 'heatPumpImport' | 'loadImport' | 'reactiveImport' | 'reactiveExport', number>>;
+  initialCounters?: Partial<DemoCounters>;
 }
+
+/** The simulated meters' cumulative counters (kWh, kvarh; `production` in units). */
+export type DemoCounters = Record<
+  'gridImport' | 'gridExport' | 'pvExport' | 'batteryImport' | 'batteryExport' | 'heatPumpImport' | 'loadImport' | 'reactiveImport' | 'reactiveExport' | 'production',
+  number
+>;
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -145,6 +158,10 @@ export class DemoSite {
   private readonly pvPeakW: number;
   private readonly baseDayW: number;
   private readonly baseNightW: number;
+  private readonly twoShift: boolean;
+  private readonly productionPerHour: number;
+  /** Units produced (the production line's output counter). */
+  private production: number;
   private readonly hpNormalW: number;
   private readonly hpBoostW: number;
   private readonly hpForcedW: number;
@@ -202,6 +219,8 @@ export class DemoSite {
     this.pvPeakW = opts.pvPeakW ?? 30_000;
     this.baseDayW = opts.baseLoadDayW ?? 14_000;
     this.baseNightW = opts.baseLoadNightW ?? 4_000;
+    this.twoShift = opts.shifts === 'two-shift';
+    this.productionPerHour = Math.max(0, opts.productionPerHour ?? 0);
     this.hpNormalW = opts.heatPumpNormalW ?? 4_000;
     this.hpBoostW = opts.heatPumpBoostW ?? 7_000;
     this.hpForcedW = opts.heatPumpForcedW ?? 8_000;
@@ -231,7 +250,29 @@ export class DemoSite {
     this.loadImport = c.loadImport ?? 3_402.9;
     this.reactiveImport = c.reactiveImport ?? 17_640.2;
     this.reactiveExport = c.reactiveExport ?? 12.6;
+    this.production = c.production ?? 1_250_000;
     this.p = this.computePowers(this.t, 0);
+  }
+
+  /** Every cumulative counter now: what a second run needs to continue them (initialCounters). */
+  counters(): DemoCounters {
+    return {
+      gridImport: this.gridImport,
+      gridExport: this.gridExport,
+      pvExport: this.pvExport,
+      batteryImport: this.batteryImport,
+      batteryExport: this.batteryExport,
+      heatPumpImport: this.hpImport,
+      loadImport: this.loadImport,
+      reactiveImport: this.reactiveImport,
+      reactiveExport: this.reactiveExport,
+      production: this.production,
+    };
+  }
+
+  /** The production line's output counter (whole units) and its rate now, units/h. */
+  productionValues(): DemoValues {
+    return { output_count: Math.floor(this.production), output_rate: Math.round(this.productionRate(this.t)), running: this.productionRate(this.t) > 0 };
   }
 
   /** Current simulated time, ms since the epoch. */
@@ -432,12 +473,33 @@ export class DemoSite {
     return clamp(1 - cover, 0.15, 1);
   }
 
+  /** Production level 0..1 of a two-shift factory: 08:00-16:00 and 16:00-24:00, Monday to Saturday. */
+  private twoShiftShape(t: number): number {
+    const h = this.localHour(t);
+    const weekday = (((this.dayIndex(t) + 4) % 7) + 7) % 7;
+    if (weekday === 0) return 0.05;
+    if (h < 7) return 0;
+    if (h < 8) return h - 7; // ramp-up before the first shift
+    if ((h >= 11.5 && h < 12) || (h >= 19.5 && h < 20)) return 0.6; // meal breaks
+    if (h >= 15.75 && h < 16.25) return 0.8; // shift change
+    if (h >= 23.5) return (24 - h) * 2; // ramp-down
+    return 1;
+  }
+
+  /** Units per hour the production line makes now (full rate in production, nothing otherwise). */
+  private productionRate(t: number): number {
+    if (!this.productionPerHour) return 0;
+    const shape = this.twoShift ? this.twoShiftShape(t) : 0;
+    return shape >= 0.6 ? this.productionPerHour * shape : 0;
+  }
+
   private baseLoadW(t: number): number {
     const h = this.localHour(t);
     const weekday = (((this.dayIndex(t) + 4) % 7) + 7) % 7; // 1970-01-01 was a Thursday; 0 = Sunday
     const working = weekday >= 1 && weekday <= 5;
     let shape: number; // 0 = night, 1 = full production
-    if (!working) shape = 0.05;
+    if (this.twoShift) shape = this.twoShiftShape(t);
+    else if (!working) shape = 0.05;
     else if (h < 5.5 || h >= 22) shape = 0;
     else if (h < 7) shape = (h - 5.5) / 1.5;
     else if (h >= 12 && h < 13) shape = 0.75; // lunch break
@@ -588,6 +650,7 @@ export class DemoSite {
     this.pvExport += kwh(p.pv);
     this.hpImport += kwh(p.heatpump);
     this.loadImport += kwh(p.load);
+    this.production += (this.productionRate(t1) * dtMs) / HOUR_MS;
     if (p.battery >= 0) {
       this.batteryExport += kwh(p.battery);
       this.storedKwh -= kwh(p.battery) / this.etaDischarge;

@@ -1,9 +1,10 @@
-/** The demo site's physics as a replay site (`carbonedge replay`, the rules bench, tests). */
+/** The demo factory's physics as a replay site (`carbonedge replay`, the rules bench, tests). */
 import type { SiteConfig } from '../../runtime/config/types.js';
 import type { DeviceRole } from '../../runtime/types.js';
 import type { ReplaySite } from '../../rules/replay.js';
 import { utcOffsetMinutes } from '../../rules/replay-sites.js';
 import { DEMO_DEVICES, DemoSite, type DemoDevice, type DemoSiteOptions } from './demo-site.js';
+import { DEMO_FACTORY } from './demo-factory.js';
 
 const ROLE_TO_DEMO: Partial<Record<DeviceRole, DemoDevice>> = {
   grid_meter: 'grid',
@@ -24,7 +25,8 @@ export class DemoReplaySite implements ReplaySite {
     readonly startMs: number,
     opts: DemoSiteOptions = {},
   ) {
-    this.site = new DemoSite({ seed: 1, utcOffsetMinutes: utcOffsetMinutes(config.site.timezone, startMs), ...opts, startMs });
+    // The demo factory's sizes (tools/simulator/demo-factory.ts), in the configured site's time zone.
+    this.site = new DemoSite({ seed: 1, ...DEMO_FACTORY, utcOffsetMinutes: utcOffsetMinutes(config.site.timezone, startMs), ...opts, startMs });
     const used = new Set<DemoDevice>();
     for (const d of config.devices) {
       const demo = (DEMO_DEVICES as readonly string[]).includes(d.id) ? (d.id as DemoDevice) : ROLE_TO_DEMO[d.role];

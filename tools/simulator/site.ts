@@ -7,7 +7,7 @@
 import { isDlt645Profile, type AnyProfile, type Profile, type ProfilePoint } from '../../drivers/profiles/types.js';
 import type { Logger } from '../../runtime/logger.js';
 import { silentLogger } from '../../runtime/logger.js';
-import { DEMO_DEVICE_SPECS } from './demo-config.js';
+import { DEMO_DEVICE_SPECS, DEMO_LINE } from './demo-config.js';
 import { DEMO_DEVICES, DemoSite, type DemoDevice, type DemoSiteOptions } from './demo-site.js';
 import type { PointValue } from '../../runtime/types.js';
 import { RegisterImage, type ImageValues, type RegisterImageOptions } from './register-image.js';
@@ -114,8 +114,19 @@ export class SimulatedSite extends Clocked {
         },
       });
     }
+    // The production line's output counter (unit 6), when its profile is loaded.
+    const lineProfile = opts.profiles.get(DEMO_LINE.profile);
+    if (lineProfile && !isDlt645Profile(lineProfile)) {
+      const image = new RegisterImage(lineProfile, opts.image);
+      this.lineImage = image;
+      this.devices.push({ unitId: DEMO_LINE.unitId, name: DEMO_LINE.id, image, onWrite: () => {
+        throw new RangeError(`${DEMO_LINE.id} is read-only`);
+      } });
+    }
     this.refresh();
   }
+
+  private lineImage: RegisterImage | undefined;
 
   protected simNow(): number {
     return this.site.nowMs;
@@ -140,6 +151,7 @@ export class SimulatedSite extends Clocked {
         image.problems.delete(point);
       }
     }
+    this.lineImage?.update(this.site.productionValues());
   }
 }
 

@@ -1,8 +1,13 @@
 import path from 'node:path';
 import type { Gateway } from '../../../runtime/gateway.js';
+import { isDlt645Profile } from '../../../drivers/profiles/types.js';
 import { validateSiteConfig } from '../site.js';
-import { createLogger, type Logger } from '../../../runtime/logger.js';
-import { demoSiteConfig, demoSiteConfigYaml } from '../../simulator/demo-config.js';
+import type { Logger } from '../../../runtime/logger.js';
+import { cliLogger } from '../log-format.js';
+import { DEMO_REVENUE_METER, demoSiteConfig, demoSiteConfigYaml } from '../../simulator/demo-config.js';
+import { DEMO_FACTORY } from '../../simulator/demo-factory.js';
+import { loadDemoState, saveDemoState } from '../../simulator/demo-state.js';
+import { startRevenueMeter } from '../../simulator/demo-revenue-meter.js';
 import { DEMO_DEVICES, type DemoDevice } from '../../simulator/demo-site.js';
 import type { ReadingsHub } from '../../../runtime/readings-hub.js';
 import { SimulatorServer } from '../../simulator/server.js';
@@ -13,11 +18,12 @@ import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 import { GATEWAY_EXIT_CODES } from '../exit-codes.js';
 import { DATA_DIR_ENV } from '../../../runtime/config/data-dir.js';
 
-const usage = 'carbonedge demo [--print-config] [--uplink URL] [--data DIR] [--dry-run] [--port N] [--speed N] [--seed N]';
+const usage = 'carbonedge demo [--print-config] [--uplink URL] [--data DIR] [--dry-run] [--port N] [--speed N] [--seed N] [--log-format pretty|json]';
 
 /** The port `--print-config` writes into the config: the default of `carbonedge simulate --site demo`. */
 const PRINTED_PORT = 1502;
 const LIVE_LOG_EVERY_MS = 10_000;
+const SAVE_EVERY_MS = 10_000;
 export const DEMO_CONFIG_FILE = '<built-in demo config>';
 
 /** The demo's data: `demo/` under $CARBONEDGE_DATA_DIR (the container's /data), else ./.carbonedge/demo. */
@@ -99,7 +105,7 @@ function startLiveLog(gw: Gateway, logger: Logger, everyMs = LIVE_LOG_EVERY_MS):
 }
 
 export const command: Command = {
-  summary: 'Run the demo site: simulated PV, battery, heat pump, load and grid meter with the gateway, on loopback.',
+  summary: 'Run the demo factory: simulated PV, battery, heat pump, chilled-water store, production line, grid and DL/T 645 revenue meters with the gateway, on loopback.',
   usage,
   run: (argv) =>
     runCommand(usage, async () => {
@@ -111,6 +117,7 @@ export const command: Command = {
         port: { type: 'string' },
         speed: { type: 'string' },
         seed: { type: 'string' },
+        'log-format': { type: 'string' },
       });
       const port = values.port !== undefined ? Number(values.port) : undefined;
       if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new UsageError(`--port expects 0..65535, got '${values.port}'`);
@@ -124,10 +131,14 @@ export const command: Command = {
         return 0;
       }
 
-      const logger = createLogger();
+      const logger = cliLogger(values['log-format']);
       // Validate the built-in config (and load the profiles) before anything starts.
       const { profiles } = validateSiteConfig(demoSiteConfig({ tcpPort: port || PRINTED_PORT }), DEMO_CONFIG_FILE);
-      const sim = new SimulatedSite({ profiles, site: { seed }, speed, logger: logger.child({ part: 'simulator' }) });
+      const dataDir = path.resolve(values.data ?? demoDataDir());
+      // A second run continues the simulated meters where the first one stopped.
+      const saved = loadDemoState(dataDir);
+      const physics = { ...DEMO_FACTORY, seed, ...(saved ? { initialCounters: saved.counters, battery: { ...DEMO_FACTORY.battery, initialSoc: saved.soc } } : {}) };
+      const sim = new SimulatedSite({ profiles, site: physics, speed, logger: logger.child({ part: 'simulator' }) });
       let server: SimulatorServer;
       try {
         server = await SimulatorServer.start({
@@ -140,14 +151,28 @@ export const command: Command = {
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`port ${port} on 127.0.0.1 is in use (choose another with --port N, or 0 for any free port)`);
         throw err;
       }
+      const revenueProfile = profiles.get(DEMO_REVENUE_METER.profile);
+      const revenue = await startRevenueMeter(sim, revenueProfile && isDlt645Profile(revenueProfile) ? revenueProfile : undefined);
       sim.start();
-      const site = validateSiteConfig(demoSiteConfig({ tcpPort: server.tcpPort!, dryRun: values['dry-run'] }), DEMO_CONFIG_FILE);
+      const save = () => {
+        try {
+          saveDemoState(dataDir, sim.site, Date.now());
+        } catch (err) {
+          logger.warn({ err, dataDir }, 'could not save the simulators\' counters; the next run starts them over');
+        }
+      };
+      const saveTimer = setInterval(save, SAVE_EVERY_MS);
+      saveTimer.unref();
+      const site = validateSiteConfig(demoSiteConfig({ tcpPort: server.tcpPort!, dryRun: values['dry-run'], dlt645Port: revenue?.port }), DEMO_CONFIG_FILE);
       if (speed !== 1) logger.warn({ speed }, 'simulated time runs faster than the wall clock: energy counters grow accordingly');
-      logger.info({ modbusTcp: `127.0.0.1:${server.tcpPort}`, devices: DEMO_DEVICES.length, speed }, 'demo site simulators serving on loopback');
+      logger.info(
+        { modbusTcp: `127.0.0.1:${server.tcpPort}`, ...(revenue ? { dlt645Tcp: `127.0.0.1:${revenue.port}` } : {}), devices: site.config.devices.length, speed, continued: !!saved },
+        `demo factory simulators serving on loopback${saved ? ' (counters continued from the last run)' : ''}`,
+      );
       let stopLive: (() => void) | undefined;
       return runGatewayProcess(
         site,
-        { uplinkUrl: values.uplink, dataDir: values.data ?? demoDataDir(), dryRun: values['dry-run'] ? true : undefined },
+        { uplinkUrl: values.uplink, dataDir, dryRun: values['dry-run'] ? true : undefined },
         {
           logger,
           onStarted: (gw) => {
@@ -156,8 +181,11 @@ export const command: Command = {
           },
           onStop: async () => {
             stopLive?.();
+            clearInterval(saveTimer);
             sim.stop();
+            save();
             await server.close();
+            await revenue?.close();
             logger.info({ writesReceived: { ...sim.site.writeCount } }, 'demo site simulators stopped');
           },
         },

@@ -3,8 +3,9 @@ import type { Command } from '../command.js';
 import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 import { runGatewayProcess } from '../gateway-process.js';
 import { GATEWAY_EXIT_CODES } from '../exit-codes.js';
+import { cliLogger } from '../log-format.js';
 
-const usage = 'carbonedge run --config FILE [--uplink URL] [--data DIR] [--dry-run]';
+const usage = 'carbonedge run --config FILE [--uplink URL] [--data DIR] [--dry-run] [--log-format pretty|json]';
 
 export const command: Command = {
   summary: 'Run the gateway on a site configuration until SIGINT/SIGTERM (exit codes: README, "Exit codes").',
@@ -16,13 +17,19 @@ export const command: Command = {
         uplink: { type: 'string' },
         data: { type: 'string' },
         'dry-run': { type: 'boolean' },
+        'log-format': { type: 'string' },
       });
       if (!values.config) throw new UsageError('--config FILE is required');
+      const logger = cliLogger(values['log-format']);
       const site = await loadSiteConfigFile(values.config);
-      return runGatewayProcess(site, {
-        uplinkUrl: values.uplink,
-        dataDir: values.data,
-        dryRun: values['dry-run'] ? true : undefined,
-      });
+      return runGatewayProcess(
+        site,
+        {
+          uplinkUrl: values.uplink,
+          dataDir: values.data,
+          dryRun: values['dry-run'] ? true : undefined,
+        },
+        { logger },
+      );
     }, GATEWAY_EXIT_CODES),
 };

@@ -4,7 +4,8 @@ import { builtinProfileDir, loadProfiles } from '../../../drivers/profiles/load.
 import { modbusProfiles, type Profile } from '../../../drivers/profiles/types.js';
 import { ConfigError } from '../../../runtime/config/errors.js';
 import { createLogger, type Logger } from '../../../runtime/logger.js';
-import { DEMO_DEVICE_SPECS } from '../../simulator/demo-config.js';
+import { DEMO_DEVICE_SPECS, DEMO_LINE } from '../../simulator/demo-config.js';
+import { DEMO_FACTORY } from '../../simulator/demo-factory.js';
 import { DEMO_DEVICES } from '../../simulator/demo-site.js';
 import type { ImageValues } from '../../simulator/register-image.js';
 import { createPtyPair, SocatMissingError, type PtyPair } from '../../simulator/pty.js';
@@ -134,10 +135,11 @@ export async function startSimulation(
   let clock: { start(): void; stop(): void };
   const described: string[] = [];
   if (opts.site === 'demo') {
-    const site = new SimulatedSite({ profiles, site: { seed: opts.seed }, speed: opts.speed, image: { strict: opts.strict }, logger });
+    const site = new SimulatedSite({ profiles, site: { ...DEMO_FACTORY, seed: opts.seed }, speed: opts.speed, image: { strict: opts.strict }, logger });
     devices = site.devices;
     clock = site;
     for (const d of DEMO_DEVICES) described.push(`unit ${DEMO_DEVICE_SPECS[d].unitId}: ${d} (${DEMO_DEVICE_SPECS[d].profile})`);
+    described.push(`unit ${DEMO_LINE.unitId}: ${DEMO_LINE.id} (${DEMO_LINE.profile})`);
   } else {
     const profile = modbusProfiles(profiles).get(opts.profile!);
     if (!profile) throw new UsageError(`unknown profile '${opts.profile}' (known: ${[...profiles.keys()].sort().join(', ')})`);
