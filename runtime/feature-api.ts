@@ -94,6 +94,8 @@ export class CommandRegistry {
 
 export interface GatewayOptions {
   uplinkUrl?: string;
+  /** `--http HOST:PORT`: serve the local page and HTTP API there (overrides http.listen). */
+  http?: string;
   dataDir?: string;
   dryRun?: boolean;
   clock?: Clock;

@@ -10,7 +10,7 @@ import { runGatewayProcess } from '../gateway-process.js';
 import type { Command } from '../command.js';
 import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 
-const usage = 'carbonedge demo [--print-config] [--uplink URL] [--data DIR] [--dry-run] [--port N] [--speed N] [--seed N]';
+const usage = 'carbonedge demo [--print-config] [--uplink URL] [--http HOST:PORT] [--data DIR] [--dry-run] [--port N] [--speed N] [--seed N]';
 
 /** The port `--print-config` writes into the config: the default of `carbonedge simulate --site demo`. */
 const PRINTED_PORT = 1502;
@@ -97,6 +97,7 @@ export const command: Command = {
       const { values } = parseCommandArgs(argv, {
         'print-config': { type: 'boolean' },
         uplink: { type: 'string' },
+        http: { type: 'string' },
         data: { type: 'string' },
         'dry-run': { type: 'boolean' },
         port: { type: 'string' },
@@ -138,7 +139,7 @@ export const command: Command = {
       let stopLive: (() => void) | undefined;
       return runGatewayProcess(
         site,
-        { uplinkUrl: values.uplink, dataDir: values.data ?? '.carbonedge/demo', dryRun: values['dry-run'] ? true : undefined },
+        { uplinkUrl: values.uplink, http: values.http, dataDir: values.data ?? '.carbonedge/demo', dryRun: values['dry-run'] ? true : undefined },
         {
           logger,
           onStarted: (gw) => {

@@ -3,7 +3,7 @@ import type { Command } from '../command.js';
 import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 import { runGatewayProcess } from '../gateway-process.js';
 
-const usage = 'carbonedge run --config FILE [--uplink URL] [--data DIR] [--dry-run]';
+const usage = 'carbonedge run --config FILE [--uplink URL] [--http HOST:PORT] [--data DIR] [--dry-run]';
 
 export const command: Command = {
   summary: 'Run the gateway on a site configuration until SIGINT/SIGTERM.',
@@ -13,6 +13,7 @@ export const command: Command = {
       const { values } = parseCommandArgs(argv, {
         config: { type: 'string', short: 'c' },
         uplink: { type: 'string' },
+        http: { type: 'string' },
         data: { type: 'string' },
         'dry-run': { type: 'boolean' },
       });
@@ -20,6 +21,7 @@ export const command: Command = {
       const site = await loadSiteConfigFile(values.config);
       return runGatewayProcess(site, {
         uplinkUrl: values.uplink,
+        http: values.http,
         dataDir: values.data,
         dryRun: values['dry-run'] ? true : undefined,
       });
