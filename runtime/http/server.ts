@@ -6,9 +6,10 @@
  * never take the process down.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import type { GatewayContext } from '../feature-api.js';
 import { ACQUISITION } from '../acquisition/service.js';
@@ -64,11 +65,11 @@ export async function buildServer(p: ServerParts) {
   const { ctx, views } = p;
   const app = Fastify({
     loggerInstance: p.log,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
-    requestTimeout: p.requestTimeoutMs,
-    connectionTimeout: p.requestTimeoutMs,
-    keepAliveTimeout: 5000,
+    // Node checks request timeouts every connectionsCheckingInterval (default 30 s): check each second.
+    serverFactory: (handler) =>
+      createServer({ requestTimeout: p.requestTimeoutMs, headersTimeout: p.requestTimeoutMs, connectionsCheckingInterval: 1000, keepAliveTimeout: 5000 }, handler),
     maxParamLength: 200,
     return503OnClosing: true,
   });
