@@ -32,7 +32,7 @@ describe('with a token', () => {
     for (const p of ['/api/devices', '/api/flow', '/healthz', '/metrics', '/api/overrides/load']) {
       const r = await fetch(`${demo.url}${p}`, { method: p.includes('overrides') ? 'DELETE' : 'GET' });
       expect(r.status, p).toBe(401);
-      expect((await r.json()).code).toBe('CE_HTTP_UNAUTHORIZED');
+      expect(await r.json()).toMatchObject({ code: 'CE_HTTP_UNAUTHORIZED' });
     }
     expect((await fetch(`${demo.url}/api/devices`, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status).toBe(401);
     expect((await fetch(`${demo.url}/api/devices`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
