@@ -23,6 +23,11 @@ export interface DeviceRow {
   role: string;
   profile: string;
   bus: string;
+  /** The bus's serial device path or host:port (how `carbonedge read` finds a device the gateway holds). */
+  port: string;
+  /** Modbus unit id, or DL/T 645 meter address. */
+  unitId?: number;
+  address?: string;
   quality: Quality | 'unknown';
   powerW: number | null;
   energyKwh: number | null;
@@ -88,6 +93,7 @@ export class GatewayViews {
     const byDevice = new Map<string, Reading[]>();
     for (const r of this.ctx.hub.snapshot().values()) (byDevice.get(r.device) ?? byDevice.set(r.device, []).get(r.device)!).push(r);
     const now = this.ctx.clock.now();
+    const ports = new Map(this.ctx.config.buses.map((b) => [b.id, 'path' in b ? b.path : `${b.host}:${b.port}`]));
     return this.ctx.config.devices.map((d) => {
       const readings = byDevice.get(d.id) ?? [];
       const h = health.get(d.id);
@@ -101,6 +107,9 @@ export class GatewayViews {
         role: d.role,
         profile: d.profile,
         bus: d.bus,
+        port: ports.get(d.bus) ?? '',
+        ...(d.unitId !== undefined ? { unitId: d.unitId } : {}),
+        ...(d.address !== undefined ? { address: d.address } : {}),
         quality,
         powerW: good(canon('active_power')) ?? null,
         energyKwh: energy ?? null,

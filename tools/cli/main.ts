@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   receive: () => import('./commands/receive.js'),
   run: () => import('./commands/run.js'),
   simulate: () => import('./commands/simulate.js'),
+  status: () => import('./commands/status.js'),
 };
 
 function help(): string {
