@@ -117,15 +117,20 @@ async function refreshChart() {
   const { status, body: s } = await get('/api/series?hours=24');
   if (status !== 200 || typeof uPlot === 'undefined') return;
   const devices = Object.keys(s.values);
+  if (!s.t.length) return;
+  $('chart-empty')?.remove();
   const data = [s.t.map((t) => t / 1000), ...devices.map((d) => s.values[d].map((v) => (v === null ? null : v / 1000)))];
   const width = $('chart').clientWidth || 320;
   if (plot && plot.series.length === devices.length + 1) { plot.setData(data); plot.setSize({ width, height: 240 }); return; }
   plot?.destroy();
-  plot = new uPlot({ width, height: 240, series: [{}, ...devices.map((d) => ({ label: d, stroke: COLORS[s.roles[d]] ?? '#8b98a5', width: 1.5 }))], axes: [{ stroke: '#8b98a5' }, { stroke: '#8b98a5' }] }, data, $('chart'));
+  const range = [s.from / 1000, Date.now() / 1000];
+  plot = new uPlot({ width, height: 240, scales: { x: { time: true, range: () => [range[0], Math.max(range[1], Date.now() / 1000)] } }, series: [{}, ...devices.map((d) => ({ label: d, stroke: COLORS[s.roles[d]] ?? '#8b98a5', width: 1.5 }))], axes: [{ stroke: '#8b98a5' }, { stroke: '#8b98a5' }] }, data, $('chart'));
 }
 
+window.addEventListener('resize', () => plot?.setSize({ width: $('chart').clientWidth || 320, height: 240 }));
+
 function loop(fn, ms) {
-  const run = () => fn().catch((err) => console.warn(err)).finally(() => setTimeout(run, ms));
+  const run = () => fn().catch((err) => console.warn(err)).finally(() => setTimeout(run, typeof ms === 'function' ? ms() : ms));
   run();
 }
 loop(refreshFlow, POLL_MS);
@@ -133,4 +138,5 @@ loop(refreshDevices, POLL_MS);
 loop(refreshStatus, POLL_MS);
 loop(refreshRules, POLL_MS * 2);
 loop(refreshCarbon, SLOW_MS / 2);
-loop(refreshChart, SLOW_MS);
+// Until the store has a first 1-minute average, look again soon.
+loop(refreshChart, () => (plot ? SLOW_MS : POLL_MS * 3));
