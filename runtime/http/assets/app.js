@@ -123,8 +123,8 @@ async function refreshChart() {
   const width = $('chart').clientWidth || 320;
   if (plot && plot.series.length === devices.length + 1) { plot.setData(data); plot.setSize({ width, height: 240 }); return; }
   plot?.destroy();
-  const range = [s.from / 1000, Date.now() / 1000];
-  plot = new uPlot({ width, height: 240, scales: { x: { time: true, range: () => [range[0], Math.max(range[1], Date.now() / 1000)] } }, series: [{}, ...devices.map((d) => ({ label: d, stroke: COLORS[s.roles[d]] ?? '#8b98a5', width: 1.5 }))], axes: [{ stroke: '#8b98a5' }, { stroke: '#8b98a5' }] }, data, $('chart'));
+  const hours = (Date.now() - s.from) / 3600000;
+  plot = new uPlot({ width, height: 240, scales: { x: { time: true, range: () => [Date.now() / 1000 - hours * 3600, Date.now() / 1000] } }, series: [{}, ...devices.map((d) => ({ label: d, stroke: COLORS[s.roles[d]] ?? '#8b98a5', width: 1.5 }))], axes: [{ stroke: '#8b98a5' }, { stroke: '#8b98a5' }] }, data, $('chart'));
 }
 
 window.addEventListener('resize', () => plot?.setSize({ width: $('chart').clientWidth || 320, height: 240 }));
