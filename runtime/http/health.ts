@@ -50,10 +50,17 @@ export class HealthCheck {
   private buses(mono: number): string[] | undefined {
     if (!this.ctx.services.get(ACQUISITION)) return this.ctx.config.devices.length ? ['acquisition is not running'] : undefined;
     const problems: string[] = [];
+    const hub = this.ctx.hub;
+    // Devices with a good value younger than their stale age.
+    const fresh = new Set<string>();
+    const maxAge = new Map(this.ctx.config.devices.map((d) => [d.id, d.staleAfterMs ?? 3 * d.pollIntervalMs]));
+    for (const r of hub.snapshot().values()) {
+      if (r.quality === 'good' && (hub.ageMs(r.device, r.point, mono) ?? Infinity) < (maxAge.get(r.device) ?? 0)) fresh.add(r.device);
+    }
     for (const b of this.ctx.config.buses) {
       const devices = this.ctx.config.devices.filter((d) => d.bus === b.id);
       if (!devices.length) continue;
-      const answering = devices.some((d) => [...this.ctx.hub.snapshot().values()].some((r) => r.device === d.id && r.quality === 'good' && (this.ctx.hub.ageMs(r.device, r.point, mono) ?? Infinity) < (d.staleAfterMs ?? 3 * d.pollIntervalMs)));
+      const answering = devices.some((d) => fresh.has(d.id));
       if (!answering) problems.push(`bus ${b.id}: no device answering (${devices.map((d) => d.id).join(', ')})`);
     }
     return problems;

@@ -59,6 +59,37 @@ function presented(req: FastifyRequest): string | undefined {
 /** Paths served without the token: the page shell (login form when unauthenticated), its static files, the login. */
 const PUBLIC = /^\/(|login|assets\/.*|vendor\/uplot\/.*)$/;
 
+/** A property of a parsed JSON body (undefined when the body is not an object). */
+const field = (body: unknown, key: string): unknown => (body !== null && typeof body === 'object' && !Array.isArray(body) && Object.hasOwn(body, key) ? Reflect.get(body, key) : undefined);
+
+interface OverrideBody {
+  output: string;
+  value: boolean | number | string;
+  forS: number;
+  reason?: string;
+  by?: string;
+}
+const OVERRIDE_KEYS = new Set(['output', 'value', 'forS', 'reason', 'by']);
+
+/** The override a body asks for, or why it is not `{ output, value, forS, reason?, by? }` (the rules' command then checks the values). */
+function parseOverride(body: unknown): OverrideBody | string {
+  const usage = 'body must be {"output": "device[.point]", "value": true|number|"mode", "forS": seconds, "reason"?: "...", "by"?: "..."}';
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return usage;
+  const unknown = Object.keys(body).filter((k) => !OVERRIDE_KEYS.has(k));
+  if (unknown.length) return `unknown field(s) ${unknown.join(', ')}; ${usage}`;
+  const output = field(body, 'output');
+  const value = field(body, 'value');
+  const forS = field(body, 'forS');
+  const reason = field(body, 'reason');
+  const by = field(body, 'by');
+  if (typeof output !== 'string' || !output || output.length > 200) return usage;
+  if (typeof value !== 'boolean' && typeof value !== 'number' && typeof value !== 'string') return usage;
+  if (typeof forS !== 'number') return usage;
+  if (reason !== undefined && (typeof reason !== 'string' || reason.length > 200)) return usage;
+  if (by !== undefined && (typeof by !== 'string' || by.length > 64)) return usage;
+  return { output, value, forS, ...(reason !== undefined ? { reason } : {}), ...(by !== undefined ? { by } : {}) };
+}
+
 const apiError = (reply: FastifyReply, status: number, code: string, error: string) => reply.code(status).send({ error, code });
 
 export async function buildServer(p: ServerParts) {
@@ -70,7 +101,7 @@ export async function buildServer(p: ServerParts) {
     // Node checks request timeouts every connectionsCheckingInterval (default 30 s): check each second.
     serverFactory: (handler) =>
       createServer({ requestTimeout: p.requestTimeoutMs, headersTimeout: p.requestTimeoutMs, connectionsCheckingInterval: 1000, keepAliveTimeout: 5000 }, handler),
-    maxParamLength: 200,
+    routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
   });
   const tokenDigest = p.token === undefined ? undefined : digest(p.token);
@@ -114,69 +145,44 @@ export async function buildServer(p: ServerParts) {
     }
     return reply.header('cache-control', 'no-store').sendFile(authorized(req) ? 'index.html' : 'login.html');
   });
-  app.post<{ Body: { token: string } }>(
-    '/login',
-    { schema: { body: { type: 'object', required: ['token'], additionalProperties: false, properties: { token: { type: 'string', maxLength: 512 } } } } },
-    async (req, reply) => {
-      if (!tokenDigest) return { ok: true };
-      if (!timingSafeEqual(digest(req.body.token), tokenDigest)) return apiError(reply, 401, 'CE_HTTP_UNAUTHORIZED', 'wrong token');
-      return setCookie(reply, req.body.token).send({ ok: true });
-    },
-  );
+  app.post<{ Body: unknown }>('/login', async (req, reply) => {
+    const token = field(req.body, 'token');
+    if (typeof token !== 'string' || token.length > 512) return apiError(reply, 400, 'CE_HTTP_BAD_REQUEST', 'body must be {"token": "..."}');
+    if (!tokenDigest) return { ok: true };
+    if (!timingSafeEqual(digest(token), tokenDigest)) return apiError(reply, 401, 'CE_HTTP_UNAUTHORIZED', 'wrong token');
+    return setCookie(reply, token).send({ ok: true });
+  });
 
   // ---------------------------------------------------------------- the API
   app.get('/api/snapshot', async () => views.snapshot());
+  // What the page shows every few seconds, in one request.
+  app.get('/api/live', async () => ({ flow: views.flow(), devices: views.devices(), status: views.status(), health: p.health.report() }));
   app.get('/api/devices', async () => ({ ts: ctx.clock.now(), devices: views.devices() }));
   app.get('/api/flow', async () => views.flow());
   app.get('/api/accounting', async (_req, reply) => views.accounting() ?? apiError(reply, 404, 'CE_HTTP_NOT_ENABLED', 'carbon accounting is not enabled (no accounting section)'));
   let series: SeriesQuery | undefined;
-  app.get<{ Querystring: { hours?: number; canonical?: string } }>(
-    '/api/series',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { hours: { type: 'number', minimum: 1, maximum: 168 }, canonical: { type: 'string', pattern: '^[a-z0-9_]{1,64}$' } },
-        },
-      },
-    },
-    async (req, reply) => {
-      const store = ctx.services.get(STORE);
-      if (!store?.persistence.isOpen) return apiError(reply, 404, 'CE_HTTP_NOT_ENABLED', 'no store on this gateway');
-      series ??= new SeriesQuery(store.persistence);
-      const hours = req.query.hours ?? 24;
-      const from = ctx.clock.now() - hours * HOUR_MS;
-      const stepMs = Math.max(60_000, Math.round((hours * HOUR_MS) / 288 / 60_000) * 60_000);
-      const canonical = req.query.canonical ?? 'active_power';
-      const roles = Object.fromEntries(ctx.config.devices.map((d) => [d.id, d.role]));
-      return { from, stepMs, canonical, roles, ...series.series(canonical, from, stepMs) };
-    },
-  );
+  app.get<{ Querystring: Record<string, string | undefined> }>('/api/series', async (req, reply) => {
+    const { hours: h, canonical: c, ...rest } = req.query;
+    const hours = h === undefined ? 24 : Number(h);
+    const canonical = c ?? 'active_power';
+    if (Object.keys(rest).length || !(hours >= 1 && hours <= 168) || !/^[a-z0-9_]{1,64}$/.test(canonical)) {
+      return apiError(reply, 400, 'CE_HTTP_BAD_REQUEST', 'query: hours (1..168, default 24), canonical (a canonical point name, default active_power)');
+    }
+    const store = ctx.services.get(STORE);
+    if (!store?.persistence.isOpen) return apiError(reply, 404, 'CE_HTTP_NOT_ENABLED', 'no store on this gateway');
+    series ??= new SeriesQuery(store.persistence);
+    const from = ctx.clock.now() - hours * HOUR_MS;
+    const stepMs = Math.max(60_000, Math.round((hours * HOUR_MS) / 288 / 60_000) * 60_000);
+    const roles = Object.fromEntries(ctx.config.devices.map((d) => [d.id, d.role]));
+    return { from, stepMs, canonical, roles, ...series.series(canonical, from, stepMs) };
+  });
   app.get('/api/rules', async () => p.rules.view());
-  app.post<{ Body: { output: string; value: unknown; forS: unknown; reason?: unknown; by?: unknown } }>(
-    '/api/overrides',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          required: ['output', 'value', 'forS'],
-          additionalProperties: false,
-          properties: {
-            output: { type: 'string', minLength: 1, maxLength: 200 },
-            value: { type: ['boolean', 'number', 'string'] },
-            forS: { type: 'number' },
-            reason: { type: 'string', maxLength: 200 },
-            by: { type: 'string', maxLength: 64 },
-          },
-        },
-      },
-    },
-    async (req, reply) => {
-      const r = p.rules.command({ type: 'override', ...req.body }, req.ip);
-      return r.ok ? { ok: true, overrides: p.rules.view().overrides } : apiError(reply, r.code === 'CE_CMD_NOT_RUNNING' ? 409 : 400, r.code ?? 'CE_CMD_REFUSED', r.error);
-    },
-  );
+  app.post<{ Body: unknown }>('/api/overrides', async (req, reply) => {
+    const b = parseOverride(req.body);
+    if (typeof b === 'string') return apiError(reply, 400, 'CE_HTTP_BAD_REQUEST', b);
+    const r = p.rules.command({ type: 'override', ...b }, req.ip);
+    return r.ok ? { ok: true, overrides: p.rules.view().overrides } : apiError(reply, r.code === 'CE_CMD_NOT_RUNNING' ? 409 : 400, r.code ?? 'CE_CMD_REFUSED', r.error);
+  });
   app.delete<{ Params: { output: string } }>('/api/overrides/:output', async (req, reply) => {
     const r = p.rules.command({ type: 'clear-override', output: req.params.output }, req.ip);
     return r.ok ? { ok: true, overrides: p.rules.view().overrides } : apiError(reply, r.code === 'CE_CMD_NOT_RUNNING' ? 409 : 400, r.code ?? 'CE_CMD_REFUSED', r.error);

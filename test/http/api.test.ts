@@ -56,6 +56,14 @@ describe('HTTP API on the demo site', () => {
     expect(f.consumptionW).toBeCloseTo(f.heatPumpW + f.loadsW + f.otherW, 6);
   });
 
+  it('live: flow, devices, status and health in one request (what the page polls)', async () => {
+    const { status, body } = await get('/api/live');
+    expect(status).toBe(200);
+    expect(Object.keys(body).sort()).toEqual(['devices', 'flow', 'health', 'status']);
+    expect(body.devices).toHaveLength(5);
+    expect(body.health.ok).toBe(true);
+  });
+
   it('accounting: today, this month and the rolling 24 h with CO2 by both methods and green shares', async () => {
     const { status, body } = await get('/api/accounting');
     expect(status).toBe(200);

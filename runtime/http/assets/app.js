@@ -39,8 +39,14 @@ function link(id, w, outward) {
   p.classList.toggle('reverse', on && (outward ? w < 0 : w < 0));
 }
 
-async function refreshFlow() {
-  const { body: f } = await get('/api/flow');
+async function refreshLive() {
+  const { body } = await get('/api/live');
+  showFlow(body.flow);
+  showDevices(body.devices);
+  showStatus(body.status, body.health);
+}
+
+function showFlow(f) {
   setFlow('flow-grid', f.gridW);
   setFlow('flow-pv', f.pvW);
   setFlow('flow-battery', f.batteryW);
@@ -59,10 +65,9 @@ async function refreshFlow() {
   $('updated').dataset.ts = String(f.ts);
 }
 
-async function refreshDevices() {
-  const { body } = await get('/api/devices');
+function showDevices(devices) {
   const tb = $('devices').tBodies[0];
-  tb.replaceChildren(...body.devices.map((d) => {
+  tb.replaceChildren(...devices.map((d) => {
     const q = el('td', d.quality, d.quality === 'good' ? 'good' : 'bad');
     const name = el('td', d.id);
     name.title = `${d.name ?? ''} (${d.role}, ${d.profile})`;
@@ -70,8 +75,8 @@ async function refreshDevices() {
   }));
 }
 
-async function refreshStatus() {
-  const [{ body: s }, { status, body: h }] = await Promise.all([get('/api/status'), get('/healthz')]);
+function showStatus(s, h) {
+  const status = h.ok ? 200 : 503;
   $('site').textContent = `${s.site} / ${s.gateway}${s.dryRun ? ' (dry-run)' : ''}`;
   $('health').textContent = status === 200 ? 'healthy' : `unhealthy: ${h.reasons.join('; ')}`;
   $('health').className = `pill ${status === 200 ? 'ok' : 'fail'}`;
@@ -133,9 +138,7 @@ function loop(fn, ms) {
   const run = () => fn().catch((err) => console.warn(err)).finally(() => setTimeout(run, typeof ms === 'function' ? ms() : ms));
   run();
 }
-loop(refreshFlow, POLL_MS);
-loop(refreshDevices, POLL_MS);
-loop(refreshStatus, POLL_MS);
+loop(refreshLive, POLL_MS);
 loop(refreshRules, POLL_MS * 2);
 loop(refreshCarbon, SLOW_MS / 2);
 // Until the store has a first 1-minute average, look again soon.
