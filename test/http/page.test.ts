@@ -35,7 +35,7 @@ describe.runIf(ok)('local page in headless Chromium', () => {
   const shownKw = (id: string) => page.locator(`#${id}`).textContent().then((t) => Number((t ?? '').replace(' kW', '')));
 
   it('shows live values that change', async () => {
-    await page.waitForFunction(() => document.querySelector('#updated')?.getAttribute('data-ts'), undefined, { timeout: 30_000 });
+    await page.locator('#updated[data-ts]').waitFor({ timeout: 30_000 });
     const firstTs = Number(await page.locator('#updated').getAttribute('data-ts'));
     const firstGrid = await watts('flow-grid');
     expect(Number.isFinite(firstGrid)).toBe(true);
@@ -58,10 +58,10 @@ describe.runIf(ok)('local page in headless Chromium', () => {
   });
 
   it('renders the carbon windows, the device table, health, the rules and the chart; saves a screenshot', async () => {
-    await page.waitForFunction(() => document.querySelectorAll('#carbon tr').length === 3 && document.querySelectorAll('#devices tbody tr').length === 5, undefined, { timeout: 40_000 });
+    await page.waitForFunction("document.querySelectorAll('#carbon tr').length === 3 && document.querySelectorAll('#devices tbody tr').length === 5", undefined, { timeout: 40_000 });
     expect(await page.locator('#carbon tr th').allTextContents()).toEqual(['Today', 'This month', 'Rolling 24 h']);
     expect(await page.locator('#devices tbody tr td:first-child').allTextContents()).toEqual(['grid', 'pv', 'battery', 'heatpump', 'load']);
-    await page.waitForFunction(() => document.querySelector('#health')?.textContent === 'healthy', undefined, { timeout: 20_000 });
+    await page.waitForFunction("document.querySelector('#health')?.textContent === 'healthy'", undefined, { timeout: 20_000 });
     // The chart fills once the store closed a first 1-minute aggregate.
     await page.waitForSelector('#chart .uplot', { timeout: 100_000 });
     await page.waitForSelector('#rules table tr', { timeout: 20_000 });
