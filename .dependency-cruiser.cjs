@@ -14,6 +14,7 @@
  *   decisions  runtime/accounting/, rules/, runtime/control/
  *   store      runtime/store/, runtime/outbox/
  *   uplink     runtime/uplink/
+ *   http       runtime/http/ (the local page and API: reads every part's services)
  *   tools/     the composition root (CLI), simulators, receiver, benchmarks: may import anything;
  *              nothing outside tools/ and test/ imports tools/.
  */
@@ -25,6 +26,7 @@ const ACCOUNTING = '^runtime/accounting/';
 const RULES = '^(rules/|runtime/control/)';
 const STORE = '^runtime/(store/|outbox/(?!outbox\\.ts$))';
 const UPLINK = '^runtime/uplink/';
+const HTTP = '^runtime/http/';
 const TOOLS = '^tools/';
 const later = (...layers) => `(${layers.join('|')})`;
 
@@ -45,15 +47,15 @@ module.exports = {
       from: {},
       to: { circular: true },
     },
-    upward('core-upward', CORE, BUS, READINGS, METERING, ACCOUNTING, RULES, STORE, UPLINK, TOOLS),
-    upward('bus-upward', BUS, READINGS, METERING, ACCOUNTING, RULES, STORE, UPLINK, TOOLS),
-    upward('readings-upward', READINGS, METERING, ACCOUNTING, RULES, STORE, UPLINK, TOOLS),
-    upward('metering-upward', METERING, ACCOUNTING, RULES, STORE, UPLINK, TOOLS),
-    upward('accounting-upward', ACCOUNTING, RULES, STORE, UPLINK, TOOLS),
+    upward('core-upward', CORE, BUS, READINGS, METERING, ACCOUNTING, RULES, STORE, UPLINK, HTTP, TOOLS),
+    upward('bus-upward', BUS, READINGS, METERING, ACCOUNTING, RULES, STORE, UPLINK, HTTP, TOOLS),
+    upward('readings-upward', READINGS, METERING, ACCOUNTING, RULES, STORE, UPLINK, HTTP, TOOLS),
+    upward('metering-upward', METERING, ACCOUNTING, RULES, STORE, UPLINK, HTTP, TOOLS),
+    upward('accounting-upward', ACCOUNTING, RULES, STORE, UPLINK, HTTP, TOOLS),
     // Rules may read accounting's factor library (replays price CO2); accounting never reads rules.
-    upward('rules-upward', RULES, STORE, UPLINK, TOOLS),
-    upward('store-upward', STORE, UPLINK, TOOLS),
-    upward('uplink-upward', UPLINK, TOOLS),
+    upward('rules-upward', RULES, STORE, UPLINK, HTTP, TOOLS),
+    upward('store-upward', STORE, UPLINK, HTTP, TOOLS),
+    upward('uplink-upward', UPLINK, HTTP, TOOLS),
     {
       name: 'gateway-only-from-tools',
       comment: 'the Gateway is created by the composition root (tools/cli); no feature knows it',
@@ -65,7 +67,7 @@ module.exports = {
       name: 'runtime-outside-layers',
       comment: 'every runtime module belongs to a layer (add new directories to .dependency-cruiser.cjs)',
       severity: 'error',
-      from: { path: '^runtime/', pathNot: [CORE, READINGS, METERING, ACCOUNTING, RULES, STORE, UPLINK].join('|') },
+      from: { path: '^runtime/', pathNot: [CORE, READINGS, METERING, ACCOUNTING, RULES, STORE, UPLINK, HTTP].join('|') },
       to: {},
     },
   ],

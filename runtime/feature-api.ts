@@ -101,6 +101,8 @@ export interface GatewayOptions {
   uplinkUrl?: string;
   /** The running site config's history entry and sha256 (announced in the retained status). */
   configVersion?: { id: string; sha256: string };
+  /** `--http HOST:PORT`: serve the local page and HTTP API there (overrides http.listen). */
+  http?: string;
   dataDir?: string;
   dryRun?: boolean;
   clock?: Clock;

@@ -79,6 +79,12 @@ export class Dlt645Poller {
     return `${this.bus.uri}#${this.device.address}/${p.di.toUpperCase()}`;
   }
 
+  /** Whether the meter is currently backed off (and until when: wall time, ms since the epoch). */
+  get backedOff(): { until: number; failures: number } | undefined {
+    const left = this.loop.backoffLeftMs();
+    return left > 0 ? { until: this.clock.now() + Math.ceil(left), failures: this.backoff.failures } : undefined;
+  }
+
   start(): void {
     this.loop.start();
   }

@@ -9,6 +9,7 @@ import type { AccountingConfig, InstrumentConfig } from './config-schema.js';
 import { GRID_KINDS, loadFactorLibrary, type FactorLibrary } from './factors.js';
 import { fromEntry, resolveFactor, type ResolvedFactor } from './factors.js';
 import { AccountingEngine, accountingDevices, type AcctSettings } from './live.js';
+import { RollingTotals } from './rolling.js';
 
 /** Resolve the accounting section against the factor library: every problem at once. */
 export function resolveAccountingSettings(
@@ -81,10 +82,13 @@ export async function createAccountingFeature(ctx: GatewayContext, a: Accounting
   const outbox = ctx.services.get(OUTBOX);
   const metering = ctx.services.get(METERING);
   const engine = new AccountingEngine(settings, devices, { db, outbox, logger: log, ...(metering ? { metering: metering.stage } : {}) });
+  const rolling = new RollingTotals(db);
   const service: AccountingService = {
     engine,
     windows: () => engine.windows(),
     addInstrument: (ins) => engine.addInstrument(ins, ctx.clock.now()),
+    rolling: (ms) => rolling.totals(ctx.clock.now() - ms),
+    onsiteAttributes: settings.onsiteAttributes,
   };
   ctx.services.provide(ACCOUNTING, service, 'accounting');
   let unsubscribe: (() => void) | undefined;

@@ -16,6 +16,10 @@ export interface AccountingService {
    */
   addInstrument(ins: InstrumentConfig): { added: boolean; issues: ConfigIssue[] };
   readonly engine: AccountingEngine;
+  /** Totals of the closed quarter-hours of the last `ms` milliseconds (rolling window, e.g. 24 h). */
+  rolling(ms: number): Totals;
+  /** Whether on-site renewable attributes are retained, sold or none (green shares depend on it). */
+  readonly onsiteAttributes: string;
 }
 
 export const ACCOUNTING = serviceKey<AccountingService>('accounting');

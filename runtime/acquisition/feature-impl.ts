@@ -13,6 +13,9 @@ interface AnyPoller {
   writePoint(point: string, value: number | boolean): Promise<{ readBack: Reading['value'] }>;
   start(): void;
   stop(): Promise<void>;
+  readonly device: { id: string; bus: string };
+  readonly stats: { polls: number; complete: number; failed: number; skipped: number; requests: number };
+  readonly backedOff: { until: number; failures: number } | undefined;
 }
 
 /**
@@ -62,6 +65,12 @@ export async function createAcquisitionFeature(ctx: GatewayContext): Promise<Fea
     },
     pollers: () => pollers,
     buses: () => buses,
+    pollHealth: () =>
+      [...all.values()].map((p) => {
+        const { polls, complete, failed, skipped, requests } = p.stats;
+        const backedOff = p.backedOff;
+        return { device: p.device.id, bus: p.device.bus, polls, complete, failed, skipped, requests, ...(backedOff ? { backedOff } : {}) };
+      }),
   };
   ctx.services.provide(ACQUISITION, service, 'acquisition');
 

@@ -12,6 +12,22 @@ export interface AcquisitionService {
   /** Poll statistics per device (for health and tests). */
   pollers(): ReadonlyMap<string, DevicePoller>;
   buses(): ReadonlyMap<string, ModbusBus>;
+  /** Poll counters and backoff state of every polled device, Modbus and DL/T 645 (read-only: page, API, metrics). */
+  pollHealth(): PollHealth[];
+}
+
+/** One device's poll counters and backoff state. */
+export interface PollHealth {
+  device: string;
+  bus: string;
+  polls: number;
+  complete: number;
+  failed: number;
+  skipped: number;
+  /** Requests (Modbus) or data identifiers (DL/T 645) put on the bus. */
+  requests: number;
+  /** Backed off after it stopped answering: until when (wall ms) and after how many failures. */
+  backedOff?: { until: number; failures: number };
 }
 
 export const ACQUISITION = serviceKey<AcquisitionService>('acquisition');

@@ -19,6 +19,7 @@ export const CONFIG_ERROR_CODES = {
   CE_CONFIG_FILE_TOO_LARGE: 'a config, profile or rule file is larger than the limit',
   CE_CONFIG_UNSUPPORTED: 'a feature the format names but this version does not support yet (none at present: dlt645 buses, the first such, are supported now)',
   CE_CONFIG_DATA_DIR_LOCKED: 'another gateway (the message gives its pid) runs on the same data directory',
+  CE_CONFIG_HTTP_EXPOSED: 'the local page and HTTP API would listen on a non-loopback address without a token (`http.token` or `http.tokenEnv`)',
 } as const;
 
 export type ConfigErrorCode = keyof typeof CONFIG_ERROR_CODES;

@@ -106,4 +106,5 @@ export interface SiteConfig {
   accounting?: Record<string, unknown>;
   rules?: unknown[];
   control?: Record<string, unknown>;
+  http?: Record<string, unknown>;
 }

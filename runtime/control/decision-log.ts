@@ -51,11 +51,13 @@ interface DecisionRow {
 export class DecisionLogRepository {
   private readonly insertRow;
   private readonly select;
+  private readonly selectLatest;
   constructor(private readonly persistence: Persistence) {
     this.insertRow = persistence.db.prepare(
       'INSERT INTO rules_decisions (ts, device, point, value, rule, reason, inputs, status, dry_run, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.select = persistence.db.prepare('SELECT * FROM rules_decisions WHERE ts >= ? ORDER BY id LIMIT ?');
+    this.selectLatest = persistence.db.prepare('SELECT * FROM rules_decisions ORDER BY id DESC LIMIT ?');
   }
 
   unitOfWork<T>(fn: () => T): T {
@@ -68,20 +70,28 @@ export class DecisionLogRepository {
 
   /** Recorded decisions in order (CLI, tests). */
   read(opts: { since?: number; limit?: number } = {}): Decision[] {
-    const rows = this.select.all(opts.since ?? 0, opts.limit ?? 10_000) as DecisionRow[];
-    return rows.map((r) => ({
-      ts: r.ts,
-      device: r.device,
-      point: r.point,
-      value: JSON.parse(r.value) as number | boolean,
-      rule: r.rule,
-      reason: r.reason,
-      inputs: JSON.parse(r.inputs) as Record<string, unknown>,
-      status: r.status,
-      dryRun: r.dry_run === 1,
-      ...(r.error ? { error: r.error } : {}),
-    }));
+    return (this.select.all(opts.since ?? 0, opts.limit ?? 10_000) as DecisionRow[]).map(fromRow);
   }
+
+  /** The `limit` latest decisions, newest first (local page and API). */
+  latest(limit: number): Decision[] {
+    return (this.selectLatest.all(limit) as DecisionRow[]).map(fromRow);
+  }
+}
+
+function fromRow(r: DecisionRow): Decision {
+  return {
+    ts: r.ts,
+    device: r.device,
+    point: r.point,
+    value: JSON.parse(r.value) as number | boolean,
+    rule: r.rule,
+    reason: r.reason,
+    inputs: JSON.parse(r.inputs) as Record<string, unknown>,
+    status: r.status,
+    dryRun: r.dry_run === 1,
+    ...(r.error ? { error: r.error } : {}),
+  };
 }
 
 /** The `decision` record sent upstream (decision.v1). */

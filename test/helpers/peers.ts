@@ -11,6 +11,8 @@ export const PEERS = {
   mbpoll: '/usr/bin/mbpoll',
   /** mosquitto-clients: a real MQTT publisher (retained-command tests). */
   mosquittoPub: '/usr/bin/mosquitto_pub',
+  /** Debian's chromium, driven by playwright-core (the local page's browser test). */
+  chromium: '/usr/bin/chromium',
 } as const;
 export type PeerName = keyof typeof PEERS | 'pymodbus';
 

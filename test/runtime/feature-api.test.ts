@@ -115,6 +115,6 @@ describe('site schema derived from the feature list', () => {
 
   it("the composition root's list declares every section of today's config format", () => {
     const props = Object.keys((createSiteLoader(FEATURES).schema as { properties: object }).properties).sort();
-    expect(props).toEqual(['accounting', 'buses', 'control', 'devices', 'gateway', 'profileDirs', 'rules', 'site', 'store', 'uplink', 'version']);
+    expect(props).toEqual(['accounting', 'buses', 'control', 'devices', 'gateway', 'http', 'profileDirs', 'rules', 'site', 'store', 'uplink', 'version']);
   });
 });

@@ -32,7 +32,7 @@ const AIMS = { noUplinkMb: 65, uplinkMb: 72, uplinkRssRatio: 1.45, cpuRatio: 1.5
 /** Measured before issue 9 (for reading the figures beside). */
 const BEFORE = { noUplinkMb: 79, uplinkMb: 92, pollerMb: 50 };
 
-function envSeconds(name: string, fallback: number): number {
+export function envSeconds(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
@@ -43,14 +43,14 @@ function envSeconds(name: string, fallback: number): number {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 /** A child process whose output is kept (the last 4 KB) for the error message if it dies. */
-interface Subject {
+export interface Subject {
   name: string;
   unitId: number;
   proc: ChildProcess;
   tail: string;
 }
 
-function startSubject(name: string, unitId: number, args: string[], env?: NodeJS.ProcessEnv): Subject {
+export function startSubject(name: string, unitId: number, args: string[], env?: NodeJS.ProcessEnv): Subject {
   const proc = spawn(process.execPath, [...SHIPPED_NODE_FLAGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
   const s: Subject = { name, unitId, proc, tail: '' };
   const keep = (d: Buffer) => (s.tail = (s.tail + d.toString()).slice(-4096));
@@ -59,12 +59,12 @@ function startSubject(name: string, unitId: number, args: string[], env?: NodeJS
   return s;
 }
 
-function assertAlive(s: Subject): void {
+export function assertAlive(s: Subject): void {
   if (s.proc.exitCode !== null || s.proc.signalCode !== null) throw new Error(`${s.name} exited early (${s.proc.exitCode ?? s.proc.signalCode}):\n${s.tail}`);
 }
 
 /** The simulators' child process: its ports, and request counts by unit id on demand. */
-async function startSimulators(profileDir: string, unitIds: number[]) {
+export async function startSimulators(profileDir: string, unitIds: number[]) {
   const proc = spawn(process.execPath, [path.join(here, 'memory-sims.js'), JSON.stringify({ profileDir, profile: BENCH_PROFILE, meters: METERS, unitIds })], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });

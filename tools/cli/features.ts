@@ -14,5 +14,6 @@ import { storeFeature } from '../../runtime/store/feature.js';
 import { uplinkFeature } from '../../runtime/uplink/feature.js';
 import { accountingFeature } from '../../runtime/accounting/feature.js';
 import { rulesFeature } from '../../rules/feature.js';
+import { httpFeature } from '../../runtime/http/feature.js';
 
-export const FEATURES: readonly FeatureDeclaration[] = [meteringFeature, storeFeature, uplinkFeature, accountingFeature, acquisitionFeature, rulesFeature];
+export const FEATURES: readonly FeatureDeclaration[] = [meteringFeature, storeFeature, uplinkFeature, accountingFeature, acquisitionFeature, rulesFeature, httpFeature];

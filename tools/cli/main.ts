@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   report: () => import('./commands/report.js'),
   run: () => import('./commands/run.js'),
   simulate: () => import('./commands/simulate.js'),
+  status: () => import('./commands/status.js'),
 };
 
 function help(): string {

@@ -18,7 +18,7 @@ import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 import { GATEWAY_EXIT_CODES } from '../exit-codes.js';
 import { DATA_DIR_ENV } from '../../../runtime/config/data-dir.js';
 
-const usage = 'carbonedge demo [--print-config] [--uplink URL] [--data DIR] [--dry-run] [--port N] [--speed N] [--seed N] [--log-format pretty|json]';
+const usage = 'carbonedge demo [--print-config] [--uplink URL] [--http HOST:PORT] [--data DIR] [--dry-run] [--port N] [--speed N] [--seed N] [--log-format pretty|json]';
 
 /** The port `--print-config` writes into the config: the default of `carbonedge simulate --site demo`. */
 const PRINTED_PORT = 1502;
@@ -112,6 +112,7 @@ export const command: Command = {
       const { values } = parseCommandArgs(argv, {
         'print-config': { type: 'boolean' },
         uplink: { type: 'string' },
+        http: { type: 'string' },
         data: { type: 'string' },
         'dry-run': { type: 'boolean' },
         port: { type: 'string' },
@@ -172,7 +173,7 @@ export const command: Command = {
       let stopLive: (() => void) | undefined;
       return runGatewayProcess(
         site,
-        { uplinkUrl: values.uplink, dataDir, dryRun: values['dry-run'] ? true : undefined },
+        { uplinkUrl: values.uplink, http: values.http, dataDir, dryRun: values['dry-run'] ? true : undefined },
         {
           logger,
           onStarted: (gw) => {

@@ -9,10 +9,16 @@ import { ConfigError } from '../../../runtime/config/errors.js';
 import type { Reading } from '../../../runtime/types.js';
 import type { Command } from '../command.js';
 import { formatTable, hostPort, parseCommandArgs, runCommand, UsageError } from '../command.js';
+import type { GatewayRead } from './read-via-gateway.js';
+
+/** The error of a serial port another process holds (serialport's flock): read through the running gateway instead. */
+const PORT_LOCKED = /Cannot lock port|Resource temporarily unavailable|EBUSY/i;
+const viaGateway: typeof import('./read-via-gateway.js').readViaGateway = async (opts) => (await import('./read-via-gateway.js')).readViaGateway(opts);
 
 const usage =
   'carbonedge read --profile ID (--tcp HOST:PORT | --rtu PATH --baud N --parity none|even|odd [--stop-bits 1|2] | --rtu-over-tcp HOST:PORT) ' +
-  '(--unit N | --address 123456789012) [--json] [--profile-dir DIR] [--timeout MS]\n' +
+  '(--unit N | --address 123456789012) [--json] [--profile-dir DIR] [--timeout MS] [--url http://HOST:PORT | --config FILE] [--token TOKEN]\n' +
+  '  a serial port a running gateway holds is read through that gateway\'s HTTP API (--url, else the --config file\'s http.listen, else 127.0.0.1:8080);\n' +
   '  DL/T 645 profiles (e.g. dlt645-2007) take the meter --address (omitted: asked with 13h, one meter on the line);\n' +
   '  --rtu defaults to --baud 2400 --parity even for them, and --tcp is a TCP serial converter (raw bytes)';
 
@@ -83,6 +89,9 @@ export const command: Command = {
         json: { type: 'boolean' },
         'profile-dir': { type: 'string', multiple: true },
         timeout: { type: 'string' },
+        url: { type: 'string' },
+        config: { type: 'string', short: 'c' },
+        token: { type: 'string' },
       });
       if (!values.profile) throw new UsageError('--profile ID is required');
       const transports = [values.tcp, values.rtu, values['rtu-over-tcp']].filter((v) => v !== undefined);
@@ -135,6 +144,9 @@ export const command: Command = {
         const poller = new DevicePoller({ device, profile, bus: modbus });
         if (!(await modbus.connect())) {
           const r = await poller.pollOnce(); // carries the connection error with what and where
+          if (bus.type === 'rtu' && PORT_LOCKED.test(r[0]?.error ?? '')) {
+            return printGatewayRead(values, await viaGateway({ port: bus.path, unitId: unit, url: values.url, config: values.config, token: values.token }), r[0]!.error!);
+          }
           process.stderr.write(`carbonedge read: cannot reach ${modbus.uri}: ${r[0]?.error ?? 'connection failed'}\n`);
           return 1;
         }
@@ -192,6 +204,9 @@ async function readMeter(
   if (bus.type !== 'dlt645' && bus.type !== 'dlt645-tcp') throw new Error('a DL/T 645 meter was validated on a Modbus bus');
   const { readDlt645 } = await import('./read-dlt645.js');
   const r = await readDlt645(bus satisfies Dlt645BusConfig, profile, address, checked.device.timeoutMs);
+  if (r.failure && bus.type === 'dlt645' && address !== undefined && PORT_LOCKED.test(r.failure)) {
+    return printGatewayRead(values, await viaGateway({ port: bus.path, address, url: str('url'), config: str('config'), token: str('token') }), r.failure);
+  }
   if (r.failure) {
     process.stderr.write(`carbonedge read: meter ${r.address} on ${r.uri} did not answer (profile ${profile.id}): ${r.failure}\n`);
     if (values.json && r.readings.length) process.stdout.write(`${JSON.stringify(toJson(r.readings), null, 2)}\n`);
@@ -199,6 +214,20 @@ async function readMeter(
   }
   if (values.json) process.stdout.write(`${JSON.stringify(toJson(r.readings), null, 2)}\n`);
   else process.stdout.write(table(r.readings, `${profile.manufacturer} ${profile.model} (${profile.id} v${profile.version}) meter ${r.address} on ${r.uri}`));
+  const bad = r.readings.filter((x) => x.quality !== 'good').length;
+  if (bad) process.stderr.write(`carbonedge read: ${bad} of ${r.readings.length} point(s) not good (see quality/error)\n`);
+  return 0;
+}
+
+/** Print what the running gateway read for us (or why it could not), like a direct read. */
+function printGatewayRead(values: { json?: boolean | string | string[] }, r: GatewayRead | { failure: string }, lockError: string): number {
+  if ('failure' in r) {
+    process.stderr.write(`carbonedge read: ${lockError}\ncarbonedge read: the port is held by another process, and reading through a running gateway failed: ${r.failure}\n`);
+    return 1;
+  }
+  process.stderr.write(`carbonedge read: ${r.device.port} is held by the running gateway; read ${r.device.id} through its API at ${r.url}\n`);
+  if (values.json) process.stdout.write(`${JSON.stringify(toJson(r.readings), null, 2)}\n`);
+  else process.stdout.write(table(r.readings, `${r.device.id} (${r.device.profile}, ${r.device.unitId !== undefined ? `unit ${r.device.unitId}` : `meter ${r.device.address}`} on ${r.device.port}) read by the gateway at ${r.url}`));
   const bad = r.readings.filter((x) => x.quality !== 'good').length;
   if (bad) process.stderr.write(`carbonedge read: ${bad} of ${r.readings.length} point(s) not good (see quality/error)\n`);
   return 0;

@@ -5,7 +5,7 @@ import { runGatewayProcess } from '../gateway-process.js';
 import { GATEWAY_EXIT_CODES } from '../exit-codes.js';
 import { cliLogger } from '../log-format.js';
 
-const usage = 'carbonedge run --config FILE [--uplink URL] [--data DIR] [--dry-run] [--log-format pretty|json]';
+const usage = 'carbonedge run --config FILE [--uplink URL] [--http HOST:PORT] [--data DIR] [--dry-run] [--log-format pretty|json]';
 
 export const command: Command = {
   summary: 'Run the gateway on a site configuration until SIGINT/SIGTERM (exit codes: README, "Exit codes").',
@@ -15,6 +15,7 @@ export const command: Command = {
       const { values } = parseCommandArgs(argv, {
         config: { type: 'string', short: 'c' },
         uplink: { type: 'string' },
+        http: { type: 'string' },
         data: { type: 'string' },
         'dry-run': { type: 'boolean' },
         'log-format': { type: 'string' },
@@ -26,6 +27,7 @@ export const command: Command = {
         site,
         {
           uplinkUrl: values.uplink,
+          http: values.http,
           dataDir: values.data,
           dryRun: values['dry-run'] ? true : undefined,
         },
