@@ -297,7 +297,9 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
   const { scope1, scope2_location: s2Loc, scope2_market: s2Mkt, total_location: totLoc, total_market: totMkt } = co2;
 
   // ---- green shares ----
-  const consumption = importMWh.add(onsite);
+  // Consumption is gross grid import + on-site renewable consumed, with or without netting: the
+  // export is already outside `onsiteRenewableConsumedMWh`; netting applies to the emissions line only.
+  const consumption = el.gridImportMWh.add(onsite);
   const greenNum = (el.onsiteAttributesRetained ? onsite : Q.ZERO).add(Q.min(instrumentMWh, importMWh));
   const share = (a: Q, b: Q) => (b.isZero() ? Q.ZERO : Q.min(Q.ONE, a.div(b)));
   const greenAnnual = share(greenNum, consumption);
