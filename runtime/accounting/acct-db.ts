@@ -58,6 +58,18 @@ export const ACCOUNTING_MIGRATIONS: Migration[] = [
       db.prepare("INSERT OR IGNORE INTO acct_meta (key, value) VALUES ('schema_version', ?)").run(String(ACCT_SCHEMA_VERSION));
     },
   },
+  {
+    id: 'accounting/2',
+    owner: 'accounting',
+    description: 'retired offsets (acct_offset)',
+    sql: `CREATE TABLE IF NOT EXISTS acct_offset (
+      key TEXT PRIMARY KEY,
+      spec TEXT NOT NULL,
+      t_co2 TEXT NOT NULL,
+      retired_on TEXT NOT NULL,
+      added_ms INTEGER NOT NULL
+    );`,
+  },
 ];
 
 /**

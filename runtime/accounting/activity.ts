@@ -13,6 +13,7 @@ import type { MarketRemainder } from './emissions.js';
 import { Q } from './exact.js';
 import { GRID_KINDS, fromEntry, fuelFactor, resolveFactor, type FactorLibrary, type FactorOverride, type FuelParameters, type ResolvedFactor } from './factors.js';
 import type { InventoryInput } from './inventory.js';
+import { normalizeOffset, type OffsetSpec } from './offsets.js';
 
 export interface ActivityFile {
   site?: string;
@@ -40,6 +41,7 @@ export interface ActivityFile {
   instruments?: { type: string; MWh: number; serials?: string[]; vintage?: string | number; evidence?: string; retired?: boolean }[];
   intervals?: { consumptionMWh: number; renewableMWh: number }[];
   production?: { line?: string; quantity: number; unit: string; share?: number }[];
+  offsets?: OffsetSpec[];
   factors?: FactorOverride[];
 }
 
@@ -162,6 +164,7 @@ export function activityToInput(
     process,
     instruments: (a.instruments ?? []).map((x) => ({ type: x.type, MWh: Q.from(x.MWh), serials: x.serials, vintage: x.vintage, evidence: x.evidence })),
     intervals: a.intervals?.map((x) => ({ consumptionMWh: Q.from(x.consumptionMWh), renewableMWh: Q.from(x.renewableMWh) })),
+    offsets: (a.offsets ?? []).map(normalizeOffset),
     production: a.production?.map((p) => ({ line: p.line ?? 'site', quantity: Q.from(p.quantity), unit: p.unit, share: Q.from(p.share ?? 1) })),
   };
 }

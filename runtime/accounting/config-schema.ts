@@ -4,6 +4,7 @@ import type { Profile } from '../../drivers/profiles/types.js';
 import { GRID_KINDS, loadFactorLibrary, type FactorKind, type FactorLibrary, type FactorOverride } from './factors.js';
 import { ConfigError } from '../config/errors.js';
 import { timeZoneIssue } from '../config/timezone.js';
+import { checkOffsets, offsetSchema, type OffsetSpec } from './offsets.js';
 
 /** Per-device accounting settings (`accounting.devices.<deviceId>`). */
 export interface AccountingDeviceConfig {
@@ -70,6 +71,8 @@ export interface AccountingConfig {
   uplink?: boolean;
   devices?: Record<string, AccountingDeviceConfig>;
   instruments?: InstrumentConfig[];
+  /** Retired offsets (runtime/accounting/offsets.ts), recorded in acct_offset at start. */
+  offsets?: OffsetSpec[];
   /** Factor overrides with measured values, or user-added factors. */
   factors?: FactorOverride[];
 }
@@ -136,6 +139,7 @@ export const accountingConfigSchema: Record<string, unknown> = {
         },
       },
     },
+    offsets: { type: 'array', items: offsetSchema },
     factors: {
       type: 'array',
       items: { type: 'object', required: ['id', 'source'], properties: { id: { type: 'string' }, source: { type: 'string', minLength: 1 } } },
@@ -253,6 +257,7 @@ export function validateAccountingConfig(config: SiteConfig, profiles: Map<strin
       issues.push({ file, path: `/accounting/instruments/${i}`, message: `missing evidence: ${ins.type} of ${ins.MWh} MWh has neither serials nor an evidence reference (contract, settlement or retirement record)` });
     }
   });
+  issues.push(...checkOffsets(a.offsets ?? [], file, '/accounting/offsets'));
   const tz = timeZoneIssue(a.timezone, file, '/accounting/timezone');
   if (tz) issues.push(tz);
   return issues;

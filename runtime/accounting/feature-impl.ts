@@ -3,6 +3,7 @@ import type { Feature, GatewayContext } from '../feature-api.js';
 import { section } from '../feature-api.js';
 import { OUTBOX } from '../services.js';
 import { METERING } from '../metering/service.js';
+import { recordOffset } from './offsets.js';
 import { ACCOUNTING, type AccountingService } from './service.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { AccountingConfig, InstrumentConfig } from './config-schema.js';
@@ -85,7 +86,17 @@ export async function createAccountingFeature(ctx: GatewayContext, a: Accounting
     engine,
     windows: () => engine.windows(),
     addInstrument: (ins) => engine.addInstrument(ins, ctx.clock.now()),
+    addOffset: (o) => {
+      const r = recordOffset(db, o, ctx.clock.now());
+      if (r.added) log.info({ offset: r.key, tCO2: o.tCO2, type: o.type }, 'offset recorded');
+      return { added: r.added, issues: r.issues };
+    },
   };
+  // Offsets from the config are recorded at every start (idempotent by key), like instruments.
+  for (const o of a.offsets ?? []) {
+    const r = service.addOffset(o);
+    if (r.issues.length) log.error({ offset: o, issues: r.issues.map((i) => i.message) }, 'offset NOT recorded: it is not claimed');
+  }
   ctx.services.provide(ACCOUNTING, service, 'accounting');
   let unsubscribe: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;

@@ -19,6 +19,7 @@ import {
 import { Q } from './exact.js';
 import type { ResolvedFactor } from './factors.js';
 import { countSerials } from './serials.js';
+import { checkOffsets, offsetBalance, offsetLine, type OffsetBalance, type OffsetSpec } from './offsets.js';
 
 // Re-exported for the callers of the inventory module (CLI, feature, tests).
 export type { MarketRemainder } from './emissions.js';
@@ -57,6 +58,10 @@ export interface InventoryInput {
   instruments: InstrumentInput[];
   intervals?: { consumptionMWh: Q; renewableMWh: Q }[];
   production?: { line: string; quantity: Q; unit: string; share: Q }[];
+  /** Retired offsets claimed for the period (net balance only, never inside gross emissions). */
+  offsets?: OffsetSpec[];
+  /** What is open for the period (gaps, incomplete data), one sentence each: keeps `zero_carbon` false. */
+  open?: string[];
 }
 
 export interface InventoryLine {
@@ -77,7 +82,7 @@ export interface InventoryLine {
   emissions_exact: string;
 }
 
-export interface InventoryResult {
+export interface InventoryResult extends Omit<OffsetBalance, 'exact'> {
   site?: string;
   period?: { from?: string; to?: string };
   method: {
@@ -101,7 +106,7 @@ export interface InventoryResult {
   lines: InventoryLine[];
   warnings: string[];
   /** Exact totals (decimal or n/d text), tCO2. */
-  exact: { scope1_t: string; scope2_location_t: string; scope2_market_t: string; total_location_t: string; total_market_t: string };
+  exact: { scope1_t: string; scope2_location_t: string; scope2_market_t: string; total_location_t: string; total_market_t: string } & Partial<OffsetBalance['exact']>;
 }
 
 const DISPLAY_DECIMALS = 6;
@@ -194,6 +199,8 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
       message: `instruments claim ${instrumentMWh.toString()} MWh but only ${importMWh.toString()} MWh of grid electricity was consumed: over-claiming is not allowed`,
     });
   }
+
+  issues.push(...checkOffsets(input.offsets ?? [], file, '/offsets'));
 
   const remainder = marketRemainderFactor(input.marketRemainder, input.gridFactor, input.residualFactor);
   if (!remainder) issues.push({ file, path: '/residualFactor', message: "marketRemainder is 'residual' but no residualFactor is given (e.g. CN-2023-residual)" });
@@ -315,6 +322,8 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
     greenHourly = share(matched, load);
   }
 
+  for (const o of input.offsets ?? []) lines.push(offsetLine(o));
+  const balance = offsetBalance(totLoc, totMkt, input.offsets ?? [], input.open ?? []);
   const result: InventoryResult = {
     ...(input.site ? { site: input.site } : {}),
     ...(input.period ? { period: input.period } : {}),
@@ -335,6 +344,11 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
     ...(greenHourly ? { green_share_hourly: num(greenHourly) } : {}),
     self_sufficiency: num(selfSuff),
     consumption_MWh: num(consumption),
+    offsets_t: balance.offsets_t,
+    net_location_t: balance.net_location_t,
+    net_market_t: balance.net_market_t,
+    zero_carbon: balance.zero_carbon,
+    zero_carbon_missing: balance.zero_carbon_missing,
     lines,
     warnings,
     exact: {
@@ -343,6 +357,7 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
       scope2_market_t: s2Mkt.toString(),
       total_location_t: totLoc.toString(),
       total_market_t: totMkt.toString(),
+      ...balance.exact,
     },
   };
   if (input.production?.length) {
@@ -382,6 +397,10 @@ export function formatInventory(r: InventoryResult): string {
   total('Scope 2 market-based', r.scope2_market_t);
   total('Total (location-based)', r.total_location_t);
   total('Total (market-based)', r.total_market_t);
+  total('Offsets retired (not netted in the totals above)', r.offsets_t);
+  total('Net balance (location-based) = total - offsets', r.net_location_t);
+  total('Net balance (market-based) = total - offsets', r.net_market_t);
+  out.push(`Zero-carbon balance: ${r.zero_carbon ? 'yes (net market-based <= 0, nothing open)' : `no - ${r.zero_carbon_missing.join('; ')}`}`);
   out.push('');
   const pct = (x: number) => `${(x * 100).toFixed(3)} %`;
   out.push(`Green-power share, annual volumetric (RE100): ${pct(r.green_share_annual)}`);

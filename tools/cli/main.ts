@@ -8,6 +8,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   demo: () => import('./commands/demo.js'),
   instruments: () => import('./commands/instruments.js'),
   inventory: () => import('./commands/inventory.js'),
+  offsets: () => import('./commands/offsets.js'),
   override: () => import('./commands/override.js'),
   read: () => import('./commands/read.js'),
   replay: () => import('./commands/replay.js'),
