@@ -1,7 +1,7 @@
 import type { ConfigIssue } from '../config/errors.js';
 import type { SiteConfig } from '../config/types.js';
 import type { Profile } from '../../drivers/profiles/types.js';
-import { GRID_KINDS, loadFactorLibrary, type FactorKind, type FactorLibrary, type FactorOverride } from './factors.js';
+import { GRID_KINDS, LOCATION_KINDS, loadFactorLibrary, type FactorKind, type FactorLibrary, type FactorOverride } from './factors.js';
 import { ConfigError } from '../config/errors.js';
 import { timeZoneIssue } from '../config/timezone.js';
 import { checkOffsets, offsetSchema, type OffsetSpec } from './offsets.js';
@@ -47,6 +47,8 @@ export interface InstrumentConfig {
   /** Consumption period it may cover (default: the vintage year). */
   validFrom?: string;
   validTo?: string;
+  /** Why an instrument of another market is claimed (I-REC for consumption in China). */
+  foreignMarketReason?: string;
 }
 
 export interface AccountingConfig {
@@ -136,6 +138,7 @@ export const accountingConfigSchema: Record<string, unknown> = {
           evidence: { type: 'string', minLength: 1 },
           validFrom: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}' },
           validTo: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}' },
+          foreignMarketReason: { type: 'string', minLength: 10, description: 'why an instrument of another market (I-REC for consumption in China) is claimed; stated in the output' },
         },
       },
     },
@@ -183,7 +186,7 @@ export function validateAccountingConfig(config: SiteConfig, profiles: Map<strin
     if (err instanceof ConfigError) return err.issues.map((i) => ({ ...i, path: i.file === file ? `/accounting/factors${i.path}` : i.path }));
     throw err;
   }
-  checkRef(a.gridFactor, lib, GRID_KINDS, '/accounting/gridFactor', file, issues);
+  checkRef(a.gridFactor, lib, LOCATION_KINDS, '/accounting/gridFactor', file, issues);
   checkRef(a.residualFactor, lib, GRID_KINDS, '/accounting/residualFactor', file, issues);
   checkRef(a.heatFactor, lib, ['heat'], '/accounting/heatFactor', file, issues);
   if ((a.marketRemainder ?? 'residual') === 'residual' && a.residualFactor === undefined) {
@@ -252,9 +255,18 @@ export function validateAccountingConfig(config: SiteConfig, profiles: Map<strin
       issues.push({ file, path: `/accounting/devices/${d.id}`, message: `device '${d.id}' (${d.role}) needs accounting settings (point, unit${d.role === 'fuel_meter' ? ', fuel' : d.role === 'heat_meter' ? ', heat' : ''})` });
     }
   }
+  const china = typeof a.gridFactor === 'string' && a.gridFactor.startsWith('CN-');
   (a.instruments ?? []).forEach((ins, i) => {
+    if (china && ins.type === 'I-REC' && !ins.foreignMarketReason) {
+      issues.push({
+        file,
+        code: 'CE_CONFIG_EVIDENCE',
+        path: `/accounting/instruments/${i}/type`,
+        message: 'I-REC is an instrument of another market than the consumption (China, where the GEC is the sole proof of renewable attributes); set foreignMarketReason to claim it anyway (stated in the output)',
+      });
+    }
     if (!ins.serials?.length && !ins.evidence) {
-      issues.push({ file, path: `/accounting/instruments/${i}`, message: `missing evidence: ${ins.type} of ${ins.MWh} MWh has neither serials nor an evidence reference (contract, settlement or retirement record)` });
+      issues.push({ file, code: 'CE_CONFIG_EVIDENCE', path: `/accounting/instruments/${i}`, message: `missing evidence: ${ins.type} of ${ins.MWh} MWh has neither serials nor an evidence reference (contract, settlement or retirement record)` });
     }
   });
   issues.push(...checkOffsets(a.offsets ?? [], file, '/accounting/offsets'));

@@ -136,7 +136,9 @@ export function resolveFactor(
         ? ' (product-footprint factors are life-cycle values for GB/T 24067 and are kept apart from Scope 2)'
         : e.kind === 'grid-compliance'
           ? ' (carbon-market compliance defaults are a different series; give the number explicitly if you must use it)'
-          : '';
+          : e.kind === 'grid-residual' || e.kind === 'grid-fossil'
+            ? ' (location-based accounting uses the grid-average series, e.g. CN-2023-national or a regional average; the residual and fossil series belong to the market-based remainder)'
+            : '';
     issues.push({ file, path: `/${field}`, message: `factor '${ref}' is of kind ${e.kind}; expected ${kinds.join(' or ')}${why}` });
     return undefined;
   }
@@ -147,8 +149,10 @@ export function fromEntry(e: FactorEntry): ResolvedFactor {
   return { id: e.id, value: factorValue(e), unit: e.unit, source: e.source, dataYear: e.dataYear, edition: e.edition, kind: e.kind, overridden: e.overridden };
 }
 
-/** Scope 2 kinds acceptable as grid (location) and residual factors. */
+/** Scope 2 kinds acceptable as residual (market-based remainder) factors. */
 export const GRID_KINDS: readonly FactorKind[] = ['grid-average', 'grid-residual', 'grid-fossil'];
+/** The location-based factor must be a grid-average series (GHG Protocol Scope 2): never the residual or fossil series. */
+export const LOCATION_KINDS: readonly FactorKind[] = ['grid-average'];
 
 /** Directory of the built-in factor data. */
 export function builtinFactorDir(): string {

@@ -7,7 +7,7 @@ import { recordOffset } from './offsets.js';
 import { ACCOUNTING, type AccountingService } from './service.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { AccountingConfig, InstrumentConfig } from './config-schema.js';
-import { GRID_KINDS, loadFactorLibrary, type FactorLibrary } from './factors.js';
+import { GRID_KINDS, LOCATION_KINDS, loadFactorLibrary, type FactorLibrary } from './factors.js';
 import { fromEntry, resolveFactor, type ResolvedFactor } from './factors.js';
 import { AccountingEngine, accountingDevices, type AcctSettings } from './live.js';
 
@@ -21,7 +21,7 @@ export function resolveAccountingSettings(
   if (!a) throw new ConfigError([{ file, path: '/accounting', message: 'no accounting section' }]);
   const issues: ConfigIssue[] = [];
   const lib = a.factors?.length ? baseLib.withOverrides(a.factors, file) : baseLib;
-  const grid = resolveFactor(a.gridFactor, lib, GRID_KINDS, 'tCO2/MWh', 'accounting/gridFactor', file, issues);
+  const grid = resolveFactor(a.gridFactor, lib, LOCATION_KINDS, 'tCO2/MWh', 'accounting/gridFactor', file, issues);
   const residual = a.residualFactor === undefined ? undefined : resolveFactor(a.residualFactor, lib, GRID_KINDS, 'tCO2/MWh', 'accounting/residualFactor', file, issues);
   const heat = resolveFactor(a.heatFactor ?? 'CN-heat-default', lib, ['heat'], 'tCO2/GJ', 'accounting/heatFactor', file, issues);
   const marketRemainder = a.marketRemainder ?? 'residual';

@@ -35,7 +35,10 @@ export function checkInstrument(ins: unknown, file = 'instrument', where = ''): 
   const x = ins as InstrumentConfig;
   const issues: ConfigIssue[] = [];
   if (!x.serials?.length && !x.evidence) {
-    issues.push({ file, path: where, message: `missing evidence: ${x.type} of ${x.MWh} MWh has neither serials nor an evidence reference (contract, settlement or retirement record)` });
+    issues.push({ file, code: 'CE_CONFIG_EVIDENCE', path: where, message: `missing evidence: ${x.type} of ${x.MWh} MWh has neither serials nor an evidence reference (contract, settlement or retirement record)` });
+  }
+  if (x.type === 'GEC' && !Number.isInteger(x.MWh)) {
+    issues.push({ file, code: 'CE_CONFIG_EVIDENCE', path: `${where}/MWh`, message: `${x.MWh} MWh of GEC: GECs are issued in whole certificates (1 GEC = 1 MWh)` });
   }
   if (x.serials?.length) {
     const { count, duplicates, bad } = countSerials(x.serials);

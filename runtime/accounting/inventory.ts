@@ -19,6 +19,7 @@ import {
 import { Q } from './exact.js';
 import type { ResolvedFactor } from './factors.js';
 import { countSerials } from './serials.js';
+import { qualityIssues } from './quality.js';
 import { checkOffsets, offsetBalance, offsetLine, type OffsetBalance, type OffsetSpec } from './offsets.js';
 
 // Re-exported for the callers of the inventory module (CLI, feature, tests).
@@ -33,6 +34,8 @@ export interface InstrumentInput {
   serials?: string[];
   vintage?: string | number;
   evidence?: string;
+  /** Why an instrument of another market is claimed (stated in the output). */
+  foreignMarketReason?: string;
 }
 
 /** Normalized, exact inventory input (what an activity file or the store is turned into). */
@@ -56,7 +59,9 @@ export interface InventoryInput {
   heat: { name: string; gj: Q; conversion: string; factor: ResolvedFactor }[];
   process: { name: string; quantity: Q; unit: string; factor: ResolvedFactor }[];
   instruments: InstrumentInput[];
-  intervals?: { consumptionMWh: Q; renewableMWh: Q }[];
+  intervals?: { start?: string; end?: string; consumptionMWh: Q; renewableMWh: Q }[];
+  /** Market of consumption (ISO country code, CN for China's grid factors): instruments of other markets are refused. */
+  market?: string;
   production?: { line: string; quantity: Q; unit: string; share: Q }[];
   /** Retired offsets claimed for the period (net balance only, never inside gross emissions). */
   offsets?: OffsetSpec[];
@@ -177,7 +182,6 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
     }
     instrumentMWh = instrumentMWh.add(ins.MWh);
     const evidence = ins.serials?.length ? `${ins.serials.length} serial entr${ins.serials.length === 1 ? 'y' : 'ies'}` : ins.evidence ? ins.evidence : 'none recorded';
-    if (!ins.serials?.length && !ins.evidence) warnings.push(`instrument ${i} (${ins.type}, ${ins.MWh.toString()} MWh) has no serials or evidence reference recorded`);
     lines.push({
       scope: 'info',
       category: 'instrument',
@@ -201,6 +205,23 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
   }
 
   issues.push(...checkOffsets(input.offsets ?? [], file, '/offsets'));
+  const quality = qualityIssues(
+    {
+      ...(input.period ? { period: input.period } : {}),
+      ...(input.market ? { market: input.market } : {}),
+      instruments: input.instruments,
+      ...(input.production ? { production: input.production } : {}),
+      ...(input.intervals ? { intervals: input.intervals } : {}),
+      consumption: el.gridImportMWh.add(onsite),
+      factors: [
+        { field: 'gridFactor', factor: input.gridFactor },
+        ...(input.residualFactor ? [{ field: 'residualFactor', factor: input.residualFactor }] : []),
+      ],
+    },
+    file,
+  );
+  issues.push(...quality.issues);
+  warnings.push(...quality.warnings);
 
   const remainder = marketRemainderFactor(input.marketRemainder, input.gridFactor, input.residualFactor);
   if (!remainder) issues.push({ file, path: '/residualFactor', message: "marketRemainder is 'residual' but no residualFactor is given (e.g. CN-2023-residual)" });
