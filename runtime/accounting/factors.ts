@@ -99,6 +99,19 @@ export function fuelFactor(f: Pick<FuelParameters, 'ncv' | 'carbonContent' | 'ox
   return Q.from(f.ncv).mul(Q.from(f.carbonContent).div(1000)).mul(Q.from(f.oxidation)).mul(Q.of(44, 12));
 }
 
+/**
+ * Why a fuel entry's shown `value` disagrees with its own parameters, or undefined: the value must
+ * be NCV x CC x OF x 44/12 rounded (half up) to the decimals it is written with.
+ */
+export function displayMismatch(value: number, f: FuelParameters): string | undefined {
+  const text = String(value);
+  const decimals = text.includes('e') ? 12 : (text.split('.')[1] ?? '').length;
+  const exact = fuelFactor(f);
+  const shown = exact.toFixed(decimals, 'half-up');
+  if (Q.from(shown).eq(Q.from(value))) return undefined;
+  return `display value ${text} disagrees with its parameters: NCV ${f.ncv} x CC ${f.carbonContent}/1000 x OF ${f.oxidation} x 44/12 = ${exact.toFixed(decimals + 3)}...; write ${shown}`;
+}
+
 /** A factor as used in a line: library entry or a number the user wrote. */
 export interface ResolvedFactor {
   id: string;
@@ -187,6 +200,10 @@ function checkEntry(raw: unknown, file: string, where: string, issues: ConfigIss
       }
       if (typeof f.oxidation === 'number' && f.oxidation > 1) add('/fuel/oxidation', 'expected a fraction <= 1');
       if (f.density !== undefined && !(typeof f.density === 'number' && f.density > 0)) add('/fuel/density', 'expected a density in t/m3 > 0');
+      if (issues.length === before && typeof r.value === 'number') {
+        const mismatch = displayMismatch(r.value, f as unknown as FuelParameters);
+        if (mismatch) add('/value', mismatch);
+      }
     }
   }
   if (issues.length > before) return undefined;
