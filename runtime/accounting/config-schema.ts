@@ -4,6 +4,7 @@ import type { Profile } from '../../drivers/profiles/types.js';
 import { GRID_KINDS, LOCATION_KINDS, loadFactorLibrary, type FactorKind, type FactorLibrary, type FactorOverride } from './factors.js';
 import { ConfigError } from '../config/errors.js';
 import { timeZoneIssue } from '../config/timezone.js';
+import { rolloverIssue } from '../metering/counter-delta.js';
 import { checkOffsets, offsetSchema, type OffsetSpec } from './offsets.js';
 
 /** Per-device accounting settings (`accounting.devices.<deviceId>`). */
@@ -36,6 +37,8 @@ export interface AccountingDeviceConfig {
   maxRatePerHour?: number;
   /** Integrate active_power when the device has no energy counter (default: accounting.integrationFallback). */
   integrate?: boolean;
+  /** generator: the fuel_meter device that meters its fuel (its Scope 1 comes from that meter). */
+  fuelMeter?: string;
 }
 
 export interface InstrumentConfig {
@@ -121,6 +124,7 @@ export const accountingConfigSchema: Record<string, unknown> = {
           rolloverAt: { type: 'number', exclusiveMinimum: 0 },
           maxRatePerHour: { type: 'number', exclusiveMinimum: 0 },
           integrate: { type: 'boolean' },
+          fuelMeter: { type: 'string', minLength: 1, description: "generator: id of the fuel_meter device metering its fuel (Scope 1)" },
         },
       },
     },
@@ -239,6 +243,8 @@ export function validateAccountingConfig(config: SiteConfig, profiles: Map<strin
       if (dc.unit && !units.includes(dc.unit)) issues.push({ file, path: `${path}/unit`, message: `heat '${kind}' counters are read in ${units.join(', ')}, got '${dc.unit}'` });
       checkRef(dc.heatFactor, lib, ['heat'], `${path}/heatFactor`, file, issues);
     }
+    const rollover = dc.rolloverAt === undefined ? undefined : rolloverIssue(dc.rolloverAt);
+    if (rollover) issues.push({ file, code: 'CE_CONFIG_INVALID', path: `${path}/rolloverAt`, message: rollover });
     if (dc.processFactor !== undefined && !dc.processSource) {
       issues.push({ file, path: `${path}/processSource`, message: 'a process emission factor needs its source' });
     }
@@ -251,6 +257,7 @@ export function validateAccountingConfig(config: SiteConfig, profiles: Map<strin
     }
   }
   for (const d of config.devices) {
+    if (d.role === 'generator') issues.push(...generatorFuelIssues(d.id, a, devices, file));
     if (ROLES_WITH_POINT.has(d.role) && !a.devices?.[d.id]) {
       issues.push({ file, path: `/accounting/devices/${d.id}`, message: `device '${d.id}' (${d.role}) needs accounting settings (point, unit${d.role === 'fuel_meter' ? ', fuel' : d.role === 'heat_meter' ? ', heat' : ''})` });
     }
@@ -273,4 +280,28 @@ export function validateAccountingConfig(config: SiteConfig, profiles: Map<strin
   const tz = timeZoneIssue(a.timezone, file, '/accounting/timezone');
   if (tz) issues.push(tz);
   return issues;
+}
+
+/**
+ * A fossil generator's Scope 1 comes from its fuel meter: without one it would silently be 0.
+ * `accounting.devices.<generator>.fuelMeter` must name a fuel_meter device with accounting settings.
+ */
+function generatorFuelIssues(id: string, a: AccountingConfig, devices: Map<string, SiteConfig['devices'][number]>, file: string): ConfigIssue[] {
+  const path = `/accounting/devices/${id}/fuelMeter`;
+  const meter = a.devices?.[id]?.fuelMeter;
+  const code = 'CE_CONFIG_NO_FUEL_SOURCE' as const;
+  if (!meter) {
+    return [
+      {
+        file,
+        code,
+        path,
+        message: `generator '${id}' has no fuel source: its Scope 1 would be 0 with nothing flagged. Add a fuel_meter device (with accounting.devices.<meter>: point, unit, fuel) and set accounting.devices.${id}.fuelMeter to its id`,
+      },
+    ];
+  }
+  const d = devices.get(meter);
+  if (!d || d.role !== 'fuel_meter') return [{ file, code, path, message: `'${meter}' is not a fuel_meter device (${d ? `role ${d.role}` : 'no such device'})` }];
+  if (!a.devices?.[meter]?.fuel) return [{ file, code, path, message: `fuel meter '${meter}' has no accounting settings (accounting.devices.${meter}: point, unit, fuel)` }];
+  return [];
 }
