@@ -70,6 +70,22 @@ export const ACCOUNTING_MIGRATIONS: Migration[] = [
       added_ms INTEGER NOT NULL
     );`,
   },
+  {
+    id: 'accounting/3',
+    owner: 'accounting',
+    description: 'meter-change records (acct_meter_change)',
+    sql: `CREATE TABLE IF NOT EXISTS acct_meter_change (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      device TEXT NOT NULL,
+      point TEXT NOT NULL,
+      old_final REAL NOT NULL,
+      new_initial REAL NOT NULL,
+      at_ms INTEGER NOT NULL,
+      recorded_ms INTEGER NOT NULL,
+      status TEXT NOT NULL,
+      UNIQUE (device, point, at_ms)
+    );`,
+  },
 ];
 
 /**

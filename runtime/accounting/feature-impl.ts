@@ -4,6 +4,7 @@ import { section } from '../feature-api.js';
 import { OUTBOX } from '../services.js';
 import { METERING } from '../metering/service.js';
 import { recordOffset } from './offsets.js';
+import { applyMeterChanges, checkMeterChange, listMeterChanges, recordMeterChange } from './meter-change.js';
 import { ACCOUNTING, type AccountingService } from './service.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { AccountingConfig, InstrumentConfig } from './config-schema.js';
@@ -81,11 +82,21 @@ export async function createAccountingFeature(ctx: GatewayContext, a: Accounting
   const db = database.persistence.db;
   const outbox = ctx.services.get(OUTBOX);
   const metering = ctx.services.get(METERING);
+  const meterChangesSeen = new Set<number>();
   const engine = new AccountingEngine(settings, devices, { db, outbox, logger: log, ...(metering ? { metering: metering.stage } : {}) });
   const service: AccountingService = {
     engine,
     windows: () => engine.windows(),
     addInstrument: (ins) => engine.addInstrument(ins, ctx.clock.now()),
+    addMeterChange: (spec) => {
+      const issues = checkMeterChange(spec, 'meter-change', new Set(ctx.config.devices.map((d) => d.id)));
+      if (issues.length) return { added: false, issues };
+      const r = recordMeterChange(db, spec, ctx.clock.now());
+      applyMeterChanges(db, meterChangesSeen, (c) => engine.meterChange(c));
+      const row = listMeterChanges(db).find((x) => x.device === r.change.device && x.point === r.change.point && x.at === r.change.at);
+      const refused = row?.status.startsWith('refused') ? row.status : undefined;
+      return { added: r.added, issues: refused ? [{ file: 'meter-change', path: '/at', message: refused }] : [] };
+    },
     addOffset: (o) => {
       const r = recordOffset(db, o, ctx.clock.now());
       if (r.added) log.info({ offset: r.key, tCO2: o.tCO2, type: o.type }, 'offset recorded');
@@ -109,6 +120,12 @@ export async function createAccountingFeature(ctx: GatewayContext, a: Accounting
       unsubscribe = metering ? metering.subscribe((batch, events) => engine.ingest(batch, events)) : ctx.hub.subscribe((batch) => engine.ingest(batch));
       timer = setInterval(() => {
         try {
+          // Meter changes recorded by another process (carbonedge meter-change) reach the stage here.
+          applyMeterChanges(db, meterChangesSeen, (c) => {
+            const r = engine.meterChange(c);
+            if (!r.applied) log.error({ change: c, reason: r.reason }, 'meter change NOT applied');
+            return r;
+          });
           engine.advance(ctx.clock.now());
         } catch (err) {
           log.error({ err }, 'accounting tick failed');

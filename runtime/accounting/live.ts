@@ -21,7 +21,7 @@ import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { OutboxWriter } from '../services.js';
 import type { Reading } from '../types.js';
-import { MILLI, MeteringStage, type MeterEvent, type MeterLookup } from '../metering/stage.js';
+import { MILLI, MeteringStage, type MeterChange, type MeterEvent, type MeterLookup } from '../metering/stage.js';
 import { migrateAccounting } from './acct-db.js';
 import { allocate, type BatteryPools } from './allocation.js';
 import { Calendar, QUARTER_MS, quarterStart as qStart, splitOverQuarters, type CalendarKeys } from './calendar.js';
@@ -85,6 +85,11 @@ export class AccountingEngine {
   private state: EngineState;
   /** Decides counter deltas; `ownStage` when the engine runs without the gateway's metering stage. */
   private readonly stage: MeteringStage;
+
+  /** Record a meter replacement in the metering stage (store and accounting book it alike). */
+  meterChange(c: MeterChange): { applied: boolean; reason?: string } {
+    return this.stage.meterChange(c);
+  }
   private readonly ownStage: boolean;
   private lastCheckpoint = 0;
   private watermark = 0;
@@ -232,6 +237,12 @@ export class AccountingEngine {
     // what flowed in between was booked by the store only; these quarters say so.
     if (prev && e.prevTs > prev.ts) this.gapBetween(dev.id, prev.ts, e.prevTs);
     const delta = e.milli;
+    if (e.meterChange) {
+      const c = e.meterChange;
+      const mw = this.windowFor(e.bucketTs);
+      (mw.meterChanges ??= []).push({ device: dev.id, point: e.point, at: c.at, oldFinal: c.oldFinal, newInitial: c.newInitial, oldAmount: c.oldMilli, newAmount: c.newMilli });
+      this.log.info({ device: dev.id, point: e.point, at: c.at, oldFinal: c.oldFinal, newInitial: c.newInitial }, 'meter change: old counter closed exactly');
+    }
     if (delta <= 0) return;
     const w = this.windowFor(e.bucketTs);
     if (e.flag === 'rollover') w.flags.push({ device: dev.id, point: e.point, flag: 'rollover', ts: e.ts, amount: delta });

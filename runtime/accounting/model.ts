@@ -71,6 +71,8 @@ export interface OpenWindow {
   gaps: { device: string; from: number; to: number | null }[];
   flags: { device: string; point: string; flag: CounterFlag | 'late' | 'catchup' | 'unaccounted'; ts: number; amount?: number }[];
   integrated: string[];
+  /** Meters replaced with a meter-change record: the old counter closed exactly (amounts in milli-units). */
+  meterChanges?: { device: string; point: string; at: number; oldFinal: number; newInitial: number; oldAmount: number; newAmount: number }[];
 }
 
 /** Totals of a window: integer flows (Wh or milli-units) and exact grams of CO2. */

@@ -8,6 +8,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   demo: () => import('./commands/demo.js'),
   instruments: () => import('./commands/instruments.js'),
   inventory: () => import('./commands/inventory.js'),
+  'meter-change': () => import('./commands/meter-change.js'),
   offsets: () => import('./commands/offsets.js'),
   override: () => import('./commands/override.js'),
   read: () => import('./commands/read.js'),
