@@ -12,7 +12,7 @@ const check = (accounting: AccountingConfig, extraDevices: { id: string; role: '
   const cfg = demoConfig(accounting);
   const grid = cfg.devices.find((d) => d.role === 'grid_meter')!;
   let unit = 100;
-  for (const d of extraDevices) cfg.devices.push({ ...grid, id: d.id, role: d.role, unitId: unit++ });
+  for (const d of extraDevices) cfg.devices.push({ id: d.id, role: d.role, bus: grid.bus, profile: grid.profile, pollIntervalMs: grid.pollIntervalMs, unitId: unit++ });
   return validateAccountingConfig(cfg, profiles, 'site.yaml').map((i) => `${i.code} ${i.path}: ${i.message}`);
 };
 
