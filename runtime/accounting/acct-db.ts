@@ -86,6 +86,12 @@ export const ACCOUNTING_MIGRATIONS: Migration[] = [
       UNIQUE (device, point, at_ms)
     );`,
   },
+  {
+    id: 'accounting/4',
+    owner: 'accounting',
+    description: 'hash chain of the quarter records (acct_quarter.hash, prev_hash)',
+    sql: 'ALTER TABLE acct_quarter ADD COLUMN hash TEXT; ALTER TABLE acct_quarter ADD COLUMN prev_hash TEXT;',
+  },
 ];
 
 /**

@@ -267,6 +267,8 @@ export function quarterRecord(
     process: sources.process,
     production,
     quality: { complete, gaps: w.gaps, flags: w.flags, integrated: w.integrated, ...(w.meterChanges?.length ? { meterChanges: w.meterChanges } : {}) },
+    // The counters and absolute readings this quarter was computed from (audit.ts); prevHash is added when it is stored.
+    audit: { meters: Object.values(w.meters ?? {}) },
   };
   return { record, totals };
 }

@@ -49,6 +49,8 @@ export interface MeterEvent {
   ts: number;
   /** Time of the previous sample (the baseline), when there was one. */
   prevTs?: number;
+  /** Absolute value of the previous sample (the baseline), when there was one. */
+  prevValue?: number;
   /** Absolute counter value of this sample (the new baseline). */
   value: number;
   /** Delta in milli-units (integer, >= 0). */
@@ -186,7 +188,7 @@ export class MeteringStage {
         ...(r.canonical !== undefined ? { canonical: r.canonical } : {}),
         ...(r.unit !== undefined ? { unit: r.unit } : {}),
         ts: r.ts,
-        ...(prev ? { prevTs: prev.ts } : {}),
+        ...(prev ? { prevTs: prev.ts, prevValue: prev.m / MILLI } : {}),
         value: r.value,
         milli: oldMilli + newMilli,
         delta: (oldMilli + newMilli) / MILLI,
@@ -204,7 +206,7 @@ export class MeteringStage {
       ...(r.canonical !== undefined ? { canonical: r.canonical } : {}),
       ...(r.unit !== undefined ? { unit: r.unit } : {}),
       ts: r.ts,
-      ...(prev ? { prevTs: prev.ts } : {}),
+      ...(prev ? { prevTs: prev.ts, prevValue: prev.m / MILLI } : {}),
       value: r.value,
       milli,
       delta: milli / MILLI,

@@ -18,6 +18,9 @@ import { loadFactorLibrary } from '../../runtime/accounting/factors.js';
 import { computeInventory } from '../../runtime/accounting/inventory.js';
 import { offsetSchema, recordOffset } from '../../runtime/accounting/offsets.js';
 import { inventoryFromDb } from '../../runtime/accounting/store-inventory.js';
+import { validateAccountingConfig } from '../../runtime/accounting/config-schema.js';
+import { validateSiteConfig } from '../../tools/cli/site.js';
+import { ACCOUNTING, demoConfig, profiles } from './helpers.js';
 
 const lib = loadFactorLibrary();
 const ex1 = () => parseYaml(readFileSync(path.resolve('runtime/accounting/examples/example-1.yaml'), 'utf8')) as Record<string, unknown>;
@@ -113,6 +116,19 @@ describe('evidence and double claims are errors (as for certificates)', () => {
     const overlap = { ...ccer(100, 'F'), tCO2: 50, serials: ['CCER2023F000051..CCER2023F000100'] };
     expect(recordOffset(db, overlap, 3).issues[0]!.message).toMatch(/already claimed/);
     db.close();
+  });
+});
+
+describe('site config accounting.offsets', () => {
+  it('the schema takes the entry; the check refuses one without evidence and serials claimed twice', () => {
+    const ok = ccer(500, 'K');
+    expect(() => validateSiteConfig(JSON.parse(JSON.stringify(demoConfig({ ...ACCOUNTING, offsets: [ok] }))), 'site.yaml')).not.toThrow();
+    const bare = { type: 'GS', tCO2: 5, vintage: 2023, project: 'GS-1', retiredOn: '2024-03-01' };
+    const issues = validateAccountingConfig(demoConfig({ ...ACCOUNTING, offsets: [ok, ok, bare] }), profiles, 'site.yaml').map((i) => `${i.code} ${i.path}: ${i.message}`);
+    expect(issues).toEqual([
+      expect.stringMatching(/^CE_CONFIG_EVIDENCE \/accounting\/offsets\/2: missing evidence/),
+      expect.stringMatching(/^CE_CONFIG_EVIDENCE \/accounting\/offsets: the same offset serials appear in more than one entry/),
+    ]);
   });
 });
 

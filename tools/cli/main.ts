@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   receive: () => import('./commands/receive.js'),
   run: () => import('./commands/run.js'),
   simulate: () => import('./commands/simulate.js'),
+  verify: () => import('./commands/verify.js'),
 };
 
 function help(): string {
