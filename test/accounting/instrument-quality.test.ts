@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../runtime/config/errors.js';
 import { activityToInput } from '../../runtime/accounting/activity.js';
-import { checkInstrument } from '../../runtime/accounting/instruments.js';
+import { checkInstrument, instrumentPeriod } from '../../runtime/accounting/instruments.js';
 import { loadFactorLibrary } from '../../runtime/accounting/factors.js';
 import { computeInventory } from '../../runtime/accounting/inventory.js';
 import { gecValidity } from '../../runtime/accounting/quality.js';
@@ -47,6 +47,17 @@ describe('instruments: quality criteria are errors', () => {
     expect(inv(gec({ vintage: '2021-06' })).total_market_t).toBe(6290.212597); // valid until 2023-06-01: overlaps 2023
     expect(errors(gec({ vintage: 2024 }))).toMatch(/outside the period 2023-01-01 .. 2023-12-31/);
     expect(errors({ ...ex1(), instruments: [{ type: 'green-power-contract', MWh: 100, vintage: 2022, evidence: 'contract GP-17, settlement 2022-12' }] })).toMatch(/green-power-contract of vintage 2022 lies outside the reporting period/);
+  });
+  it('live (site config, CLI, MQTT): a GEC covers consumption for two years from its production month', () => {
+    const utcDay = (ts: number) => Math.floor(ts / 86_400_000) * 86_400_000;
+    const p = (vintage: string | number, type: 'GEC' | 'PPA' = 'GEC') => {
+      const r = instrumentPeriod({ type, MWh: 1, vintage, evidence: 'retirement record R-1' }, utcDay);
+      return [new Date(r.from).toISOString().slice(0, 10), new Date(r.to).toISOString().slice(0, 10)];
+    };
+    expect(p('2023-01')).toEqual(['2023-01-01', '2025-01-01']); // was 2023 only
+    expect(p('2022-03')).toEqual(['2022-03-01', '2024-03-01']);
+    expect(p(2024)).toEqual(['2024-01-01', '2026-12-01']);
+    expect(p(2024, 'PPA')).toEqual(['2024-01-01', '2025-01-01']); // other instruments: the vintage year
   });
   it('an instrument of a foreign market (I-REC for consumption in China) unless overridden with a reason, stated in the output', () => {
     const irec = { type: 'I-REC', MWh: 3000, vintage: 2023, serials: ['IREC2023A000001..IREC2023A003000'] };
