@@ -58,6 +58,40 @@ export const ACCOUNTING_MIGRATIONS: Migration[] = [
       db.prepare("INSERT OR IGNORE INTO acct_meta (key, value) VALUES ('schema_version', ?)").run(String(ACCT_SCHEMA_VERSION));
     },
   },
+  {
+    id: 'accounting/2',
+    owner: 'accounting',
+    description: 'retired offsets (acct_offset)',
+    sql: `CREATE TABLE IF NOT EXISTS acct_offset (
+      key TEXT PRIMARY KEY,
+      spec TEXT NOT NULL,
+      t_co2 TEXT NOT NULL,
+      retired_on TEXT NOT NULL,
+      added_ms INTEGER NOT NULL
+    );`,
+  },
+  {
+    id: 'accounting/3',
+    owner: 'accounting',
+    description: 'meter-change records (acct_meter_change)',
+    sql: `CREATE TABLE IF NOT EXISTS acct_meter_change (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      device TEXT NOT NULL,
+      point TEXT NOT NULL,
+      old_final REAL NOT NULL,
+      new_initial REAL NOT NULL,
+      at_ms INTEGER NOT NULL,
+      recorded_ms INTEGER NOT NULL,
+      status TEXT NOT NULL,
+      UNIQUE (device, point, at_ms)
+    );`,
+  },
+  {
+    id: 'accounting/4',
+    owner: 'accounting',
+    description: 'hash chain of the quarter records (acct_quarter.hash, prev_hash)',
+    sql: 'ALTER TABLE acct_quarter ADD COLUMN hash TEXT; ALTER TABLE acct_quarter ADD COLUMN prev_hash TEXT;',
+  },
 ];
 
 /**

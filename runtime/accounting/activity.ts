@@ -11,8 +11,9 @@ import { parseSource } from '../config/yaml-source.js';
 import { METERED_GJ, fuelToBasis, hotWaterHeat, steamHeat } from './conversions.js';
 import type { MarketRemainder } from './emissions.js';
 import { Q } from './exact.js';
-import { GRID_KINDS, fromEntry, fuelFactor, resolveFactor, type FactorLibrary, type FactorOverride, type FuelParameters, type ResolvedFactor } from './factors.js';
+import { GRID_KINDS, LOCATION_KINDS, fromEntry, fuelFactor, resolveFactor, type FactorLibrary, type FactorOverride, type FuelParameters, type ResolvedFactor } from './factors.js';
 import type { InventoryInput } from './inventory.js';
+import { normalizeOffset, type OffsetSpec } from './offsets.js';
 
 export interface ActivityFile {
   site?: string;
@@ -37,9 +38,11 @@ export interface ActivityFile {
   }[];
   heat?: { name?: string; quantityGJ?: number; steamTonnes?: number; enthalpyKJperKg?: number; hotWaterTonnes?: number; temperatureC?: number; factor?: string | number }[];
   process?: { name: string; quantity: number; unit: string; factor: string | number; source: string }[];
-  instruments?: { type: string; MWh: number; serials?: string[]; vintage?: string | number; evidence?: string; retired?: boolean }[];
-  intervals?: { consumptionMWh: number; renewableMWh: number }[];
+  instruments?: { type: string; MWh: number; serials?: string[]; vintage?: string | number; evidence?: string; retired?: boolean; foreignMarketReason?: string }[];
+  intervals?: { start?: string; end?: string; consumptionMWh: number; renewableMWh: number }[];
+  market?: string;
   production?: { line?: string; quantity: number; unit: string; share?: number }[];
+  offsets?: OffsetSpec[];
   factors?: FactorOverride[];
 }
 
@@ -86,7 +89,7 @@ export function activityToInput(
       else throw err;
     }
   }
-  const gridFactor = resolveFactor(a.gridFactor, lib, GRID_KINDS, 'tCO2/MWh', 'gridFactor', file, issues);
+  const gridFactor = resolveFactor(a.gridFactor, lib, LOCATION_KINDS, 'tCO2/MWh', 'gridFactor', file, issues);
   const residualFactor = a.residualFactor === undefined ? undefined : resolveFactor(a.residualFactor, lib, GRID_KINDS, 'tCO2/MWh', 'residualFactor', file, issues);
   const heatFactor = resolveFactor(a.heatFactor ?? 'CN-heat-default', lib, ['heat'], 'tCO2/GJ', 'heatFactor', file, issues);
 
@@ -143,6 +146,8 @@ export function activityToInput(
   });
 
   if (issues.length || !gridFactor || !heatFactor) throw new ConfigError(withLines(issues), 'the activity file has errors');
+  // The market of consumption: stated, or China for the library's China grid factors.
+  const market = a.market ?? (typeof a.gridFactor === 'string' && a.gridFactor.startsWith('CN-') ? 'CN' : undefined);
   return {
     site: a.site,
     period: a.period,
@@ -160,8 +165,17 @@ export function activityToInput(
     fuels,
     heat,
     process,
-    instruments: (a.instruments ?? []).map((x) => ({ type: x.type, MWh: Q.from(x.MWh), serials: x.serials, vintage: x.vintage, evidence: x.evidence })),
-    intervals: a.intervals?.map((x) => ({ consumptionMWh: Q.from(x.consumptionMWh), renewableMWh: Q.from(x.renewableMWh) })),
+    instruments: (a.instruments ?? []).map((x) => ({
+      type: x.type,
+      MWh: Q.from(x.MWh),
+      serials: x.serials,
+      vintage: x.vintage,
+      evidence: x.evidence,
+      ...(x.foreignMarketReason ? { foreignMarketReason: x.foreignMarketReason } : {}),
+    })),
+    intervals: a.intervals?.map((x) => ({ ...(x.start ? { start: x.start } : {}), ...(x.end ? { end: x.end } : {}), consumptionMWh: Q.from(x.consumptionMWh), renewableMWh: Q.from(x.renewableMWh) })),
+    ...(market ? { market } : {}),
+    offsets: (a.offsets ?? []).map(normalizeOffset),
     production: a.production?.map((p) => ({ line: p.line ?? 'site', quantity: Q.from(p.quantity), unit: p.unit, share: Q.from(p.share ?? 1) })),
   };
 }

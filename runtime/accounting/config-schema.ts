@@ -1,9 +1,11 @@
 import type { ConfigIssue } from '../config/errors.js';
 import type { SiteConfig } from '../config/types.js';
 import type { AnyProfile } from '../../drivers/profiles/types.js';
-import { GRID_KINDS, loadFactorLibrary, type FactorKind, type FactorLibrary, type FactorOverride } from './factors.js';
+import { GRID_KINDS, LOCATION_KINDS, loadFactorLibrary, type FactorKind, type FactorLibrary, type FactorOverride } from './factors.js';
 import { ConfigError } from '../config/errors.js';
 import { timeZoneIssue } from '../config/timezone.js';
+import { rolloverIssue } from '../metering/counter-delta.js';
+import { checkOffsets, offsetSchema, type OffsetSpec } from './offsets.js';
 
 /** Per-device accounting settings (`accounting.devices.<deviceId>`). */
 export interface AccountingDeviceConfig {
@@ -35,6 +37,8 @@ export interface AccountingDeviceConfig {
   maxRatePerHour?: number;
   /** Integrate active_power when the device has no energy counter (default: accounting.integrationFallback). */
   integrate?: boolean;
+  /** generator: the fuel_meter device that meters its fuel (its Scope 1 comes from that meter). */
+  fuelMeter?: string;
 }
 
 export interface InstrumentConfig {
@@ -46,6 +50,8 @@ export interface InstrumentConfig {
   /** Consumption period it may cover (default: the vintage year). */
   validFrom?: string;
   validTo?: string;
+  /** Why an instrument of another market is claimed (I-REC for consumption in China). */
+  foreignMarketReason?: string;
 }
 
 export interface AccountingConfig {
@@ -70,6 +76,8 @@ export interface AccountingConfig {
   uplink?: boolean;
   devices?: Record<string, AccountingDeviceConfig>;
   instruments?: InstrumentConfig[];
+  /** Retired offsets (runtime/accounting/offsets.ts), recorded in acct_offset at start. */
+  offsets?: OffsetSpec[];
   /** Factor overrides with measured values, or user-added factors. */
   factors?: FactorOverride[];
 }
@@ -116,6 +124,7 @@ export const accountingConfigSchema: Record<string, unknown> = {
           rolloverAt: { type: 'number', exclusiveMinimum: 0 },
           maxRatePerHour: { type: 'number', exclusiveMinimum: 0 },
           integrate: { type: 'boolean' },
+          fuelMeter: { type: 'string', minLength: 1, description: "generator: id of the fuel_meter device metering its fuel (Scope 1)" },
         },
       },
     },
@@ -133,9 +142,11 @@ export const accountingConfigSchema: Record<string, unknown> = {
           evidence: { type: 'string', minLength: 1 },
           validFrom: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}' },
           validTo: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}' },
+          foreignMarketReason: { type: 'string', minLength: 10, description: 'why an instrument of another market (I-REC for consumption in China) is claimed; stated in the output' },
         },
       },
     },
+    offsets: { type: 'array', items: offsetSchema },
     factors: {
       type: 'array',
       items: { type: 'object', required: ['id', 'source'], properties: { id: { type: 'string' }, source: { type: 'string', minLength: 1 } } },
@@ -179,7 +190,7 @@ export function validateAccountingConfig(config: SiteConfig, profiles: Map<strin
     if (err instanceof ConfigError) return err.issues.map((i) => ({ ...i, path: i.file === file ? `/accounting/factors${i.path}` : i.path }));
     throw err;
   }
-  checkRef(a.gridFactor, lib, GRID_KINDS, '/accounting/gridFactor', file, issues);
+  checkRef(a.gridFactor, lib, LOCATION_KINDS, '/accounting/gridFactor', file, issues);
   checkRef(a.residualFactor, lib, GRID_KINDS, '/accounting/residualFactor', file, issues);
   checkRef(a.heatFactor, lib, ['heat'], '/accounting/heatFactor', file, issues);
   if ((a.marketRemainder ?? 'residual') === 'residual' && a.residualFactor === undefined) {
@@ -232,6 +243,8 @@ export function validateAccountingConfig(config: SiteConfig, profiles: Map<strin
       if (dc.unit && !units.includes(dc.unit)) issues.push({ file, path: `${path}/unit`, message: `heat '${kind}' counters are read in ${units.join(', ')}, got '${dc.unit}'` });
       checkRef(dc.heatFactor, lib, ['heat'], `${path}/heatFactor`, file, issues);
     }
+    const rollover = dc.rolloverAt === undefined ? undefined : rolloverIssue(dc.rolloverAt);
+    if (rollover) issues.push({ file, code: 'CE_CONFIG_INVALID', path: `${path}/rolloverAt`, message: rollover });
     if (dc.processFactor !== undefined && !dc.processSource) {
       issues.push({ file, path: `${path}/processSource`, message: 'a process emission factor needs its source' });
     }
@@ -244,16 +257,51 @@ export function validateAccountingConfig(config: SiteConfig, profiles: Map<strin
     }
   }
   for (const d of config.devices) {
+    if (d.role === 'generator') issues.push(...generatorFuelIssues(d.id, a, devices, file));
     if (ROLES_WITH_POINT.has(d.role) && !a.devices?.[d.id]) {
       issues.push({ file, path: `/accounting/devices/${d.id}`, message: `device '${d.id}' (${d.role}) needs accounting settings (point, unit${d.role === 'fuel_meter' ? ', fuel' : d.role === 'heat_meter' ? ', heat' : ''})` });
     }
   }
+  const china = typeof a.gridFactor === 'string' && a.gridFactor.startsWith('CN-');
   (a.instruments ?? []).forEach((ins, i) => {
+    if (china && ins.type === 'I-REC' && !ins.foreignMarketReason) {
+      issues.push({
+        file,
+        code: 'CE_CONFIG_EVIDENCE',
+        path: `/accounting/instruments/${i}/type`,
+        message: 'I-REC is an instrument of another market than the consumption (China, where the GEC is the sole proof of renewable attributes); set foreignMarketReason to claim it anyway (stated in the output)',
+      });
+    }
     if (!ins.serials?.length && !ins.evidence) {
-      issues.push({ file, path: `/accounting/instruments/${i}`, message: `missing evidence: ${ins.type} of ${ins.MWh} MWh has neither serials nor an evidence reference (contract, settlement or retirement record)` });
+      issues.push({ file, code: 'CE_CONFIG_EVIDENCE', path: `/accounting/instruments/${i}`, message: `missing evidence: ${ins.type} of ${ins.MWh} MWh has neither serials nor an evidence reference (contract, settlement or retirement record)` });
     }
   });
+  issues.push(...checkOffsets(a.offsets ?? [], file, '/accounting/offsets'));
   const tz = timeZoneIssue(a.timezone, file, '/accounting/timezone');
   if (tz) issues.push(tz);
   return issues;
+}
+
+/**
+ * A fossil generator's Scope 1 comes from its fuel meter: without one it would silently be 0.
+ * `accounting.devices.<generator>.fuelMeter` must name a fuel_meter device with accounting settings.
+ */
+function generatorFuelIssues(id: string, a: AccountingConfig, devices: Map<string, SiteConfig['devices'][number]>, file: string): ConfigIssue[] {
+  const path = `/accounting/devices/${id}/fuelMeter`;
+  const meter = a.devices?.[id]?.fuelMeter;
+  const code = 'CE_CONFIG_NO_FUEL_SOURCE' as const;
+  if (!meter) {
+    return [
+      {
+        file,
+        code,
+        path,
+        message: `generator '${id}' has no fuel source: its Scope 1 would be 0 with nothing flagged. Add a fuel_meter device (with accounting.devices.<meter>: point, unit, fuel) and set accounting.devices.${id}.fuelMeter to its id`,
+      },
+    ];
+  }
+  const d = devices.get(meter);
+  if (!d || d.role !== 'fuel_meter') return [{ file, code, path, message: `'${meter}' is not a fuel_meter device (${d ? `role ${d.role}` : 'no such device'})` }];
+  if (!a.devices?.[meter]?.fuel) return [{ file, code, path, message: `fuel meter '${meter}' has no accounting settings (accounting.devices.${meter}: point, unit, fuel)` }];
+  return [];
 }

@@ -11,6 +11,9 @@ const gcd = (a: bigint, b: bigint): bigint => {
   return a;
 };
 
+/** Display rounding: `half-even` (GB/T 8170-2008, the default) or `half-up` (away from zero on a tie). */
+export type RoundingRule = 'half-even' | 'half-up';
+
 export class Q {
   readonly n: bigint;
   readonly d: bigint;
@@ -111,20 +114,25 @@ export class Q {
     return this.n < 0n && q * this.d !== this.n ? q - 1n : q;
   }
 
-  /** Rounded to an integer, half to even (banker's rounding: no bias when summing shown values). */
-  round(): bigint {
+  /**
+   * Rounded to an integer. `half-even` (default): a tie goes to the even neighbour (GB/T 8170-2008
+   * "四舍六入五成双"; banker's rounding: no bias when summing shown values). `half-up`: a tie goes
+   * away from zero ("四舍五入", what Chinese reporting templates print).
+   */
+  round(rule: RoundingRule = 'half-even'): bigint {
+    if (this.n < 0n) return -this.neg().round(rule);
     const f = this.floor();
     const rem = this.sub(Q.of(f));
     const c = rem.cmp(Q.of(1, 2));
     if (c < 0) return f;
-    if (c > 0) return f + 1n;
+    if (c > 0 || rule === 'half-up') return f + 1n;
     return f % 2n === 0n ? f : f + 1n;
   }
 
-  /** Decimal text with `digits` decimals, rounded half to even: for display only. */
-  toFixed(digits: number): string {
+  /** Decimal text with `digits` decimals, rounded by `rule` (default half to even): for display only. */
+  toFixed(digits: number, rule: RoundingRule = 'half-even'): string {
     const scale = 10n ** BigInt(digits);
-    const r = this.mul(Q.of(scale)).round();
+    const r = this.mul(Q.of(scale)).round(rule);
     const neg = r < 0n;
     const abs = neg ? -r : r;
     const int = abs / scale;

@@ -99,6 +99,19 @@ export function fuelFactor(f: Pick<FuelParameters, 'ncv' | 'carbonContent' | 'ox
   return Q.from(f.ncv).mul(Q.from(f.carbonContent).div(1000)).mul(Q.from(f.oxidation)).mul(Q.of(44, 12));
 }
 
+/**
+ * Why a fuel entry's shown `value` disagrees with its own parameters, or undefined: the value must
+ * be NCV x CC x OF x 44/12 rounded (half up) to the decimals it is written with.
+ */
+export function displayMismatch(value: number, f: FuelParameters): string | undefined {
+  const text = String(value);
+  const decimals = text.includes('e') ? 12 : (text.split('.')[1] ?? '').length;
+  const exact = fuelFactor(f);
+  const shown = exact.toFixed(decimals, 'half-up');
+  if (Q.from(shown).eq(Q.from(value))) return undefined;
+  return `display value ${text} disagrees with its parameters: NCV ${f.ncv} x CC ${f.carbonContent}/1000 x OF ${f.oxidation} x 44/12 = ${exact.toFixed(decimals + 3)}...; write ${shown}`;
+}
+
 /** A factor as used in a line: library entry or a number the user wrote. */
 export interface ResolvedFactor {
   id: string;
@@ -136,7 +149,9 @@ export function resolveFactor(
         ? ' (product-footprint factors are life-cycle values for GB/T 24067 and are kept apart from Scope 2)'
         : e.kind === 'grid-compliance'
           ? ' (carbon-market compliance defaults are a different series; give the number explicitly if you must use it)'
-          : '';
+          : e.kind === 'grid-residual' || e.kind === 'grid-fossil'
+            ? ' (location-based accounting uses the grid-average series, e.g. CN-2023-national or a regional average; the residual and fossil series belong to the market-based remainder)'
+            : '';
     issues.push({ file, path: `/${field}`, message: `factor '${ref}' is of kind ${e.kind}; expected ${kinds.join(' or ')}${why}` });
     return undefined;
   }
@@ -147,8 +162,10 @@ export function fromEntry(e: FactorEntry): ResolvedFactor {
   return { id: e.id, value: factorValue(e), unit: e.unit, source: e.source, dataYear: e.dataYear, edition: e.edition, kind: e.kind, overridden: e.overridden };
 }
 
-/** Scope 2 kinds acceptable as grid (location) and residual factors. */
+/** Scope 2 kinds acceptable as residual (market-based remainder) factors. */
 export const GRID_KINDS: readonly FactorKind[] = ['grid-average', 'grid-residual', 'grid-fossil'];
+/** The location-based factor must be a grid-average series (GHG Protocol Scope 2): never the residual or fossil series. */
+export const LOCATION_KINDS: readonly FactorKind[] = ['grid-average'];
 
 /** Directory of the built-in factor data. */
 export function builtinFactorDir(): string {
@@ -183,6 +200,10 @@ function checkEntry(raw: unknown, file: string, where: string, issues: ConfigIss
       }
       if (typeof f.oxidation === 'number' && f.oxidation > 1) add('/fuel/oxidation', 'expected a fraction <= 1');
       if (f.density !== undefined && !(typeof f.density === 'number' && f.density > 0)) add('/fuel/density', 'expected a density in t/m3 > 0');
+      if (issues.length === before && typeof r.value === 'number') {
+        const mismatch = displayMismatch(r.value, f as unknown as FuelParameters);
+        if (mismatch) add('/value', mismatch);
+      }
     }
   }
   if (issues.length > before) return undefined;

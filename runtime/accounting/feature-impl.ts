@@ -3,10 +3,12 @@ import type { Feature, GatewayContext } from '../feature-api.js';
 import { section } from '../feature-api.js';
 import { OUTBOX } from '../services.js';
 import { METERING } from '../metering/service.js';
+import { recordOffset } from './offsets.js';
+import { applyMeterChanges, checkMeterChange, listMeterChanges, recordMeterChange } from './meter-change.js';
 import { ACCOUNTING, type AccountingService } from './service.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { AccountingConfig, InstrumentConfig } from './config-schema.js';
-import { GRID_KINDS, loadFactorLibrary, type FactorLibrary } from './factors.js';
+import { GRID_KINDS, LOCATION_KINDS, loadFactorLibrary, type FactorLibrary } from './factors.js';
 import { fromEntry, resolveFactor, type ResolvedFactor } from './factors.js';
 import { AccountingEngine, accountingDevices, type AcctSettings } from './live.js';
 import { RollingTotals } from './rolling.js';
@@ -21,7 +23,7 @@ export function resolveAccountingSettings(
   if (!a) throw new ConfigError([{ file, path: '/accounting', message: 'no accounting section' }]);
   const issues: ConfigIssue[] = [];
   const lib = a.factors?.length ? baseLib.withOverrides(a.factors, file) : baseLib;
-  const grid = resolveFactor(a.gridFactor, lib, GRID_KINDS, 'tCO2/MWh', 'accounting/gridFactor', file, issues);
+  const grid = resolveFactor(a.gridFactor, lib, LOCATION_KINDS, 'tCO2/MWh', 'accounting/gridFactor', file, issues);
   const residual = a.residualFactor === undefined ? undefined : resolveFactor(a.residualFactor, lib, GRID_KINDS, 'tCO2/MWh', 'accounting/residualFactor', file, issues);
   const heat = resolveFactor(a.heatFactor ?? 'CN-heat-default', lib, ['heat'], 'tCO2/GJ', 'accounting/heatFactor', file, issues);
   const marketRemainder = a.marketRemainder ?? 'residual';
@@ -81,6 +83,7 @@ export async function createAccountingFeature(ctx: GatewayContext, a: Accounting
   const db = database.persistence.db;
   const outbox = ctx.services.get(OUTBOX);
   const metering = ctx.services.get(METERING);
+  const meterChangesSeen = new Set<number>();
   const engine = new AccountingEngine(settings, devices, { db, outbox, logger: log, ...(metering ? { metering: metering.stage } : {}) });
   const rolling = new RollingTotals(db);
   const service: AccountingService = {
@@ -89,7 +92,26 @@ export async function createAccountingFeature(ctx: GatewayContext, a: Accounting
     addInstrument: (ins) => engine.addInstrument(ins, ctx.clock.now()),
     rolling: (ms) => rolling.totals(ctx.clock.now() - ms),
     onsiteAttributes: settings.onsiteAttributes,
+    addMeterChange: (spec) => {
+      const issues = checkMeterChange(spec, 'meter-change', new Set(ctx.config.devices.map((d) => d.id)));
+      if (issues.length) return { added: false, issues };
+      const r = recordMeterChange(db, spec, ctx.clock.now());
+      applyMeterChanges(db, meterChangesSeen, (c) => engine.meterChange(c));
+      const row = listMeterChanges(db).find((x) => x.device === r.change.device && x.point === r.change.point && x.at === r.change.at);
+      const refused = row?.status.startsWith('refused') ? row.status : undefined;
+      return { added: r.added, issues: refused ? [{ file: 'meter-change', path: '/at', message: refused }] : [] };
+    },
+    addOffset: (o) => {
+      const r = recordOffset(db, o, ctx.clock.now());
+      if (r.added) log.info({ offset: r.key, tCO2: o.tCO2, type: o.type }, 'offset recorded');
+      return { added: r.added, issues: r.issues };
+    },
   };
+  // Offsets from the config are recorded at every start (idempotent by key), like instruments.
+  for (const o of a.offsets ?? []) {
+    const r = service.addOffset(o);
+    if (r.issues.length) log.error({ offset: o, issues: r.issues.map((i) => i.message) }, 'offset NOT recorded: it is not claimed');
+  }
   ctx.services.provide(ACCOUNTING, service, 'accounting');
   let unsubscribe: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -102,6 +124,12 @@ export async function createAccountingFeature(ctx: GatewayContext, a: Accounting
       unsubscribe = metering ? metering.subscribe((batch, events) => engine.ingest(batch, events)) : ctx.hub.subscribe((batch) => engine.ingest(batch));
       timer = setInterval(() => {
         try {
+          // Meter changes recorded by another process (carbonedge meter-change) reach the stage here.
+          applyMeterChanges(db, meterChangesSeen, (c) => {
+            const r = engine.meterChange(c);
+            if (!r.applied) log.error({ change: c, reason: r.reason }, 'meter change NOT applied');
+            return r;
+          });
           engine.advance(ctx.clock.now());
         } catch (err) {
           log.error({ err }, 'accounting tick failed');

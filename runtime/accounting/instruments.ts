@@ -16,6 +16,7 @@ import { migrateAccounting } from './acct-db.js';
 import { accountingConfigSchema, type InstrumentConfig } from './config-schema.js';
 import { Q } from './exact.js';
 import { countSerials } from './serials.js';
+import { gecValidity } from './quality.js';
 
 /** A stable key for an instrument (its serials, or type/MWh/vintage/evidence). */
 export function instrumentKey(i: InstrumentConfig): string {
@@ -35,7 +36,10 @@ export function checkInstrument(ins: unknown, file = 'instrument', where = ''): 
   const x = ins as InstrumentConfig;
   const issues: ConfigIssue[] = [];
   if (!x.serials?.length && !x.evidence) {
-    issues.push({ file, path: where, message: `missing evidence: ${x.type} of ${x.MWh} MWh has neither serials nor an evidence reference (contract, settlement or retirement record)` });
+    issues.push({ file, code: 'CE_CONFIG_EVIDENCE', path: where, message: `missing evidence: ${x.type} of ${x.MWh} MWh has neither serials nor an evidence reference (contract, settlement or retirement record)` });
+  }
+  if (x.type === 'GEC' && !Number.isInteger(x.MWh)) {
+    issues.push({ file, code: 'CE_CONFIG_EVIDENCE', path: `${where}/MWh`, message: `${x.MWh} MWh of GEC: GECs are issued in whole certificates (1 GEC = 1 MWh)` });
   }
   if (x.serials?.length) {
     const { count, duplicates, bad } = countSerials(x.serials);
@@ -49,13 +53,17 @@ export function checkInstrument(ins: unknown, file = 'instrument', where = ''): 
 
 /**
  * The consumption period an instrument may cover, ms: validFrom..validTo (local days, inclusive),
- * else its vintage year, else unlimited. `dayStart(ts)` gives the start of the local day of ts.
+ * else for a GEC two years from its production month (`vintage` YYYY-MM; a YYYY vintage: from
+ * January to 24 months after December), else its vintage year, else unlimited. `dayStart(ts)` gives the start of the local day of ts.
  */
 export function instrumentPeriod(ins: InstrumentConfig, dayStart: (ts: number) => number): { from: number; to: number } {
   const local = (date: string) => dayStart(Date.parse(`${date.slice(0, 10)}T12:00:00Z`));
   if (ins.validFrom || ins.validTo) {
     return { from: ins.validFrom ? local(ins.validFrom) : 0, to: ins.validTo ? local(ins.validTo) + 86_400_000 : Number.MAX_SAFE_INTEGER };
   }
+  // A GEC is valid two years from its production month (NEA), not only in its vintage year.
+  const gec = ins.type === 'GEC' && ins.vintage !== undefined ? gecValidity(ins.vintage) : undefined;
+  if (gec) return { from: local(gec.from), to: local(gec.to) };
   const y = ins.vintage !== undefined ? String(ins.vintage).slice(0, 4) : undefined;
   if (y && /^\d{4}$/.test(y)) return { from: local(`${y}-01-01`), to: local(`${Number(y) + 1}-01-01`) };
   return { from: 0, to: Number.MAX_SAFE_INTEGER };

@@ -19,6 +19,8 @@ import {
 import { Q } from './exact.js';
 import type { ResolvedFactor } from './factors.js';
 import { countSerials } from './serials.js';
+import { qualityIssues } from './quality.js';
+import { checkOffsets, offsetBalance, offsetLine, type OffsetBalance, type OffsetSpec } from './offsets.js';
 
 // Re-exported for the callers of the inventory module (CLI, feature, tests).
 export type { MarketRemainder } from './emissions.js';
@@ -32,6 +34,8 @@ export interface InstrumentInput {
   serials?: string[];
   vintage?: string | number;
   evidence?: string;
+  /** Why an instrument of another market is claimed (stated in the output). */
+  foreignMarketReason?: string;
 }
 
 /** Normalized, exact inventory input (what an activity file or the store is turned into). */
@@ -55,8 +59,14 @@ export interface InventoryInput {
   heat: { name: string; gj: Q; conversion: string; factor: ResolvedFactor }[];
   process: { name: string; quantity: Q; unit: string; factor: ResolvedFactor }[];
   instruments: InstrumentInput[];
-  intervals?: { consumptionMWh: Q; renewableMWh: Q }[];
+  intervals?: { start?: string; end?: string; consumptionMWh: Q; renewableMWh: Q }[];
+  /** Market of consumption (ISO country code, CN for China's grid factors): instruments of other markets are refused. */
+  market?: string;
   production?: { line: string; quantity: Q; unit: string; share: Q }[];
+  /** Retired offsets claimed for the period (net balance only, never inside gross emissions). */
+  offsets?: OffsetSpec[];
+  /** What is open for the period (gaps, incomplete data), one sentence each: keeps `zero_carbon` false. */
+  open?: string[];
 }
 
 export interface InventoryLine {
@@ -77,7 +87,7 @@ export interface InventoryLine {
   emissions_exact: string;
 }
 
-export interface InventoryResult {
+export interface InventoryResult extends Omit<OffsetBalance, 'exact'> {
   site?: string;
   period?: { from?: string; to?: string };
   method: {
@@ -101,7 +111,7 @@ export interface InventoryResult {
   lines: InventoryLine[];
   warnings: string[];
   /** Exact totals (decimal or n/d text), tCO2. */
-  exact: { scope1_t: string; scope2_location_t: string; scope2_market_t: string; total_location_t: string; total_market_t: string };
+  exact: { scope1_t: string; scope2_location_t: string; scope2_market_t: string; total_location_t: string; total_market_t: string } & Partial<OffsetBalance['exact']>;
 }
 
 const DISPLAY_DECIMALS = 6;
@@ -172,7 +182,6 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
     }
     instrumentMWh = instrumentMWh.add(ins.MWh);
     const evidence = ins.serials?.length ? `${ins.serials.length} serial entr${ins.serials.length === 1 ? 'y' : 'ies'}` : ins.evidence ? ins.evidence : 'none recorded';
-    if (!ins.serials?.length && !ins.evidence) warnings.push(`instrument ${i} (${ins.type}, ${ins.MWh.toString()} MWh) has no serials or evidence reference recorded`);
     lines.push({
       scope: 'info',
       category: 'instrument',
@@ -194,6 +203,25 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
       message: `instruments claim ${instrumentMWh.toString()} MWh but only ${importMWh.toString()} MWh of grid electricity was consumed: over-claiming is not allowed`,
     });
   }
+
+  issues.push(...checkOffsets(input.offsets ?? [], file, '/offsets'));
+  const quality = qualityIssues(
+    {
+      ...(input.period ? { period: input.period } : {}),
+      ...(input.market ? { market: input.market } : {}),
+      instruments: input.instruments,
+      ...(input.production ? { production: input.production } : {}),
+      ...(input.intervals ? { intervals: input.intervals } : {}),
+      consumption: el.gridImportMWh.add(onsite),
+      factors: [
+        { field: 'gridFactor', factor: input.gridFactor },
+        ...(input.residualFactor ? [{ field: 'residualFactor', factor: input.residualFactor }] : []),
+      ],
+    },
+    file,
+  );
+  issues.push(...quality.issues);
+  warnings.push(...quality.warnings);
 
   const remainder = marketRemainderFactor(input.marketRemainder, input.gridFactor, input.residualFactor);
   if (!remainder) issues.push({ file, path: '/residualFactor', message: "marketRemainder is 'residual' but no residualFactor is given (e.g. CN-2023-residual)" });
@@ -297,7 +325,9 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
   const { scope1, scope2_location: s2Loc, scope2_market: s2Mkt, total_location: totLoc, total_market: totMkt } = co2;
 
   // ---- green shares ----
-  const consumption = importMWh.add(onsite);
+  // Consumption is gross grid import + on-site renewable consumed, with or without netting: the
+  // export is already outside `onsiteRenewableConsumedMWh`; netting applies to the emissions line only.
+  const consumption = el.gridImportMWh.add(onsite);
   const greenNum = (el.onsiteAttributesRetained ? onsite : Q.ZERO).add(Q.min(instrumentMWh, importMWh));
   const share = (a: Q, b: Q) => (b.isZero() ? Q.ZERO : Q.min(Q.ONE, a.div(b)));
   const greenAnnual = share(greenNum, consumption);
@@ -313,6 +343,8 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
     greenHourly = share(matched, load);
   }
 
+  for (const o of input.offsets ?? []) lines.push(offsetLine(o));
+  const balance = offsetBalance(totLoc, totMkt, input.offsets ?? [], input.open ?? []);
   const result: InventoryResult = {
     ...(input.site ? { site: input.site } : {}),
     ...(input.period ? { period: input.period } : {}),
@@ -333,6 +365,11 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
     ...(greenHourly ? { green_share_hourly: num(greenHourly) } : {}),
     self_sufficiency: num(selfSuff),
     consumption_MWh: num(consumption),
+    offsets_t: balance.offsets_t,
+    net_location_t: balance.net_location_t,
+    net_market_t: balance.net_market_t,
+    zero_carbon: balance.zero_carbon,
+    zero_carbon_missing: balance.zero_carbon_missing,
     lines,
     warnings,
     exact: {
@@ -341,6 +378,7 @@ export function computeInventory(input: InventoryInput, file = 'activity'): Inve
       scope2_market_t: s2Mkt.toString(),
       total_location_t: totLoc.toString(),
       total_market_t: totMkt.toString(),
+      ...balance.exact,
     },
   };
   if (input.production?.length) {
@@ -380,6 +418,10 @@ export function formatInventory(r: InventoryResult): string {
   total('Scope 2 market-based', r.scope2_market_t);
   total('Total (location-based)', r.total_location_t);
   total('Total (market-based)', r.total_market_t);
+  total('Offsets retired (not netted in the totals above)', r.offsets_t);
+  total('Net balance (location-based) = total - offsets', r.net_location_t);
+  total('Net balance (market-based) = total - offsets', r.net_market_t);
+  out.push(`Zero-carbon balance: ${r.zero_carbon ? 'yes (net market-based <= 0, nothing open)' : `no - ${r.zero_carbon_missing.join('; ')}`}`);
   out.push('');
   const pct = (x: number) => `${(x * 100).toFixed(3)} %`;
   out.push(`Green-power share, annual volumetric (RE100): ${pct(r.green_share_annual)}`);

@@ -22,8 +22,9 @@ import { silentLogger } from '../logger.js';
 import { quarterSummaryLine } from './summary-line.js';
 import type { OutboxWriter } from '../services.js';
 import type { Reading } from '../types.js';
-import { MILLI, MeteringStage, type MeterEvent, type MeterLookup } from '../metering/stage.js';
+import { MILLI, MeteringStage, type MeterChange, type MeterEvent, type MeterLookup } from '../metering/stage.js';
 import { migrateAccounting } from './acct-db.js';
+import { GENESIS_HASH, recordHash } from './audit.js';
 import { allocate, type BatteryPools } from './allocation.js';
 import { Calendar, QUARTER_MS, quarterStart as qStart, splitOverQuarters, type CalendarKeys } from './calendar.js';
 import type { InstrumentConfig } from './config-schema.js';
@@ -86,6 +87,11 @@ export class AccountingEngine {
   private state: EngineState;
   /** Decides counter deltas; `ownStage` when the engine runs without the gateway's metering stage. */
   private readonly stage: MeteringStage;
+
+  /** Record a meter replacement in the metering stage (store and accounting book it alike). */
+  meterChange(c: MeterChange): { applied: boolean; reason?: string } {
+    return this.stage.meterChange(c);
+  }
   private readonly ownStage: boolean;
   private lastCheckpoint = 0;
   private watermark = 0;
@@ -122,7 +128,8 @@ export class AccountingEngine {
     this.st = {
       getState: this.db.prepare("SELECT value FROM acct_state WHERE key = 'engine'").pluck(),
       putState: this.db.prepare("INSERT OR REPLACE INTO acct_state (key, value) VALUES ('engine', ?)"),
-      insertQuarter: this.db.prepare('INSERT OR IGNORE INTO acct_quarter (start_ms, end_ms, day, hour, complete, record, sent) VALUES (?, ?, ?, ?, ?, ?, 0)'),
+      insertQuarter: this.db.prepare('INSERT OR IGNORE INTO acct_quarter (start_ms, end_ms, day, hour, complete, record, sent, hash, prev_hash) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)'),
+      lastHash: this.db.prepare('SELECT hash FROM acct_quarter WHERE start_ms < ? ORDER BY start_ms DESC LIMIT 1').pluck(),
       markQuarterSent: this.db.prepare('UPDATE acct_quarter SET sent = 1 WHERE start_ms = ?'),
       unsentQuarters: this.db.prepare('SELECT start_ms, record FROM acct_quarter WHERE sent = 0 ORDER BY start_ms'),
       insertDay: this.db.prepare('INSERT OR IGNORE INTO acct_day (day, start_ms, end_ms, record, sent) VALUES (?, ?, ?, ?, 0)'),
@@ -233,6 +240,13 @@ export class AccountingEngine {
     // what flowed in between was booked by the store only; these quarters say so.
     if (prev && e.prevTs > prev.ts) this.gapBetween(dev.id, prev.ts, e.prevTs);
     const delta = e.milli;
+    this.auditMeter(dev, key, e);
+    if (e.meterChange) {
+      const c = e.meterChange;
+      const mw = this.windowFor(e.bucketTs);
+      (mw.meterChanges ??= []).push({ device: dev.id, point: e.point, at: c.at, oldFinal: c.oldFinal, newInitial: c.newInitial, oldAmount: c.oldMilli, newAmount: c.newMilli });
+      this.log.info({ device: dev.id, point: e.point, at: c.at, oldFinal: c.oldFinal, newInitial: c.newInitial }, 'meter change: old counter closed exactly');
+    }
     if (delta <= 0) return;
     const w = this.windowFor(e.bucketTs);
     if (e.flag === 'rollover') w.flags.push({ device: dev.id, point: e.point, flag: 'rollover', ts: e.ts, amount: delta });
@@ -243,6 +257,17 @@ export class AccountingEngine {
       this.gapBetween(dev.id, e.prevTs, e.ts);
     }
     w.q[key] = (w.q[key] ?? 0) + delta;
+  }
+
+  /** Keep the readings a quarter's energy of this counter comes from (audit trail). */
+  private auditMeter(dev: AcctDevice, key: string, e: MeterEvent): void {
+    if (e.prevTs === undefined || e.prevValue === undefined) return;
+    const w = this.windowFor(e.bucketTs);
+    const m = ((w.meters ??= {})[key] ??= { device: dev.id, point: e.point, flow: key.split('|')[1] ?? '', start: e.prevValue, startTs: e.prevTs, end: e.value, endTs: e.ts, booked: 0 });
+    m.end = e.value;
+    m.endTs = e.ts;
+    m.booked += e.milli;
+    if ((e.flag && e.flag !== 'first') || e.meterChange) m.discontinuity = true;
   }
 
   /** Book an amount accrued over (t0, t1] into the windows it spans, in proportion to time (exact). */
@@ -359,7 +384,10 @@ export class AccountingEngine {
     const tx = this.db.transaction(() => {
       const { record, totals, keys, pools: after } = this.summarize(w, pools);
       this.state.pools = after;
-      const ins = this.st.insertQuarter.run(start, end, keys.day, keys.hour, record.quality.complete ? 1 : 0, JSON.stringify(record));
+      // Hash chain (audit.ts): the record carries the previous record's hash; its own is over its canonical JSON.
+      const prevHash = (this.st.lastHash.get(start) as string | null | undefined) ?? GENESIS_HASH;
+      record.audit = { ...record.audit, prevHash };
+      const ins = this.st.insertQuarter.run(start, end, keys.day, keys.hour, record.quality.complete ? 1 : 0, JSON.stringify(record), recordHash(record), prevHash);
       if (ins.changes === 0) return undefined; // already closed before a crash: never count twice
       this.windowTotals.addQuarter(totals, keys, start);
       this.state.closedBefore = end;

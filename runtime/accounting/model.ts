@@ -7,6 +7,7 @@ import type { CounterFlag } from '../metering/counter-delta.js';
 import type { AccountingDeviceConfig, InstrumentConfig } from './config-schema.js';
 import type { MarketRemainder } from './emissions.js';
 import { Q } from './exact.js';
+import type { AuditMeter } from './audit.js';
 import type { FuelParameters, ResolvedFactor } from './factors.js';
 
 export const STREAM_15M = 'carbon-15m';
@@ -71,6 +72,10 @@ export interface OpenWindow {
   gaps: { device: string; from: number; to: number | null }[];
   flags: { device: string; point: string; flag: CounterFlag | 'late' | 'catchup' | 'unaccounted'; ts: number; amount?: number }[];
   integrated: string[];
+  /** The counters the window was computed from, by `device|flow`: absolute start and end readings (audit trail). */
+  meters?: Record<string, AuditMeter>;
+  /** Meters replaced with a meter-change record: the old counter closed exactly (amounts in milli-units). */
+  meterChanges?: { device: string; point: string; at: number; oldFinal: number; newInitial: number; oldAmount: number; newAmount: number }[];
 }
 
 /** Totals of a window: integer flows (Wh or milli-units) and exact grams of CO2. */

@@ -239,7 +239,9 @@ export function quarterRecord(
   const elec = electricityEmissions({ accounted: Q.of(I), covered: Q.of(covered), nullPower: Q.of(nullPower) }, s.gridFactor, s.remainderFactor);
   const co2 = emissionTotals({ fuel: sources.fuelG, process: sources.processG, heat: sources.heatG, electricity: elec });
   const production = productionIntensity(devices, flows, alloc.consumption, co2, sources.byLine);
-  const complete = w.gaps.length === 0 && !w.flags.some((f) => f.flag === 'unaccounted');
+  // A reset or an implausible jump (a meter replaced without a meter-change record) loses what the
+  // old counter counted since its last reading: the window is incomplete, never silently complete.
+  const complete = w.gaps.length === 0 && !w.flags.some((f) => f.flag === 'unaccounted' || f.flag === 'reset' || f.flag === 'implausible');
   const co2g = Object.fromEntries(Object.entries(co2).map(([k, v]) => [k, v.toString()]));
   const totals: Totals = { wh: { ...wh }, units: flows.units, co2g, quarters: 1, completeQuarters: complete ? 1 : 0, matchedWh: 0 };
   const record = {
@@ -264,7 +266,9 @@ export function quarterRecord(
     heat: sources.heat,
     process: sources.process,
     production,
-    quality: { complete, gaps: w.gaps, flags: w.flags, integrated: w.integrated },
+    quality: { complete, gaps: w.gaps, flags: w.flags, integrated: w.integrated, ...(w.meterChanges?.length ? { meterChanges: w.meterChanges } : {}) },
+    // The counters and absolute readings this quarter was computed from (audit.ts); prevHash is added when it is stored.
+    audit: { meters: Object.values(w.meters ?? {}) },
   };
   return { record, totals };
 }

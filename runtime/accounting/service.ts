@@ -4,6 +4,8 @@ import { serviceKey } from '../service-registry.js';
 import type { ConfigIssue } from '../config/errors.js';
 import { evidenceProblem } from './evidence.js';
 import type { InstrumentConfig } from './config-schema.js';
+import type { OffsetSpec } from './offsets.js';
+import type { MeterChangeSpec } from './meter-change.js';
 import type { AccountingEngine, Totals } from './live.js';
 
 export interface AccountingService {
@@ -15,6 +17,10 @@ export interface AccountingService {
    * `carbonedge instruments --add` writes acct_instrument, which the engine reads at every close.
    */
   addInstrument(ins: InstrumentConfig): { added: boolean; issues: ConfigIssue[] };
+  /** Record a meter change (acct_meter_change) and hand it to the metering stage; refused with the reason when too late. */
+  addMeterChange(spec: MeterChangeSpec): { added: boolean; issues: ConfigIssue[] };
+  /** Record a retired offset (acct_offset; idempotent by serials; refused with the issues when a check fails). */
+  addOffset(o: OffsetSpec): { added: boolean; issues: ConfigIssue[] };
   readonly engine: AccountingEngine;
   /** Totals of the closed quarter-hours of the last `ms` milliseconds (rolling window, e.g. 24 h). */
   rolling(ms: number): Totals;
@@ -35,6 +41,17 @@ export function instrumentsCommand(service: AccountingService | undefined): Comm
     feature: 'accounting',
     run(cmd) {
       if (!service) return { ok: false, code: 'CE_CMD_NOT_RUNNING', error: 'carbon accounting is not enabled on this gateway (no accounting section)' };
+      if (cmd.type === 'meter-change') {
+        const r = service.addMeterChange(cmd.meterChange as MeterChangeSpec);
+        if (r.issues.length) return { ok: false, code: 'CE_CMD_REFUSED', error: `meter change not recorded: ${r.issues.map((i) => `${i.path || '/'}: ${i.message}`).join('; ')}`, data: { added: false } };
+        return { ok: true, data: { added: r.added } };
+      }
+      if (cmd.type === 'add-offset') {
+        // Contract v3: the offset's shape is validated by the schema; evidence and serials here.
+        const r = service.addOffset(cmd.offset as OffsetSpec);
+        if (r.issues.length) return { ok: false, code: 'CE_CMD_REFUSED', error: `offset not recorded: ${r.issues.map((i) => `${i.path || '/'}: ${i.message}`).join('; ')}`, data: { added: false } };
+        return { ok: true, data: { added: r.added, ...(r.added ? {} : { note: 'already recorded (same serials): nothing claimed twice' }) } };
+      }
       // The contract's schema validated the instrument's shape; the engine checks the rest.
       const ins = cmd.instrument as InstrumentConfig;
       const weak = ins.evidence === undefined ? undefined : evidenceProblem(ins.evidence);

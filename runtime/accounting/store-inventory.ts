@@ -6,10 +6,11 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../config/errors.js';
-import { Calendar } from './calendar.js';
+import { Calendar, QUARTER_MS } from './calendar.js';
 import { Q } from './exact.js';
 import type { FactorLibrary } from './factors.js';
 import type { InventoryLine, InventoryResult } from './inventory.js';
+import { listOffsets, offsetBalance, offsetLine, offsetsForPeriod, type OffsetSpec } from './offsets.js';
 
 interface QuarterRecord {
   startMs: number;
@@ -55,7 +56,7 @@ const num = (q: Q) => Number(q.toFixed(6));
 const mwh = (wh: number) => Q.of(wh, 1_000_000);
 
 /** Inventory of the quarter records (exact sums; grams -> tonnes). */
-export function inventoryFromQuarters(quarters: QuarterRecord[], period: { from: string; to: string }, lib?: FactorLibrary): InventoryResult {
+export function inventoryFromQuarters(quarters: QuarterRecord[], period: { from: string; to: string }, lib?: FactorLibrary, offsets: readonly OffsetSpec[] = []): InventoryResult {
   if (!quarters.length) {
     throw new ConfigError([{ file: 'store', path: '/acct_quarter', message: `no closed quarter-hours between ${period.from} and ${period.to}: nothing to report (a gap is not a zero)` }], 'no accounting data');
   }
@@ -257,6 +258,13 @@ export function inventoryFromQuarters(quarters: QuarterRecord[], period: { from:
   if (gaps.length) warnings.push(`${gaps.length} of ${quarters.length} quarter-hours have data gaps (devices: ${[...new Set(gaps.flatMap((g) => g.quality.gaps.map((x) => x.device)))].join(', ')}); energy of a gap is booked when the counter is next read`);
   if (flags.some((f) => f.flag === 'reset' || f.flag === 'implausible')) warnings.push('counter resets or implausible jumps were flagged and not counted');
   const m0 = quarters[0]!.method;
+  // What keeps the zero-carbon balance open: incomplete quarters, and quarters of the period not in the store.
+  const open: string[] = [];
+  if (gaps.length) open.push(`${gaps.length} of ${quarters.length} quarter-hours have data gaps or flags (incomplete)`);
+  const expected = expectedQuarters(period, quarters[0]!.timezone ?? 'UTC');
+  if (expected !== undefined && quarters.length < expected) open.push(`${expected - quarters.length} of ${expected} quarter-hours of the period are not in the store (not yet closed, or lost)`);
+  for (const o of offsets) lines.push(offsetLine(o));
+  const balance = offsetBalance(totLoc, totMkt, offsets, open);
   const prod = new Map<string, { line: string; unit: string; qty: Q; loc: Q; mkt: Q }>();
   for (const r of quarters) {
     for (const p of r.production ?? []) {
@@ -284,6 +292,11 @@ export function inventoryFromQuarters(quarters: QuarterRecord[], period: { from:
     green_share_hourly: retained ? ratio(matched) : 0,
     self_sufficiency: ratio(whSum('onsite_consumed')),
     consumption_MWh: num(mwh(L)),
+    offsets_t: balance.offsets_t,
+    net_location_t: balance.net_location_t,
+    net_market_t: balance.net_market_t,
+    zero_carbon: balance.zero_carbon,
+    zero_carbon_missing: balance.zero_carbon_missing,
     ...(prod.size
       ? {
           intensity: [...prod.values()].map((p) => ({
@@ -297,7 +310,7 @@ export function inventoryFromQuarters(quarters: QuarterRecord[], period: { from:
       : {}),
     lines,
     warnings,
-    exact: { scope1_t: scope1.toString(), scope2_location_t: s2loc.toString(), scope2_market_t: s2mkt.toString(), total_location_t: totLoc.toString(), total_market_t: totMkt.toString() },
+    exact: { scope1_t: scope1.toString(), scope2_location_t: s2loc.toString(), scope2_market_t: s2mkt.toString(), total_location_t: totLoc.toString(), total_market_t: totMkt.toString(), ...balance.exact },
     energy_MWh: Object.fromEntries(
       [...new Set(quarters.flatMap((r) => Object.keys(r.energy_Wh)))].map((k) => [k, num(mwh(whSum(k)))]),
     ),
@@ -313,13 +326,29 @@ export function inventoryFromQuarters(quarters: QuarterRecord[], period: { from:
   return result;
 }
 
+/** Quarter-hours in a period of local dates (inclusive) or instants; undefined when not computable. */
+function expectedQuarters(period: { from: string; to: string }, timezone: string): number | undefined {
+  let f: number;
+  let t: number;
+  if (DATE_RE.test(period.from) && DATE_RE.test(period.to)) {
+    const cal = new Calendar(timezone);
+    f = cal.dayStart(Date.parse(`${period.from}T12:00:00Z`));
+    t = cal.dayStart(Date.parse(`${period.to}T12:00:00Z`) + 86_400_000);
+  } else {
+    f = Date.parse(period.from);
+    t = Date.parse(period.to);
+  }
+  return Number.isFinite(f) && Number.isFinite(t) && t > f ? Math.floor((t - f) / QUARTER_MS) : undefined;
+}
+
 export function inventoryFromDb(file: string, from: string, to: string, lib?: FactorLibrary): InventoryResult {
   if (!existsSync(file)) throw new ConfigError([{ file, path: '', message: 'no such store database' }], 'cannot read the store');
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     const has = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'acct_quarter'").pluck().get();
     if (!has) throw new ConfigError([{ file, path: '', message: 'the store has no accounting tables (was accounting configured?)' }], 'no accounting data');
-    return inventoryFromQuarters(quartersFromDb(db, from, to), { from, to }, lib);
+    const offsets = DATE_RE.test(from) && DATE_RE.test(to) ? offsetsForPeriod(listOffsets(db).map((r) => r.spec), from, to) : [];
+    return inventoryFromQuarters(quartersFromDb(db, from, to), { from, to }, lib, offsets);
   } finally {
     db.close();
   }

@@ -20,6 +20,8 @@ export const CONFIG_ERROR_CODES = {
   CE_CONFIG_UNSUPPORTED: 'a feature the format names but this version does not support yet (none at present: dlt645 buses, the first such, are supported now)',
   CE_CONFIG_DATA_DIR_LOCKED: 'another gateway (the message gives its pid) runs on the same data directory',
   CE_CONFIG_HTTP_EXPOSED: 'the local page and HTTP API would listen on a non-loopback address without a token (`http.token` or `http.tokenEnv`)',
+  CE_CONFIG_EVIDENCE: 'a contractual instrument or offset that fails the quality criteria: no serials or evidence, non-integer GEC quantity, outside its validity, foreign market, serials claimed twice',
+  CE_CONFIG_NO_FUEL_SOURCE: 'a fossil generator with neither a fuel meter nor an explicit estimate method: its Scope 1 would silently be 0',
 } as const;
 
 export type ConfigErrorCode = keyof typeof CONFIG_ERROR_CODES;

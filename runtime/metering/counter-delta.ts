@@ -15,8 +15,10 @@ export interface CounterSample {
 
 export interface CounterDeltaOptions {
   /**
-   * The value at which the counter wraps to 0 (e.g. 2^32 / 1000 for a u32 Wh register read as
-   * kWh, or 99999.9 for a 6-digit display). Without it, any decrease is a reset.
+   * The modulus: the count at which the counter shows 0 again (e.g. 2^32 / 1000 = 4294967.296
+   * for a u32 Wh register read as kWh, or 100000 for a 6-digit display with one decimal whose
+   * highest reading is 99999.9). Not the highest reading: 99999.9 would lose 0.1 per wrap
+   * (`rolloverIssue` refuses it). Without it, any decrease is a reset.
    */
   rolloverAt?: number;
   /**
@@ -78,4 +80,24 @@ function isImplausible(delta: number, prevTs: number, nextTs: number, opts: Coun
   if (max === undefined || !(max > 0)) return false;
   const hours = Math.max(nextTs - prevTs, opts.minWindowMs ?? DEFAULT_MIN_WINDOW_MS) / HOUR_MS;
   return delta > max * hours;
+}
+
+/**
+ * Why `rolloverAt` looks like a counter's highest reading instead of its modulus, or undefined:
+ * 99999.9, 999999 or 4294967.295 (one resolution step below 100000, 10^6, 2^32/1000) would lose
+ * that step at every wrap.
+ */
+export function rolloverIssue(rolloverAt: number): string | undefined {
+  const text = String(rolloverAt);
+  if (text.includes('e')) return undefined;
+  const decimals = (text.split('.')[1] ?? '').length;
+  const scale = 10 ** decimals;
+  const next = Math.round(rolloverAt * scale) + 1; // one resolution step up, in steps
+  const isPow = (n: number, b: number) => {
+    while (n > 1 && n % b === 0) n /= b;
+    return n === 1;
+  };
+  if (next < 10 || !(isPow(next, 10) || (next >= 256 && isPow(next, 2)))) return undefined;
+  const modulus = next / scale;
+  return `rolloverAt ${text} looks like the counter's highest reading; rolloverAt is the modulus (the count at which it shows 0 again): ${modulus}. With ${text} every wrap loses ${1 / scale}`;
 }

@@ -12,6 +12,8 @@
 import { section, type FeatureDeclaration } from '../feature-api.js';
 import type { SiteConfig } from '../config/types.js';
 import type { CounterDeltaOptions } from './counter-delta.js';
+import type { AnyProfile } from '../../drivers/profiles/types.js';
+import { ratedMaxRatePerHour } from './plausibility.js';
 import { METERING, type MeteredListener, type MeteringService } from './service.js';
 import { COUNTER_CANONICALS, counterLookup, MeteringStage, type MeterLookup } from './stage.js';
 
@@ -30,8 +32,12 @@ interface AccountingCounters {
   devices?: Record<string, CounterSettings & { point?: string }>;
 }
 
-/** The site's counter lookup, from the `store.counters` and `accounting.devices` sections. */
-export function siteMeterLookup(config: SiteConfig): MeterLookup {
+/**
+ * The site's counter lookup, from the `store.counters` and `accounting.devices` sections. An
+ * energy counter without its own `maxRatePerHour` takes the limit from its device's rated power
+ * (profile `ratedPowerW`, ./plausibility.ts) before the site-wide `store.counters.maxRatePerHour`.
+ */
+export function siteMeterLookup(config: SiteConfig, profiles: ReadonlyMap<string, AnyProfile> = new Map()): MeterLookup {
   const store = section<StoreCounters>(config, 'store')?.counters ?? {};
   const options: CounterDeltaOptions = {
     ...(store.rolloverAt !== undefined ? { rolloverAt: store.rolloverAt } : {}),
@@ -39,12 +45,20 @@ export function siteMeterLookup(config: SiteConfig): MeterLookup {
   };
   const acct = section<AccountingCounters>(config, 'accounting');
   const devices = acct && acct.enabled !== false ? (acct.devices ?? {}) : {};
+  const rated = (device: string, point: string, canonical: string | undefined): CounterDeltaOptions | undefined => {
+    if (canonical === undefined || !COUNTER_CANONICALS.has(canonical)) return undefined;
+    const profile = profiles.get(config.devices.find((x) => x.id === device)?.profile ?? '');
+    const p = profile?.points.find((x) => x.id === point);
+    const max = ratedMaxRatePerHour(profile?.ratedPowerW, p?.unit);
+    return max === undefined ? undefined : { maxRatePerHour: max };
+  };
   return counterLookup(new Set(store.points ?? []), options, (device, point, canonical) => {
     const d = devices[device];
-    if (!d) return undefined;
+    if (!d) return rated(device, point, canonical);
     const isCounter = d.point !== undefined ? d.point === point || d.point === canonical : canonical !== undefined && COUNTER_CANONICALS.has(canonical);
     if (!isCounter) return undefined;
     return {
+      ...rated(device, point, canonical),
       ...(d.rolloverAt !== undefined ? { rolloverAt: d.rolloverAt } : {}),
       ...(d.maxRatePerHour !== undefined ? { maxRatePerHour: d.maxRatePerHour } : {}),
     };
@@ -55,7 +69,7 @@ export const meteringFeature: FeatureDeclaration = {
   name: 'metering',
   provides: [METERING],
   create(ctx) {
-    const stage = new MeteringStage(siteMeterLookup(ctx.config));
+    const stage = new MeteringStage(siteMeterLookup(ctx.config, ctx.profiles));
     const listeners = new Set<MeteredListener>();
     const log = ctx.logger.child({ feature: 'metering' });
     const service: MeteringService = {

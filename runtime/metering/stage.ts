@@ -49,6 +49,8 @@ export interface MeterEvent {
   ts: number;
   /** Time of the previous sample (the baseline), when there was one. */
   prevTs?: number;
+  /** Absolute value of the previous sample (the baseline), when there was one. */
+  prevValue?: number;
   /** Absolute counter value of this sample (the new baseline). */
   value: number;
   /** Delta in milli-units (integer, >= 0). */
@@ -58,6 +60,20 @@ export interface MeterEvent {
   flag?: CounterFlag;
   /** The instant the delta is booked at (ts - 1 ms; ts for a first sample): its minute and quarter-hour hold the delta. */
   bucketTs: number;
+  /** The delta closes a replaced meter (`MeteringStage.meterChange`): old counter up to its final reading + new counter from its initial one. */
+  meterChange?: MeterChange & { oldMilli: number; newMilli: number };
+}
+
+/**
+ * A meter replacement: the old counter's final reading, the new counter's initial reading (both in
+ * the counter's unit) and when the meter was changed (ms). `point` is the point id or canonical name.
+ */
+export interface MeterChange {
+  device: string;
+  point: string;
+  oldFinal: number;
+  newInitial: number;
+  at: number;
 }
 
 /** A counter's options, or undefined when the point is not a counter. */
@@ -89,6 +105,26 @@ export class MeteringStage {
   private readonly meters = new Map<string, Map<string, Meter | null>>();
   /** Restored baselines of points not seen yet (their lookup needs the reading's canonical name). */
   private readonly restored = new Map<string, Map<string, Baseline>>();
+  /** Meter changes not applied yet, by device (matched on point id or canonical name). */
+  private readonly changes = new Map<string, MeterChange[]>();
+
+  /**
+   * Record a meter replacement: the first reading after `at` is differenced as (oldFinal - the
+   * old counter's last baseline) + (reading - newInitial), exactly, with no reset flag. Refused
+   * when the counter has already been read after `at` (the jump was then flagged and its window
+   * marked incomplete; the record came too late to close the old counter).
+   */
+  meterChange(c: MeterChange): { applied: boolean; reason?: string } {
+    const seen = [...(this.meters.get(c.device)?.entries() ?? [])].find(([point, m]) => m && point === c.point)?.[1] ?? undefined;
+    const last = seen?.last ?? this.restored.get(c.device)?.get(c.point);
+    if (last && last.ts > c.at) {
+      return { applied: false, reason: `counter ${c.device}/${c.point} was already read after ${new Date(c.at).toISOString()} (at ${new Date(last.ts).toISOString()}): record a meter change before the new meter is read` };
+    }
+    const list = this.changes.get(c.device) ?? [];
+    if (!list.some((x) => x.point === c.point && x.at === c.at)) list.push(c);
+    this.changes.set(c.device, list);
+    return { applied: true };
+  }
 
   constructor(private readonly meterOf: MeterLookup) {}
 
@@ -141,6 +177,25 @@ export class MeteringStage {
     const prev = meter.last;
     if (prev && r.ts <= prev.ts) return undefined;
     const m = Math.round(r.value * MILLI);
+    const change = this.takeChange(r, prev);
+    if (change) {
+      meter.last = { m, ts: r.ts };
+      const oldMilli = prev ? Math.max(0, Math.round(change.oldFinal * MILLI) - prev.m) : 0;
+      const newMilli = Math.max(0, m - Math.round(change.newInitial * MILLI));
+      return {
+        device: r.device,
+        point: r.point,
+        ...(r.canonical !== undefined ? { canonical: r.canonical } : {}),
+        ...(r.unit !== undefined ? { unit: r.unit } : {}),
+        ts: r.ts,
+        ...(prev ? { prevTs: prev.ts, prevValue: prev.m / MILLI } : {}),
+        value: r.value,
+        milli: oldMilli + newMilli,
+        delta: (oldMilli + newMilli) / MILLI,
+        bucketTs: prev ? r.ts - 1 : r.ts,
+        meterChange: { ...change, oldMilli, newMilli },
+      };
+    }
     const d = counterDelta(prev ? { value: prev.m, ts: prev.ts } : undefined, { value: m, ts: r.ts }, meter.opts);
     // A reset or an implausible jump re-baselines on the new value: later deltas count from there.
     meter.last = { m, ts: r.ts };
@@ -151,7 +206,7 @@ export class MeteringStage {
       ...(r.canonical !== undefined ? { canonical: r.canonical } : {}),
       ...(r.unit !== undefined ? { unit: r.unit } : {}),
       ts: r.ts,
-      ...(prev ? { prevTs: prev.ts } : {}),
+      ...(prev ? { prevTs: prev.ts, prevValue: prev.m / MILLI } : {}),
       value: r.value,
       milli,
       delta: milli / MILLI,
@@ -159,6 +214,16 @@ export class MeteringStage {
       // A first sample covers no interval: it marks its own minute.
       bucketTs: prev ? r.ts - 1 : r.ts,
     };
+  }
+
+  /** The pending meter change this reading closes (first reading after its time), removed from the list. */
+  private takeChange(r: Reading, prev: Baseline | undefined): MeterChange | undefined {
+    const list = this.changes.get(r.device);
+    if (!list?.length) return undefined;
+    const i = list.findIndex((c) => (c.point === r.point || c.point === r.canonical) && r.ts > c.at && (!prev || prev.ts <= c.at));
+    if (i < 0) return undefined;
+    const [c] = list.splice(i, 1);
+    return c;
   }
 
   private meterFor(device: string, point: string, canonical: string | undefined): Meter | null {

@@ -3,6 +3,7 @@ import { Calendar, QUARTER_MS, formatOffset, splitOverQuarters } from '../../run
 import { inventoryFromQuarters, quartersFromDb } from '../../runtime/accounting/store-inventory.js';
 import type { Reading } from '../../runtime/types.js';
 import { MemoryOutbox, demoConfig, makeEngine, tmpDb } from './helpers.js';
+import { prng } from '../helpers/prng.js';
 
 const iso = (ts: number) => new Date(ts).toISOString().replace('.000', '');
 
@@ -161,5 +162,30 @@ describe('live hour windows and inventory --db bucket hours alike (calendar)', (
     expect(r).toMatchObject({ day: '2024-06-01', quarters: 96 });
     expect(r.live).toBeCloseTo(2 / 3, 6);
     expect(r.db).toBeCloseTo(2 / 3, 6);
+  });
+});
+
+describe('property: live and inventory --db agree on hourly matching in every zone (issue 13, DST and half-hour zones)', () => {
+  // Random quarter-hour flows on the days that break hour arithmetic: 25- and 23-hour days,
+  // half- and quarter-hour offsets, a 30-minute DST shift (Lord Howe), and plain zones.
+  const days: [string, string, number][] = [
+    ['Europe/Berlin', '2024-10-26T22:00:00Z', 100], // 2024-10-27, 25 h
+    ['Europe/Berlin', '2024-03-30T23:00:00Z', 92], // 2024-03-31, 23 h
+    ['Asia/Kolkata', '2024-05-31T18:30:00Z', 96], // UTC+05:30
+    ['Asia/Kathmandu', '2024-05-31T18:15:00Z', 96], // UTC+05:45
+    ['America/New_York', '2024-11-03T04:00:00Z', 100], // 25 h
+    ['Australia/Lord_Howe', '2024-04-06T13:00:00Z', 98], // DST ends: +11 -> +10:30, a 24.5 h day
+    ['Asia/Shanghai', '2024-05-31T16:00:00Z', 96],
+  ];
+  it.each(days)('%s day starting %s (%i quarters)', (tz, start, quarters) => {
+    const rnd = prng(quarters * 7919 + tz.length);
+    const flows = Array.from({ length: quarters }, () => {
+      const pv = rnd() < 0.5 ? Math.round(rnd() * 2_000) : 0;
+      return { imp: Math.round(rnd() * 2_000), pv, exp: Math.round(pv * rnd() * 0.5) };
+    });
+    const r = hourlyMatched(tz, start, quarters, (q) => flows[q]!);
+    expect(r.quarters).toBe(quarters);
+    expect(r.db).toBeCloseTo(r.live, 6);
+    expect(r.live).toBeGreaterThan(0);
   });
 });

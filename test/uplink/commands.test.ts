@@ -177,6 +177,19 @@ describe('MQTT commands (aedes, running gateway, simulated demo site over Modbus
     expect(acct.engine).toBeDefined();
   });
 
+  it('a retired offset sent over MQTT (contract 1.3, add-offset) is recorded once; one without evidence is refused', async () => {
+    const store = gw.ctx.services.get(STORE)!;
+    const count = () => Number(store.db.prepare('SELECT count(*) FROM acct_offset').pluck().get());
+    const offset = { type: 'CCER', tCO2: 500, vintage: 2023, project: 'CCER-1234', serials: ['CCER2023X000001..CCER2023X000500'], retiredOn: '2024-03-01', evidence: 'retirement record R-2024-0301' };
+    expect(await command('instruments', { type: 'add-offset', offset, transaction: 'o1' })).toMatchObject({ status: 'ok', transaction: 'o1', data: { added: true } });
+    expect(await command('instruments', { type: 'add-offset', offset })).toMatchObject({ status: 'ok', data: { added: false } });
+    expect(count()).toBe(1);
+    const bare = { type: 'VCS', tCO2: 10, vintage: 2023, project: 'VCS-981', retiredOn: '2024-03-01' };
+    expect(await command('instruments', { type: 'add-offset', offset: bare })).toMatchObject({ status: 'error', error: expect.stringMatching(/missing evidence/) });
+    expect(await command('instruments', { type: 'add-offset', instrument: offset })).toMatchObject({ status: 'error' });
+    expect(count()).toBe(1);
+  });
+
   it('a retained command is not applied again when the gateway reconnects (the broker re-delivers it with the retain flag)', async () => {
     const rules = gw.ctx.services.get(RULES)!;
     const uplink = gw.ctx.services.get(UPLINK)!;

@@ -10,6 +10,8 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   demo: () => import('./commands/demo.js'),
   instruments: () => import('./commands/instruments.js'),
   inventory: () => import('./commands/inventory.js'),
+  'meter-change': () => import('./commands/meter-change.js'),
+  offsets: () => import('./commands/offsets.js'),
   override: () => import('./commands/override.js'),
   profiles: () => import('./commands/profiles.js'),
   read: () => import('./commands/read.js'),
@@ -21,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   run: () => import('./commands/run.js'),
   simulate: () => import('./commands/simulate.js'),
   status: () => import('./commands/status.js'),
+  verify: () => import('./commands/verify.js'),
 };
 
 function help(): string {

@@ -1,16 +1,12 @@
-import path from 'node:path';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ConfigError, type ConfigIssue } from '../../../runtime/config/errors.js';
-import { loadSiteConfigFile } from '../site.js';
+import { accountingStore, STORE_OPTIONS } from '../acct-store.js';
 import { parseSource } from '../../../runtime/config/yaml-source.js';
-import type { AccountingConfig, InstrumentConfig } from '../../../runtime/accounting/config-schema.js';
+import type { InstrumentConfig } from '../../../runtime/accounting/config-schema.js';
 import { checkInstrument, listInstruments, recordInstrument } from '../../../runtime/accounting/instruments.js';
-import { Calendar } from '../../../runtime/accounting/live.js';
 import type { Command } from '../command.js';
 import { parseCommandArgs, runCommand, UsageError } from '../command.js';
-import { resolveDataDir } from '../../../runtime/config/data-dir.js';
-import { DB_FILE_NAME } from '../../../runtime/store/store.js';
 
 const usage =
   'carbonedge instruments (--config FILE [--data DIR] | --db FILE [--timezone TZ])\n' +
@@ -26,13 +22,8 @@ export const command: Command = {
   run: (argv) =>
     runCommand(usage, async () => {
       const { values } = parseCommandArgs(argv, {
-        config: { type: 'string', short: 'c' },
-        data: { type: 'string' },
-        db: { type: 'string' },
-        timezone: { type: 'string' },
-        add: { type: 'boolean' },
+        ...STORE_OPTIONS,
         file: { type: 'string' },
-        list: { type: 'boolean' },
         type: { type: 'string' },
         mwh: { type: 'string' },
         serials: { type: 'string' },
@@ -40,32 +31,10 @@ export const command: Command = {
         evidence: { type: 'string' },
         'valid-from': { type: 'string' },
         'valid-to': { type: 'string' },
-        json: { type: 'boolean' },
       });
-      if (!!values.config === !!values.db) throw new UsageError('give exactly one of --config FILE (store in its data directory) or --db FILE');
       const actions = [!!values.add, values.file !== undefined, !!values.list].filter(Boolean).length;
       if (actions !== 1) throw new UsageError('give exactly one of --add, --file FILE, --list');
-
-      let dbFile: string;
-      let timezone: string;
-      if (values.config) {
-        const { config } = await loadSiteConfigFile(values.config);
-        const a = config.accounting as unknown as AccountingConfig | undefined;
-        if (!a || a.enabled === false) throw new UsageError(`${values.config} has no (enabled) accounting section: instruments would never be applied`);
-        timezone = a.timezone ?? config.site.timezone ?? 'UTC';
-        const dataDir = resolveDataDir(config, values.data);
-        mkdirSync(dataDir, { recursive: true });
-        dbFile = path.join(dataDir, DB_FILE_NAME);
-      } else {
-        dbFile = values.db!;
-        timezone = values.timezone ?? 'UTC';
-      }
-      let cal: Calendar;
-      try {
-        cal = new Calendar(timezone);
-      } catch {
-        throw new UsageError(`unknown time zone '${timezone}' (IANA name, e.g. Asia/Shanghai)`);
-      }
+      const { dbFile, cal } = await accountingStore(values, 'instruments');
 
       // Everything to record, validated in full before anything is written.
       let batch: { ins: InstrumentConfig; where: string; file: string }[] = [];
