@@ -64,6 +64,12 @@ interface Pending {
 
 const TRANSIENT = /^(08|40|53|57|58)/; // connection, transaction rollback (deadlock, serialization), resources, operator intervention, system
 
+/** An error in the data (a SQLSTATE outside the transient classes), not in reaching the database. */
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !TRANSIENT.test(code);
+}
+
 export class PgIngest {
   private readonly contract: Contract;
   private readonly clients: MqttClient[] = [];
@@ -192,11 +198,8 @@ export class PgIngest {
       } catch (err) {
         this.s.pgFailures++;
         const e = err as Error & { code?: string };
-        if (e.code && !TRANSIENT.test(e.code)) {
-          // The data, not the database: commit message by message; a message refused alone becomes a rejection.
-          await this.isolate(items);
-          break;
-        }
+        // The data, not the database: commit message by message; a message refused alone becomes a rejection.
+        if (isDataError(e) && (await this.isolate(items))) break;
         if (!this.s.backpressure) {
           this.s.backpressure = true;
           this.log.error(
@@ -235,22 +238,28 @@ export class PgIngest {
     this.s.rejected += batch.rejected.length;
   }
 
-  private async isolate(items: Pending[]): Promise<void> {
+  /** Commit message by message (false when PostgreSQL itself fails meanwhile: retry the whole set). */
+  private async isolate(items: Pending[]): Promise<boolean> {
     for (const it of items) {
       try {
         await this.commit([it]);
       } catch (err) {
         const e = err as Error & { code?: string };
-        if (!e.code || TRANSIENT.test(e.code)) throw err;
+        if (!isDataError(e)) return false;
         const d = it.decoded;
         const reason = `PostgreSQL refused the message: ${e.message}`;
         const rej: Rejection[] =
           d.kind === 'data' ? d.records.map((r) => ({ topic: `${r.gateway}/${r.stream}`, reason, recordId: r.id, payloadBytes: r.body.length, payload: r.body.slice(0, 4096) })) : [];
         this.log.warn({ err: e.message, records: rej.length }, 'message refused by PostgreSQL: recorded in carbonedge_rejected');
-        if (rej.length) await insertRejected(await this.connectDb(), rej);
+        try {
+          if (rej.length) await insertRejected(await this.connectDb(), rej);
+        } catch {
+          return false;
+        }
         this.s.rejected += rej.length;
       }
     }
+    return true;
   }
 
   private dropDb(): void {
