@@ -231,7 +231,9 @@ export class PgIngest {
       else if (d.kind === 'status' && d.status) batch.statuses.push(d.status);
     }
     const db = await this.connectDb();
+    const t0 = performance.now();
     const r = await writeBatch(db, batch, this.knownMonths);
+    this.log.debug({ messages: items.length, records: batch.records.length, inserted: r.inserted, ms: Math.round(performance.now() - t0) }, 'batch committed');
     this.s.batches++;
     this.s.inserted += r.inserted;
     this.s.duplicates += r.duplicates;
