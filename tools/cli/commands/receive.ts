@@ -1,5 +1,4 @@
 import { Receiver, type GapReport, type MessageEvent } from '../../receiver/receiver.js';
-import { receiveIntoPostgres } from '../../ingest/receive-pg.js';
 import type { Command } from '../command.js';
 import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 
@@ -40,6 +39,7 @@ export const command: Command = {
       if (values.pg === undefined && (values.share !== undefined || values.connections !== undefined)) throw new UsageError('--share and --connections go with --pg POSTGRES_URL');
       if (values.pg !== undefined) {
         if (values.db !== undefined) throw new UsageError('--db (SQLite) and --pg (PostgreSQL) are two sinks: give one');
+        const { receiveIntoPostgres } = await import('../../ingest/receive-pg.js'); // pg loads only for --pg
         return receiveIntoPostgres({ ...values, url: values.url, pg: values.pg, duration });
       }
       const json = !!values.json;
