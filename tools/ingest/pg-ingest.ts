@@ -136,9 +136,18 @@ export class PgIngest {
       cert: readPem(o.tls?.cert),
       key: readPem(o.tls?.key),
       rejectUnauthorized: o.tls?.rejectUnauthorized ?? true,
-      customHandleAcks: (topic, payload, _packet, done) => this.enqueue(topic, payload, () => done(0)),
+      // The PUBACK of a message received on a connection that has closed since is not sent: its
+      // packet id may name another message on the new connection (the broker redelivers ours).
+      customHandleAcks: (topic, payload, _packet, done) => {
+        const gen = generation;
+        this.enqueue(topic, payload, () => {
+          if (gen === generation) done(0);
+        });
+      },
     };
+    let generation = 0;
     const client = mqtt.connect(o.url, options);
+    client.on('close', () => generation++);
     this.clients.push(client);
     client.on('message', (topic, payload, packet) => {
       if (packet.qos !== 0) return; // QoS 1/2 came through customHandleAcks
@@ -232,7 +241,12 @@ export class PgIngest {
     }
     const db = await this.connectDb();
     const t0 = performance.now();
-    const r = await writeBatch(db, batch, this.knownMonths);
+    const r = await writeBatch(db, batch, this.knownMonths).catch((err: { code?: string }) => {
+      if (err.code !== '23514') throw err;
+      // "no partition of relation found for row": a partition was dropped (retention) since we saw it.
+      this.knownMonths.clear();
+      return writeBatch(db, batch, this.knownMonths);
+    });
     this.log.debug({ messages: items.length, records: batch.records.length, inserted: r.inserted, ms: Math.round(performance.now() - t0) }, 'batch committed');
     this.s.batches++;
     this.s.inserted += r.inserted;
