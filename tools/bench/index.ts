@@ -4,7 +4,7 @@
  * and noisy: these figures are for reading, never for failing a test.
  *
  *   npm run bench                 # all
- *   npm run bench -- poll store   # only some (planner, poll, rss, memory, store, drain, accounting, rules, http)
+ *   npm run bench -- poll store   # only some (planner, poll, rss, memory, store, drain, accounting, rules, http, ingest)
  *   BENCH_MEMORY_WARMUP_S=5 BENCH_MEMORY_MEASURE_S=10 npm run bench -- memory   # a quick memory run
  */
 import { benchPlanner } from './planner.js';
@@ -16,6 +16,7 @@ import { benchDrain } from './drain.js';
 import { benchAccounting } from './accounting.js';
 import { benchRules } from './rules.js';
 import { benchHttp } from './http.js';
+import { benchIngest } from './ingest.js';
 
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   planner: benchPlanner,
@@ -27,6 +28,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   accounting: benchAccounting,
   rules: benchRules,
   http: benchHttp,
+  ingest: () => benchIngest(),
 };
 
 async function main(): Promise<void> {

@@ -3,7 +3,8 @@ import type { Command } from '../command.js';
 import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 
 const usage =
-  'carbonedge receive --url URL [--db FILE] [--topic PREFIX] [--json] [--client-id ID] [--username U] [--password P] [--ca FILE] [--cert FILE --key FILE] [--insecure] [--duration SECONDS]';
+  'carbonedge receive --url URL [--db FILE] [--topic PREFIX] [--json] [--client-id ID] [--username U] [--password P] [--ca FILE] [--cert FILE --key FILE] [--insecure] [--duration SECONDS]\n' +
+  '       carbonedge receive --url MQTT_URL --pg POSTGRES_URL [--share GROUP] [--connections N] [--topic PREFIX] [--client-id ID] [--username U] [--password P] [--ca FILE] [--cert FILE --key FILE] [--insecure] [--duration SECONDS]';
 
 const ranges = (g: GapReport) => g.missing.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',');
 
@@ -26,12 +27,21 @@ export const command: Command = {
         key: { type: 'string' },
         insecure: { type: 'boolean' },
         duration: { type: 'string' },
+        pg: { type: 'string' },
+        share: { type: 'string' },
+        connections: { type: 'string' },
       });
       if (!values.url) throw new UsageError('--url URL is required (e.g. mqtt://127.0.0.1:1883)');
       if (!/^(mqtts?|wss?):\/\//.test(values.url)) throw new UsageError(`--url: expected mqtt://, mqtts://, ws:// or wss://, got '${values.url}'`);
       if ((values.cert === undefined) !== (values.key === undefined)) throw new UsageError('--cert and --key go together');
       const duration = values.duration === undefined ? undefined : Number(values.duration);
       if (duration !== undefined && !(duration > 0)) throw new UsageError(`--duration: expected a positive number of seconds, got '${values.duration}'`);
+      if (values.pg === undefined && (values.share !== undefined || values.connections !== undefined)) throw new UsageError('--share and --connections go with --pg POSTGRES_URL');
+      if (values.pg !== undefined) {
+        if (values.db !== undefined) throw new UsageError('--db (SQLite) and --pg (PostgreSQL) are two sinks: give one');
+        const { receiveIntoPostgres } = await import('../../ingest/receive-pg.js'); // pg loads only for --pg
+        return receiveIntoPostgres({ ...values, url: values.url, pg: values.pg, duration });
+      }
       const json = !!values.json;
       const out = (s: string) => process.stdout.write(`${s}\n`);
       const onMessage = (ev: MessageEvent) => {

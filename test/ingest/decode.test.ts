@@ -1,0 +1,50 @@
+import zlib from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { loadContract } from '../../runtime/uplink/contract.js';
+import { decodeMessage } from '../../tools/ingest/decode.js';
+import { simEnvelope } from '../../tools/ingest/sim-gateways.js';
+
+/** The ingest's reading of one MQTT message (pure): what is stored, what is rejected and why. */
+const contract = loadContract();
+const good = simEnvelope(7, [1, 2, 3]);
+
+describe('decodeMessage', () => {
+  it('a valid envelope (plain or gzip) gives its records with ids, seqs, ts and epoch', () => {
+    for (const [topic, payload] of [
+      [good.topic, Buffer.from(good.payload)],
+      [`${good.topic}/gzip`, zlib.gzipSync(good.payload)],
+    ] as const) {
+      const d = decodeMessage(contract, topic, payload);
+      expect(d.kind).toBe('data');
+      expect(d.rejected).toEqual([]);
+      if (d.kind !== 'data') return;
+      expect(d.records.map((r) => [r.id, r.seq, r.epoch, r.gateway, r.stream])).toEqual([1, 2, 3].map((s) => [`gw007/readings-1m/5f3a00000007-${s}`, s, '5f3a00000007', 'gw007', 'readings-1m']));
+    }
+  });
+
+  it('rejects, with a reason, a record whose id does not match, one with a NUL character, and keeps the rest', () => {
+    const env = JSON.parse(good.payload) as { records: Record<string, unknown>[] };
+    env.records[0]!.id = 'gw007/readings-1m/5f3a00000007-9';
+    env.records[1]!.device = 'dev\u0000x';
+    const d = decodeMessage(contract, good.topic, Buffer.from(JSON.stringify(env)));
+    expect(d.kind === 'data' && d.records.map((r) => r.seq)).toEqual([3]);
+    expect(d.rejected.map((r) => [r.recordId, r.reason.split(':')[0]])).toEqual([
+      ['gw007/readings-1m/5f3a00000007-9', "record id 'gw007/readings-1m/5f3a00000007-9' does not match its topic and envelope"],
+      ['gw007/readings-1m/5f3a00000007-2', 'a NUL character (\\u0000) in the record'],
+    ]);
+  });
+
+  it('rejects a stream or gateway that differs from the topic, and an oversized payload before parsing it', () => {
+    expect(decodeMessage(contract, good.topic.replace('readings-1m', 'readings-15m'), Buffer.from(good.payload)).rejected[0]!.reason).toMatch(/^envelope stream 'readings-1m' does not match the topic's 'readings-15m'/);
+    expect(decodeMessage(contract, good.topic.replace('gw007', 'gw008'), Buffer.from(good.payload)).rejected[0]!.reason).toMatch(/^envelope gateway 'gw007' is not in the topic/);
+    const big = decodeMessage(contract, good.topic, Buffer.from(good.payload), { maxPayloadBytes: 100, maxInflatedBytes: 1000 });
+    expect(big.rejected[0]!.reason).toBe(`payload of ${good.payload.length} bytes exceeds the limit of 100`);
+  });
+
+  it('ignores commands to gateways; reads statuses; an empty retained status is no error', () => {
+    expect(decodeMessage(contract, 'carbonedge/s/gw/cmd/rules', Buffer.from('{}'))).toEqual({ kind: 'ignore', rejected: [] });
+    expect(decodeMessage(contract, 'carbonedge/s/gw/status', Buffer.alloc(0))).toEqual({ kind: 'status', rejected: [] });
+    const st = decodeMessage(contract, 'carbonedge/s/gw/status', Buffer.from(JSON.stringify({ schemaVersion: 1, site: 's', gateway: 'gw', state: 'online', ts: 1, storeEpoch: '5f3a00000007' })));
+    expect(st).toEqual({ kind: 'status', status: { gateway: 'gw', site: 's', state: 'online', ts: 1, storeEpoch: '5f3a00000007' }, rejected: [] });
+  });
+});
