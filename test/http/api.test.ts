@@ -40,7 +40,7 @@ describe('HTTP API on the demo site', () => {
 
   it('devices: power, energy, quality, last good read, poll counters and backoff per configured device', async () => {
     const { body } = await get('/api/devices');
-    expect(body.devices.map((d: any) => d.id)).toEqual(['grid', 'pv', 'battery', 'heatpump', 'load']);
+    expect(body.devices.map((d: any) => d.id)).toEqual(['grid', 'pv', 'battery', 'heatpump', 'load', 'line']);
     for (const d of body.devices) {
       // A loaded machine may time out a poll now and then: counted, never more than the polls.
       expect(['good', 'stale', 'comm-error', 'out-of-range']).toContain(d.quality);
@@ -49,7 +49,9 @@ describe('HTTP API on the demo site', () => {
       expect(d.backoff === null || d.backoff.failures > 0).toBe(true);
       expect(d.polls).toBeGreaterThan(0);
       expect(d.lastGoodTs).toBeGreaterThan(0);
-      expect(typeof d.energyKwh).toBe('number');
+      // The production line counts pieces: it has no power or energy point.
+      if (d.id === 'line') expect(d.energyKwh).toBeNull();
+      else expect(typeof d.energyKwh).toBe('number');
     }
   });
 
@@ -64,7 +66,7 @@ describe('HTTP API on the demo site', () => {
     const { status, body } = await get('/api/live');
     expect(status).toBe(200);
     expect(Object.keys(body).sort()).toEqual(['devices', 'flow', 'health', 'status']);
-    expect(body.devices).toHaveLength(5);
+    expect(body.devices).toHaveLength(6);
     expect(body.health.ok).toBe(true);
   });
 

@@ -58,9 +58,9 @@ describe.runIf(ok)('local page in headless Chromium', () => {
   });
 
   it('renders the carbon windows, the device table, health, the rules and the chart; saves a screenshot', async () => {
-    await page.waitForFunction("document.querySelectorAll('#carbon tr').length === 3 && document.querySelectorAll('#devices tbody tr').length === 5", undefined, { timeout: 40_000 });
+    await page.waitForFunction("document.querySelectorAll('#carbon tr').length === 3 && document.querySelectorAll('#devices tbody tr').length === 6", undefined, { timeout: 40_000 });
     expect(await page.locator('#carbon tr th').allTextContents()).toEqual(['Today', 'This month', 'Rolling 24 h']);
-    expect(await page.locator('#devices tbody tr td:first-child').allTextContents()).toEqual(['grid', 'pv', 'battery', 'heatpump', 'load']);
+    expect(await page.locator('#devices tbody tr td:first-child').allTextContents()).toEqual(['grid', 'pv', 'battery', 'heatpump', 'load', 'line']);
     await page.waitForFunction("document.querySelector('#health')?.textContent === 'healthy'", undefined, { timeout: 20_000 });
     // The chart fills once the store closed a first 1-minute aggregate.
     await page.waitForSelector('#chart .uplot', { timeout: 100_000 });
