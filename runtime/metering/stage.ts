@@ -100,6 +100,23 @@ function inMilli(o: CounterDeltaOptions): CounterDeltaOptions {
   };
 }
 
+/** The event of one counter reading booking `milli` since `prev` (a first sample marks its own minute). */
+function counterEvent(r: Reading, value: number, prev: Baseline | undefined, milli: number): MeterEvent {
+  return {
+    device: r.device,
+    point: r.point,
+    ...(r.canonical !== undefined ? { canonical: r.canonical } : {}),
+    ...(r.unit !== undefined ? { unit: r.unit } : {}),
+    ts: r.ts,
+    ...(prev ? { prevTs: prev.ts, prevValue: prev.m / MILLI } : {}),
+    value,
+    milli,
+    delta: milli / MILLI,
+    // A first sample covers no interval: it marks its own minute.
+    bucketTs: prev ? r.ts - 1 : r.ts,
+  };
+}
+
 export class MeteringStage {
   /** device -> point -> its meter, or null when the point is not a counter (two levels: no key string built per reading). */
   private readonly meters = new Map<string, Map<string, Meter | null>>();
@@ -182,38 +199,13 @@ export class MeteringStage {
       meter.last = { m, ts: r.ts };
       const oldMilli = prev ? Math.max(0, Math.round(change.oldFinal * MILLI) - prev.m) : 0;
       const newMilli = Math.max(0, m - Math.round(change.newInitial * MILLI));
-      return {
-        device: r.device,
-        point: r.point,
-        ...(r.canonical !== undefined ? { canonical: r.canonical } : {}),
-        ...(r.unit !== undefined ? { unit: r.unit } : {}),
-        ts: r.ts,
-        ...(prev ? { prevTs: prev.ts, prevValue: prev.m / MILLI } : {}),
-        value: r.value,
-        milli: oldMilli + newMilli,
-        delta: (oldMilli + newMilli) / MILLI,
-        bucketTs: prev ? r.ts - 1 : r.ts,
-        meterChange: { ...change, oldMilli, newMilli },
-      };
+      return { ...counterEvent(r, r.value, prev, oldMilli + newMilli), meterChange: { ...change, oldMilli, newMilli } };
     }
     const d = counterDelta(prev ? { value: prev.m, ts: prev.ts } : undefined, { value: m, ts: r.ts }, meter.opts);
     // A reset or an implausible jump re-baselines on the new value: later deltas count from there.
     meter.last = { m, ts: r.ts };
     const milli = Math.max(0, Math.round(d.delta));
-    return {
-      device: r.device,
-      point: r.point,
-      ...(r.canonical !== undefined ? { canonical: r.canonical } : {}),
-      ...(r.unit !== undefined ? { unit: r.unit } : {}),
-      ts: r.ts,
-      ...(prev ? { prevTs: prev.ts, prevValue: prev.m / MILLI } : {}),
-      value: r.value,
-      milli,
-      delta: milli / MILLI,
-      ...(d.flag ? { flag: d.flag } : {}),
-      // A first sample covers no interval: it marks its own minute.
-      bucketTs: prev ? r.ts - 1 : r.ts,
-    };
+    return { ...counterEvent(r, r.value, prev, milli), ...(d.flag ? { flag: d.flag } : {}) };
   }
 
   /** The pending meter change this reading closes (first reading after its time), removed from the list. */

@@ -6,6 +6,7 @@ import { loadContract, type Contract } from '../../runtime/uplink/contract.js';
 import { decodeMessage, DEFAULT_LIMITS, type Decoded, type DecodeLimits, type Rejection } from './decode.js';
 import { migrate } from './migrations.js';
 import { insertRejected, writeBatch, type Batch } from './pg-sink.js';
+import { firstConnectAndSubscribe } from '../receiver/subscribe.js';
 
 /**
  * `carbonedge receive --pg`: MQTT (v5, optionally a shared subscription `$share/<group>/...`) into
@@ -158,18 +159,7 @@ export class PgIngest {
       this.enqueue(topic, payload, () => undefined);
     });
     client.on('error', (err) => this.log.warn({ err: err.message, connection: i }, 'MQTT connection error (reconnecting)'));
-    await new Promise<void>((resolve, reject) => {
-      const fail = (err: Error) => {
-        client.end(true);
-        reject(err);
-      };
-      client.once('error', fail);
-      client.once('connect', (connack) => {
-        client.removeListener('error', fail);
-        if (connack.sessionPresent) return resolve();
-        client.subscribe(this.subscription, { qos: 1 }, (err) => (err ? reject(err) : resolve()));
-      });
-    });
+    await firstConnectAndSubscribe(client, this.subscription);
   }
 
   private enqueue(topic: string, payload: Buffer, ack: () => void): void {

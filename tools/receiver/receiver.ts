@@ -3,6 +3,7 @@ import zlib from 'node:zlib';
 import Database from 'better-sqlite3';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { formatAjvErrors, loadContract, type Contract } from '../../runtime/uplink/contract.js';
+import { firstConnectAndSubscribe } from './subscribe.js';
 
 /**
  * The reference receiver: what a cloud team reads first. Subscribes to `<topic>#`, validates every
@@ -164,18 +165,7 @@ export class Receiver {
     this.client = client;
     client.on('message', (topic, payload) => this.handle(topic, payload));
     client.on('error', () => undefined); // reconnects; errors surface through start() or stats
-    await new Promise<void>((resolve, reject) => {
-      const fail = (err: Error) => {
-        client.end(true);
-        reject(err);
-      };
-      client.once('error', fail);
-      client.once('connect', (connack) => {
-        client.removeListener('error', fail);
-        if (connack.sessionPresent) return resolve();
-        client.subscribe(`${this.prefix}#`, { qos: 1 }, (err) => (err ? reject(err) : resolve()));
-      });
-    });
+    await firstConnectAndSubscribe(client, `${this.prefix}#`);
   }
 
   async stop(): Promise<void> {
