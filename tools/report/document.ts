@@ -102,7 +102,15 @@ export function reportBlocks(m: ReportModel, lang: Lang): Block[] {
   if (fp) {
     b.push({ kind: 'h3', text: L('footprint') });
     const rule: TextKey = fp.allocation.rule === 'physical' ? 'allocationPhysical' : fp.allocation.rule === 'mass' ? 'allocationMass' : 'allocationEconomic';
-    b.push(kv([['allocation', `${L(rule)} — ${fp.allocation.statement}`], ['pfFactor', `${fmt(fp.factor.value, 6)} tCO₂e/MWh (${fp.factor.statement})`]]));
+    const allocation =
+      lang === 'zh'
+        ? `公共用电 ${fmt(fp.shared_MWh)} MWh（全厂用电减去各产线分项计量）按${L(rule)}分配至各产品；产线分项计量电量按同一依据在本产线产品间分配`
+        : fp.allocation.statement;
+    const factorNote =
+      lang === 'zh'
+        ? '电网电力采用生命周期（产品碳足迹）电网因子，厂内可再生能源电力采用其生命周期因子，按电量加权；绿证不用于产品碳足迹'
+        : fp.factor.statement;
+    b.push(kv([['allocation', `${L(rule)} — ${allocation}`], ['pfFactor', `${fmt(fp.factor.value, 6)} tCO₂e/MWh (${factorNote})`]]));
     b.push(
       table(
         [L('line'), L('product'), L('output'), L('unit'), L('share'), L('metered'), L('shared'), L('energyMWh'), L('footprintT'), L('perUnit')],
