@@ -341,15 +341,29 @@ function expectedQuarters(period: { from: string; to: string }, timezone: string
   return Number.isFinite(f) && Number.isFinite(t) && t > f ? Math.floor((t - f) / QUARTER_MS) : undefined;
 }
 
-export function inventoryFromDb(file: string, from: string, to: string, lib?: FactorLibrary): InventoryResult {
+/**
+ * Open a store read-only for accounting reads and run `fn` on it; refused with a ConfigError when
+ * the file is missing or has no accounting tables. Closed afterwards.
+ */
+export function withAccountingDb<T>(file: string, fn: (db: Database.Database) => T): T {
   if (!existsSync(file)) throw new ConfigError([{ file, path: '', message: 'no such store database' }], 'cannot read the store');
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     const has = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'acct_quarter'").pluck().get();
     if (!has) throw new ConfigError([{ file, path: '', message: 'the store has no accounting tables (was accounting configured?)' }], 'no accounting data');
-    const offsets = DATE_RE.test(from) && DATE_RE.test(to) ? offsetsForPeriod(listOffsets(db).map((r) => r.spec), from, to) : [];
-    return inventoryFromQuarters(quartersFromDb(db, from, to), { from, to }, lib, offsets);
+    return fn(db);
   } finally {
     db.close();
   }
+}
+
+/** The inventory of [from, to] in an open store (its closed quarters plus the offsets claimed for the period), and those quarters. */
+export function inventoryOfDb(db: Database.Database, from: string, to: string, lib?: FactorLibrary): { inventory: InventoryResult; quarters: QuarterRecord[] } {
+  const offsets = DATE_RE.test(from) && DATE_RE.test(to) ? offsetsForPeriod(listOffsets(db).map((r) => r.spec), from, to) : [];
+  const quarters = quartersFromDb(db, from, to);
+  return { inventory: inventoryFromQuarters(quarters, { from, to }, lib, offsets), quarters };
+}
+
+export function inventoryFromDb(file: string, from: string, to: string, lib?: FactorLibrary): InventoryResult {
+  return withAccountingDb(file, (db) => inventoryOfDb(db, from, to, lib).inventory);
 }

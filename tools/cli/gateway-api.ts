@@ -81,13 +81,3 @@ export function gatewayToken(flag: string | undefined, config?: SiteConfig): str
   return flag ?? (process.env.CARBONEDGE_TOKEN || undefined) ?? resolveToken(config ? section<HttpConfig>(config, 'http') : undefined);
 }
 
-/** Plain-text table: left-aligned text, right-aligned numeric columns. */
-export function textTable(head: string[], rows: string[][], right: ReadonlySet<number> = new Set()): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}

@@ -2,13 +2,11 @@
  * What a report is built from: an activity file (the inventory input plus organisation, monthly
  * electricity and product footprint) or the gateway store (closed quarter-hour records of a period).
  */
-import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { loadActivityExtras } from '../../runtime/accounting/activity-extras.js';
 import { loadActivityFile } from '../../runtime/accounting/activity.js';
 import type { FactorLibrary } from '../../runtime/accounting/factors.js';
 import { computeInventory } from '../../runtime/accounting/inventory.js';
-import { inventoryFromQuarters, quartersFromDb } from '../../runtime/accounting/store-inventory.js';
+import { inventoryOfDb, withAccountingDb } from '../../runtime/accounting/store-inventory.js';
 import { ConfigError } from '../../runtime/config/errors.js';
 import type { BuildArgs, MonthRow, ReportInventory } from './model.js';
 
@@ -53,11 +51,7 @@ export function periodDays(period: string): { from: string; to: string } {
 const MWH = 1_000_000;
 
 export function fromDb(file: string, period: string | undefined, lib: FactorLibrary): ReportSource {
-  if (!existsSync(file)) throw new ConfigError([{ file, path: '', message: 'no such store database' }], 'cannot read the store');
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    const has = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'acct_quarter'").pluck().get();
-    if (!has) throw new ConfigError([{ file, path: '', message: 'the store has no accounting tables (was accounting configured?)' }], 'no accounting data');
+  return withAccountingDb(file, (db) => {
     let days: { from: string; to: string };
     if (period) days = periodDays(period);
     else {
@@ -65,8 +59,9 @@ export function fromDb(file: string, period: string | undefined, lib: FactorLibr
       if (!r.f || !r.t) throw new ConfigError([{ file, path: '/acct_quarter', message: 'no closed quarter-hours in the store: nothing to report (a gap is not a zero)' }], 'no accounting data');
       days = { from: r.f, to: r.t };
     }
-    const quarters = quartersFromDb(db, days.from, days.to);
-    const inventory: ReportInventory = inventoryFromQuarters(quarters, days, lib);
+    const of = inventoryOfDb(db, days.from, days.to, lib);
+    const { quarters } = of;
+    const inventory: ReportInventory = of.inventory;
     const byMonth = new Map<string, { wh: Record<string, number>; loc: number; mkt: number; retained: boolean }>();
     for (const q of quarters) {
       const k = q.day.slice(0, 7);
@@ -98,7 +93,5 @@ export function fromDb(file: string, period: string | undefined, lib: FactorLibr
       monthly,
       electricity: { grid_import_MWh: e.grid_import ?? 0, grid_export_MWh: e.grid_export ?? 0, onsite_renewable_MWh: e.renewable_consumed ?? 0 },
     };
-  } finally {
-    db.close();
-  }
+  });
 }

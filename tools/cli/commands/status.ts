@@ -3,8 +3,8 @@ import type { HealthReport } from '../../../runtime/http/health.js';
 import type { SiteConfig } from '../../../runtime/config/types.js';
 import { loadSiteConfigFile } from '../site.js';
 import type { Command } from '../command.js';
-import { parseCommandArgs, runCommand } from '../command.js';
-import { gatewayApi, GatewayApiError, gatewayToken, gatewayUrl, textTable } from '../gateway-api.js';
+import { formatTable, parseCommandArgs, runCommand } from '../command.js';
+import { gatewayApi, GatewayApiError, gatewayToken, gatewayUrl } from '../gateway-api.js';
 
 const usage = 'carbonedge status [--url http://HOST:PORT] [--config FILE] [--token TOKEN] [--json]';
 
@@ -35,7 +35,7 @@ export function statusText(devices: DeviceRow[], s: StatusView, health: HealthRe
   const lines = [
     `${s.site} / ${s.gateway}${s.dryRun ? ' (dry-run)' : ''}: ${health.ok ? 'healthy' : `UNHEALTHY: ${health.reasons.join('; ')}`}`,
     '',
-    textTable(['device', 'power kW', 'energy kWh', 'quality', 'last good', 'errors', ''], rows, new Set([1, 2, 4, 5])),
+    formatTable(['device', 'power kW', 'energy kWh', 'quality', 'last good', 'errors', ''], rows, new Set([1, 2, 4, 5])),
     '',
   ];
   if (s.store) {
