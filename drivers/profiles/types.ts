@@ -117,6 +117,11 @@ export interface Profile extends ProfileIdentity {
   expect?: ExpectProbe[];
   /** Fingerprint probes for `carbonedge scan` (all must hold); only read, never written. */
   identify?: IdentifyProbe[];
+  /**
+   * Devices whose profiles name the same group may share one unit id: several logical devices
+   * behind one Modbus server (a Huawei SUN2000 answers for itself, its power meter and its battery).
+   */
+  sharesUnit?: string;
   /** `sunspec`: the points are discovered from the device's SunSpec model chain at start (drivers/sunspec/). */
   discover?: 'sunspec';
 }

@@ -64,7 +64,12 @@ export function coreCrossCheck(value: unknown, profiles: Map<string, AnyProfile>
   });
 
   const deviceIds = new Map<string, number>();
-  const units = new Map<string, string>();
+  /** Who holds each `bus#station`: several devices only when their profiles share a `sharesUnit` group. */
+  const units = new Map<string, { device: string; profile: string | undefined; group: string | undefined }[]>();
+  const unitGroup = (d: Obj): string | undefined => {
+    const p = profiles.get(str(d, 'profile') ?? '');
+    return p === undefined || isDlt645Profile(p) ? undefined : p.sharesUnit;
+  };
   list(cfg.devices).forEach((d, i) => {
     const at = `/devices/${i}`;
     const id = str(d, 'id');
@@ -95,9 +100,13 @@ export function coreCrossCheck(value: unknown, profiles: Map<string, AnyProfile>
       const station = meter ? address : unitId;
       if (station !== undefined) {
         const unitKey = `${busId}#${station}`;
-        const owner = units.get(unitKey);
-        if (owner) issues.push({ file, path: `${at}/${meter ? 'address' : 'unitId'}`, code: 'CE_CONFIG_CONFLICT', message: `${meter ? 'meter address' : 'unit id'} ${station} on bus '${busId}' is already used by device '${owner}'` });
-        else units.set(unitKey, id ?? `#${i}`);
+        const claim = { device: id ?? `#${i}`, profile: str(d, 'profile'), group: meter ? undefined : unitGroup(d) };
+        const owners = units.get(unitKey) ?? [];
+        const clash = owners.find((o) => claim.group === undefined || o.group !== claim.group || o.profile === claim.profile);
+        if (clash) {
+          const why = claim.group !== undefined && clash.group === claim.group ? ` with the same profile '${claim.profile}' (devices sharing a unit id need different profiles of one group)` : '';
+          issues.push({ file, path: `${at}/${meter ? 'address' : 'unitId'}`, code: 'CE_CONFIG_CONFLICT', message: `${meter ? 'meter address' : 'unit id'} ${station} on bus '${busId}' is already used by device '${clash.device}'${why}` });
+        } else units.set(unitKey, [...owners, claim]);
       }
     }
     const profileId = str(d, 'profile');

@@ -103,6 +103,27 @@ devices:
     );
   });
 
+  it('lets the profiles of one sharesUnit group share a unit id (a Huawei SUN2000 with its meter and battery), nothing else', () => {
+    const head = `version: 1
+site: { id: s }
+gateway: { id: g }
+buses:
+  - { id: dongle, type: tcp, host: 192.0.2.10, port: 502 }
+devices:
+  - { id: inv, role: pv_inverter, bus: dongle, unitId: 1, profile: huawei-sun2000, pollIntervalMs: 5000 }
+  - { id: meter, role: grid_meter, bus: dongle, unitId: 1, profile: huawei-sun2000-dtsu666h, pollIntervalMs: 5000 }
+  - { id: bat, role: battery, bus: dongle, unitId: 1, profile: huawei-luna2000, pollIntervalMs: 5000 }
+`;
+    expect(loadSiteConfigText(head, 'huawei.yaml').config.devices.map((d) => `${d.id}@${d.unitId}`)).toEqual(['inv@1', 'meter@1', 'bat@1']);
+    const bad = `${head}  - { id: inv2, role: pv_inverter, bus: dongle, unitId: 1, profile: huawei-sun2000, pollIntervalMs: 5000 }
+  - { id: other, role: submeter, bus: dongle, unitId: 1, profile: eastron-sdm630, pollIntervalMs: 5000 }
+`;
+    expect(issuesOf(() => loadSiteConfigText(bad, 'huawei.yaml')).map((i) => `${i.code} ${i.path} ${i.message}`)).toEqual([
+      "CE_CONFIG_CONFLICT /devices/3/unitId unit id 1 on bus 'dongle' is already used by device 'inv' with the same profile 'huawei-sun2000' (devices sharing a unit id need different profiles of one group)",
+      "CE_CONFIG_CONFLICT /devices/4/unitId unit id 1 on bus 'dongle' is already used by device 'inv'",
+    ]);
+  });
+
   it('names YAML syntax errors with their line', () => {
     const issues = issuesOf(() => loadSiteConfigText('version: 1\nsite: { id: x\n', 'broken.yaml'));
     expect(issues[0]!.message).toMatch(/YAML syntax/);

@@ -126,6 +126,43 @@ describe('scan --rtu-over-tcp: two DL/T 645 meters behind a TCP serial converter
   });
 });
 
+describe('scan --rtu-over-tcp: a Huawei SUN2000 answering for its power meter and battery on one unit id', () => {
+  let line: SimulatedLine;
+  let port: number;
+  beforeAll(async () => {
+    const at = (profile: string) => ({ profile, at: 1 });
+    line = buildLine([at('huawei-sun2000'), at('huawei-sun2000-dtsu666h'), at('huawei-luna2000')], loadBuiltinProfiles().profiles, { generate: false });
+    port = await line.server.listenTcp(0, '127.0.0.1');
+  });
+  afterAll(async () => {
+    await line?.server.close();
+  });
+
+  it('finds the three logical devices at unit 1 (sharesUnit huawei-sun2000); the snippet lists each and passes check', async () => {
+    const r = await scanJson('--rtu-over-tcp', `127.0.0.1:${port}`, '--units', '1-2', '--timeout', '150');
+    // In library order; each is a device of its own in the snippet.
+    expect(r.lines[0]!.units).toEqual([{ unit: 1, profiles: ['huawei-luna2000', 'huawei-sun2000-dtsu666h', 'huawei-sun2000'] }]);
+    expect(r.snippet).toMatch(/# unit 1 also answers for: Huawei .*\(profiles sharing a unit id: huawei-sun2000\)/);
+    const checked = await check('huawei', r.snippet);
+    expect(checked.ok).toBe(true);
+    expect(checked.devices.map((d) => [d.id, d.profile])).toEqual([
+      ['huawei-luna2000-1', 'huawei-luna2000'],
+      ['huawei-sun2000-dtsu666h-1', 'huawei-sun2000-dtsu666h'],
+      ['huawei-sun2000-1', 'huawei-sun2000'],
+    ]);
+    expect(line.server.stats.writes.size).toBe(0);
+  });
+
+  it('each logical device reads its own registers at the shared unit: `carbonedge read` decodes its documented values', async () => {
+    const read = async (profile: string) =>
+      JSON.parse((await run(process.execPath, [CLI, 'read', '--profile', profile, '--rtu-over-tcp', `127.0.0.1:${port}`, '--unit', '1', '--json'], { timeout: 60_000 })).stdout) as Record<string, { value: unknown; quality: string }>;
+    const [inverter, meter, battery] = await Promise.all(['huawei-sun2000', 'huawei-sun2000-dtsu666h', 'huawei-luna2000'].map(read));
+    expect(inverter!.model_name).toMatchObject({ value: 'SUN2000-10KTL-M1', quality: 'good' });
+    expect(meter!.active_power).toMatchObject({ value: -2950, quality: 'good' });
+    expect(battery!.soc).toMatchObject({ value: 64.5, quality: 'good' });
+  });
+});
+
 describe.skipIf(!havePeer('pymodbus'))('scan --tcp: a SunSpec device on Modbus TCP (pymodbus)', () => {
   let server: PymodbusServer;
   let port: number;

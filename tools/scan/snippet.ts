@@ -28,6 +28,14 @@ function roleOf(u: FoundUnit, profile: AnyProfile | undefined): DeviceRole {
 
 const q = (s: string) => JSON.stringify(s);
 
+const groupOf = (p: AnyProfile | undefined): string | undefined => (p && 'sharesUnit' in p ? p.sharesUnit : undefined);
+
+/** Further matching profiles of the best match's `sharesUnit` group: logical devices behind the same unit. */
+function unitSharers(u: FoundUnit, profiles: ReadonlyMap<string, AnyProfile>): string[] {
+  const group = groupOf(profiles.get(u.profiles[0] ?? ''));
+  return group === undefined ? [] : u.profiles.slice(1).filter((p) => groupOf(profiles.get(p)) === group);
+}
+
 function busId(line: ScanLine): string {
   if (line.type === 'rtu') return `rs485-${line.baudRate}-${line.parity}`;
   return line.type === 'tcp' ? 'modbus-tcp' : 'converter';
@@ -56,8 +64,14 @@ export function siteSnippet(lines: readonly ScanLine[], profiles: ReadonlyMap<st
         devices.push(`  # unit ${u.unit} answers but no profile's identify probes hold: try carbonedge read --profile ID --unit ${u.unit}`);
         continue;
       }
-      devices.push(`  # unit ${u.unit}: ${profile ? `${profile.manufacturer} ${profile.model}` : id}${what}${u.profiles.length > 1 ? ` (also matches ${u.profiles.slice(1).join(', ')})` : ''}`);
-      devices.push(`${c}  - { id: ${id}-${u.unit}, role: ${roleOf(u, profile)}, bus: ${modbusBus}, unitId: ${u.unit}, profile: ${id}, pollIntervalMs: ${POLL_MS} }`);
+      const sharing = unitSharers(u, profiles);
+      const others = u.profiles.filter((p) => p !== id && !sharing.includes(p));
+      devices.push(`  # unit ${u.unit}: ${profile ? `${profile.manufacturer} ${profile.model}` : id}${what}${others.length ? ` (also matches ${others.join(', ')})` : ''}`);
+      for (const [k, pid] of [id, ...sharing].entries()) {
+        const p = profiles.get(pid);
+        if (k > 0) devices.push(`  # unit ${u.unit} also answers for: ${p ? `${p.manufacturer} ${p.model}` : pid} (profiles sharing a unit id: ${groupOf(profile) ?? ''})`);
+        devices.push(`${c}  - { id: ${pid}-${u.unit}, role: ${roleOf(u, p)}, bus: ${modbusBus}, unitId: ${u.unit}, profile: ${pid}, pollIntervalMs: ${POLL_MS} }`);
+      }
     }
     if (!line.meters.length) return;
     // The gateway polls one protocol per line: meters beside Modbus devices need their own line.

@@ -12,7 +12,7 @@ import type { Logger } from '../../runtime/logger.js';
 import { LineEndpoints } from './line-endpoints.js';
 import { silentLogger } from '../../runtime/logger.js';
 import type { Dlt645Server } from './dlt645-server.js';
-import { emptyStats, modbusVector, type SimulatedDevice, type SimulatorStats } from './modbus-vector.js';
+import { devicesByUnit, emptyStats, modbusVector, type SimulatedDevice, type SimulatorStats } from './modbus-vector.js';
 import { answerRtu, parseRtuRequest } from './rtu-frames.js';
 
 const FRAME_START = 0x68;
@@ -31,16 +31,13 @@ export class LineServer {
   readonly stats: SimulatorStats = emptyStats();
   /** Modbus requests seen on the line by function code (answered or not). */
   readonly functions = new Map<number, number>();
-  private readonly devices = new Map<number, SimulatedDevice>();
+  private readonly devices: Map<number, SimulatedDevice[]>;
   private readonly log: Logger;
   private readonly endpoints = new LineEndpoints((write, onData) => this.attach(write, onData));
 
   constructor(private readonly opts: LineServerOptions) {
     this.log = opts.logger ?? silentLogger();
-    for (const d of opts.modbus ?? []) {
-      if (this.devices.has(d.unitId)) throw new RangeError(`unit id ${d.unitId} is used twice (${this.devices.get(d.unitId)!.name}, ${d.name})`);
-      this.devices.set(d.unitId, d);
-    }
+    this.devices = devicesByUnit(opts.modbus ?? []);
   }
 
   /** Serve on a serial port (the simulator's end of a pty pair). */

@@ -4,6 +4,7 @@
  * or a TCP port (like a TCP serial converter). Used by `carbonedge simulate --device` and tests.
  */
 import { isDlt645Profile, type AnyProfile } from '../../drivers/profiles/types.js';
+import { fixtureValues } from './fixture-values.js';
 import { Dlt645Server, fixedMeterValues, type SimulatedMeter } from './dlt645-server.js';
 import { LineServer } from './line-server.js';
 import { SingleSimulatedDevice } from './site.js';
@@ -53,7 +54,8 @@ export function buildLine(specs: LineDeviceSpec[], profiles: ReadonlyMap<string,
       continue;
     }
     if (typeof s.at !== 'number') throw new Error(`profile '${profile.id}' is a Modbus profile: give a unit id 1..247 (${profile.id}@1)`);
-    modbus.push(new SingleSimulatedDevice({ profile, unitId: s.at, generate: opts.generate, site: { seed: (opts.seed ?? 1) + modbus.length }, speed: opts.speed }));
+    const base = fixtureValues(profile.id);
+    modbus.push(new SingleSimulatedDevice({ profile, unitId: s.at, generate: opts.generate, site: { seed: (opts.seed ?? 1) + modbus.length }, speed: opts.speed, ...(base ? { base } : {}) }));
     described.push(`unit ${s.at}: ${profile.id}`);
   }
   const dlt645 = [...meters].map(([id, list]) => {

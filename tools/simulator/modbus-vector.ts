@@ -16,6 +16,8 @@ export interface SimulatedDevice {
   /** Name for logs (device id or profile id). */
   name: string;
   image: RegisterImage;
+  /** The profile's `sharesUnit` group: devices of one group may answer on one unit id (one server, several logical devices). */
+  sharesUnit?: string;
   /**
    * Called for every point a write touched, before the image changes; throw to refuse the write
    * (the client gets exception 03, or the exception's own code).
@@ -47,6 +49,22 @@ export interface ModbusVector {
   setRegisterArray(addr: number, values: number[], unitID: number, cb: Cb<void>): void;
 }
 
+/**
+ * The devices by unit id. Several at one unit only when they name the same `sharesUnit` group (a
+ * Huawei SUN2000 answering for its meter and battery): a request goes to the first whose image
+ * implements it. Throws for a unit id used twice otherwise.
+ */
+export function devicesByUnit(list: readonly SimulatedDevice[]): Map<number, SimulatedDevice[]> {
+  const units = new Map<number, SimulatedDevice[]>();
+  for (const d of list) {
+    const here = units.get(d.unitId) ?? [];
+    const other = here.find((o) => d.sharesUnit === undefined || o.sharesUnit !== d.sharesUnit);
+    if (other) throw new RangeError(`unit id ${d.unitId} is used twice (${other.name}, ${d.name})`);
+    units.set(d.unitId, [...here, d]);
+  }
+  return units;
+}
+
 export function emptyStats(): SimulatorStats {
   return { requests: new Map(), exceptions: new Map(), writes: new Map() };
 }
@@ -56,7 +74,7 @@ function count(map: Map<number, number>, unit: number): void {
 }
 
 export function modbusVector(opts: {
-  devices: ReadonlyMap<number, SimulatedDevice>;
+  devices: ReadonlyMap<number, readonly SimulatedDevice[]>;
   stats: SimulatorStats;
   log: Logger;
   mode: 'tcp' | 'rtu';
@@ -65,23 +83,30 @@ export function modbusVector(opts: {
 }): ModbusVector {
   const { devices, stats, log, mode } = opts;
   const route = <T>(unitID: number, cb: Cb<T>, body: (d: SimulatedDevice) => T): void => {
-    const d = devices.get(unitID);
-    if (!d) {
+    const here = devices.get(unitID) ?? [];
+    if (!here.length) {
       if (mode === 'rtu') return; // silence: no device with this address on the bus
       count(stats.exceptions, unitID);
       cb(new ModbusException(MODBUS_EXCEPTION.gatewayTargetFailed, `no device with unit id ${unitID}`));
       return;
     }
-    try {
-      const v = body(d);
-      cb(null, v);
-    } catch (err) {
-      count(stats.exceptions, unitID);
-      const code = err instanceof ModbusException ? err.modbusErrorCode : MODBUS_EXCEPTION.deviceFailure;
-      const e = err instanceof ModbusException ? err : new ModbusException(code, (err as Error).message);
-      log.debug({ unit: unitID, device: d.name, code, reason: e.message }, 'simulator: exception reply');
-      cb(e);
+    let failure: { device: SimulatedDevice; error: ModbusException } | undefined;
+    for (const d of here) {
+      try {
+        const v = body(d);
+        cb(null, v);
+        return;
+      } catch (err) {
+        const code = err instanceof ModbusException ? err.modbusErrorCode : MODBUS_EXCEPTION.deviceFailure;
+        failure ??= { device: d, error: err instanceof ModbusException ? err : new ModbusException(code, (err as Error).message) };
+        // Devices sharing the unit: an address this one does not implement may be the next one's.
+        if (code !== MODBUS_EXCEPTION.illegalDataAddress) break;
+      }
     }
+    count(stats.exceptions, unitID);
+    const { device, error } = failure!;
+    log.debug({ unit: unitID, device: device.name, code: error.modbusErrorCode, reason: error.message }, 'simulator: exception reply');
+    cb(error);
   };
   // Count what gets an answer: over RTU a request for an unknown unit gets none.
   const request = (unitID: number) => {

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../runtime/logger.js';
 import { silentLogger } from '../../runtime/logger.js';
-import { emptyStats, modbusVector, type SimulatedDevice, type SimulatorStats } from './modbus-vector.js';
+import { devicesByUnit, emptyStats, modbusVector, type SimulatedDevice, type SimulatorStats } from './modbus-vector.js';
 import { freeTcpPort } from '../free-port.js';
 
 export type { SimulatedDevice, SimulatorStats } from './modbus-vector.js';
@@ -43,7 +43,7 @@ export class SimulatorServer {
   tcpPort?: number;
   rtuPath?: string;
   readonly stats: SimulatorStats = emptyStats();
-  private readonly devices = new Map<number, SimulatedDevice>();
+  private readonly devices: Map<number, SimulatedDevice[]>;
   private readonly log: Logger;
   private tcp?: ModbusServerHandle;
   private rtu?: ModbusServerHandle;
@@ -54,9 +54,8 @@ export class SimulatorServer {
     this.log = opts.logger ?? silentLogger();
     for (const d of opts.devices) {
       if (d.unitId < 1 || d.unitId > 247) throw new RangeError(`unit id ${d.unitId} of ${d.name} is not 1..247`);
-      if (this.devices.has(d.unitId)) throw new RangeError(`unit id ${d.unitId} is used twice (${this.devices.get(d.unitId)!.name}, ${d.name})`);
-      this.devices.set(d.unitId, d);
     }
+    this.devices = devicesByUnit(opts.devices);
   }
 
   /** Start serving; resolves once every requested transport listens. */

@@ -160,6 +160,8 @@ export interface SingleDeviceOptions {
   unitId: number;
   /** Static engineering values by point id (or canonical name); they win over generated values. */
   values?: ImageValues;
+  /** Starting values by point id (a library device's fixture values): generated and static values win over them. */
+  base?: ImageValues;
   /** Generate the other values with the demo physics of the profile's kind. Default true. */
   generate?: boolean;
   site?: DemoSiteOptions;
@@ -179,17 +181,20 @@ export class SingleSimulatedDevice extends Clocked {
   readonly site?: DemoSite;
   private readonly kind?: DemoDevice;
   private readonly staticValues: ImageValues;
+  private readonly base: ImageValues;
 
   constructor(opts: SingleDeviceOptions) {
     super(opts.speed ?? 1, opts.tickMs ?? 200);
     this.image = new RegisterImage(opts.profile, opts.image);
     this.staticValues = { ...(opts.values ?? {}) };
+    this.base = { ...(opts.base ?? {}) };
     this.kind = opts.generate === false ? undefined : demoDeviceForKind(opts.profile.kind);
     if (this.kind) this.site = new DemoSite(opts.site);
     this.device = {
       unitId: opts.unitId,
       name: opts.profile.id,
       image: this.image,
+      ...(opts.profile.sharesUnit !== undefined ? { sharesUnit: opts.profile.sharesUnit } : {}),
       onWrite: (point, value) => {
         if (this.site && this.kind && (typeof value === 'number' || typeof value === 'boolean')) {
           try {
@@ -220,7 +225,18 @@ export class SingleSimulatedDevice extends Clocked {
 
   refresh(): void {
     const generated = this.site && this.kind ? { ...FIXED[this.kind], ...this.site.values(this.kind), device_address: this.device.unitId } : {};
-    this.image.update({ ...generated, ...this.staticValues });
+    const over = { ...generated, ...this.staticValues };
+    this.image.update({ ...this.under(over), ...over });
+  }
+
+  /** The base values no upper value sets (by point id or by the point's canonical name). */
+  private under(over: ImageValues): ImageValues {
+    return Object.fromEntries(
+      Object.entries(this.base).filter(([id]) => {
+        const canonical = this.image.point(id)?.canonical;
+        return over[id] === undefined && (canonical === undefined || over[canonical] === undefined);
+      }),
+    );
   }
 
   override start(): void {

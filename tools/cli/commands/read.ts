@@ -145,7 +145,7 @@ export const command: Command = {
         if (!(await modbus.connect())) {
           const r = await poller.pollOnce(); // carries the connection error with what and where
           if (bus.type === 'rtu' && PORT_LOCKED.test(r[0]?.error ?? '')) {
-            return printGatewayRead(values, await viaGateway({ port: bus.path, unitId: unit, url: values.url, config: values.config, token: values.token }), r[0]!.error!);
+            return printGatewayRead(values, await viaGateway({ port: bus.path, unitId: unit, profile: profile.id, url: values.url, config: values.config, token: values.token }), r[0]!.error!);
           }
           process.stderr.write(`carbonedge read: cannot reach ${modbus.uri}: ${r[0]?.error ?? 'connection failed'}\n`);
           return 1;
