@@ -41,7 +41,11 @@ describe.runIf(havePeer('mosquitto'))('uplink against mosquitto (interop tier)',
   it('broker stopped for a minute while the gateway keeps producing, then restarted: every record, no gap', async () => {
     const broker = await mosquitto();
     const rx = await receiver(broker.url);
-    const t = await gateway({ dataDir: tmp(), url: broker.url, config: { uplink: { backfillRecordsPerSec: 100, reconnect: { minMs: 200, maxMs: 2000 } } } });
+    // The backfill rate counts on the gateway's monotonic clock, which runs 60x here: 5 records/s
+    // (a bucket of 5, refilled at each 100 ms pump) sends about 50 records per real second, so the
+    // backlog of 600+ records takes over 10 s while a live readings-1m record closes every second.
+    // (At 100/s the whole backlog went out within one gateway minute and no live record fell inside.)
+    const t = await gateway({ dataDir: tmp(), url: broker.url, config: { uplink: { backfillRecordsPerSec: 5, reconnect: { minMs: 200, maxMs: 2000 } } } });
     await waitFor(() => rx.count('gw1', 'readings-1m') >= 24, 30_000, 'records flowing');
     await broker.stop();
     const clock = t.gw.ctx.clock;
@@ -57,7 +61,7 @@ describe.runIf(havePeer('mosquitto'))('uplink against mosquitto (interop tier)',
     await waitFor(() => t.uplink!.health().connected, 20_000, 'reconnected');
     await drain(t, 90_000);
     await expectComplete(rx, lastSeqs(t.store));
-    // Live records were not starved by the rate-capped backlog (100 records/s): the first live
+    // Live records were not starved by the rate-capped backlog: the first live
     // record arrived before the last backfilled one (receiver insertion order).
     const order = rx.db
       .prepare(
