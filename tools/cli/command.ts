@@ -17,7 +17,8 @@ export class UsageError extends Error {
 /** parseArgs with strict checking that turns its errors into UsageError. */
 export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    // tokens: for commands where the order of repeated options matters (scan's buses).
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false, tokens: true });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

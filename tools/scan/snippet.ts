@@ -45,15 +45,33 @@ function endpoint(line: ScanLine): string {
   return line.type === 'rtu' ? `path: ${q(line.path!)}, baudRate: ${line.baudRate}, parity: ${line.parity}` : `host: ${q(line.host!)}, port: ${line.port}`;
 }
 
+/** The physical port of a line: a serial path, or a TCP endpoint. */
+const portOf = (line: ScanLine) => (line.type === 'rtu' ? `rtu:${line.path}` : `${line.type}:${line.host}:${line.port}`);
+
+/** Ids made unique in the snippet: the second `converter` is `converter-2`. */
+function uniqueIds(): (id: string) => string {
+  const used = new Map<string, number>();
+  return (id) => {
+    const n = (used.get(id) ?? 0) + 1;
+    used.set(id, n);
+    return n === 1 ? id : `${id}-${n}`;
+  };
+}
+
 export function siteSnippet(lines: readonly ScanLine[], profiles: ReadonlyMap<string, AnyProfile>): string {
   const buses: string[] = [];
   const devices: string[] = [];
-  lines.forEach((line, n) => {
+  const busName = uniqueIds();
+  const deviceName = uniqueIds();
+  const ports = new Set<string>();
+  lines.forEach((line) => {
     // One bus per physical port: a second setting of the same port is only reported.
-    const c = n === 0 ? '' : '# ';
-    if (n > 0) devices.push(`  # the same port also answered at ${line.baudRate} ${line.parity}: devices at different settings cannot share one bus`);
-    const modbusBus = busId(line);
-    const meterBus = line.type === 'rtu' ? `dlt645-${line.baudRate}-${line.parity}` : 'dlt645-converter';
+    const again = ports.has(portOf(line));
+    ports.add(portOf(line));
+    const c = again ? '# ' : '';
+    if (again) devices.push(`  # the same port also answered at ${line.baudRate} ${line.parity}: devices at different settings cannot share one bus`);
+    const modbusBus = line.units.length ? busName(busId(line)) : '';
+    const meterBus = line.meters.length ? busName(line.type === 'rtu' ? `dlt645-${line.baudRate}-${line.parity}` : 'dlt645-converter') : '';
     const dltType = line.type === 'rtu' ? 'dlt645' : 'dlt645-tcp';
     if (line.units.length) buses.push(`${c}  - { id: ${modbusBus}, type: ${line.type}, ${endpoint(line)} }`);
     for (const u of line.units) {
@@ -70,17 +88,17 @@ export function siteSnippet(lines: readonly ScanLine[], profiles: ReadonlyMap<st
       for (const [k, pid] of [id, ...sharing].entries()) {
         const p = profiles.get(pid);
         if (k > 0) devices.push(`  # unit ${u.unit} also answers for: ${p ? `${p.manufacturer} ${p.model}` : pid} (profiles sharing a unit id: ${groupOf(profile) ?? ''})`);
-        devices.push(`${c}  - { id: ${pid}-${u.unit}, role: ${roleOf(u, p)}, bus: ${modbusBus}, unitId: ${u.unit}, profile: ${pid}, pollIntervalMs: ${POLL_MS} }`);
+        devices.push(`${c}  - { id: ${deviceName(`${pid}-${u.unit}`)}, role: ${roleOf(u, p)}, bus: ${modbusBus}, unitId: ${u.unit}, profile: ${pid}, pollIntervalMs: ${POLL_MS} }`);
       }
     }
     if (!line.meters.length) return;
     // The gateway polls one protocol per line: meters beside Modbus devices need their own line.
     const shared = line.units.length > 0;
-    const m = shared || n > 0 ? '# ' : '';
+    const m = shared || again ? '# ' : '';
     if (shared) devices.push('  # DL/T 645 meters on this line share it with Modbus devices; the gateway polls one protocol per line (one bus per port): wire them to a line of their own, then use:');
     buses.push(`${m}  - { id: ${meterBus}, type: ${dltType}, ${endpoint(line)} }`);
     for (const meter of line.meters) {
-      devices.push(`${m}  - { id: meter-${meter.address}, role: submeter, bus: ${meterBus}, address: ${q(meter.address)}, profile: dlt645-2007, pollIntervalMs: ${POLL_MS} }`);
+      devices.push(`${m}  - { id: ${deviceName(`meter-${meter.address}`)}, role: submeter, bus: ${meterBus}, address: ${q(meter.address)}, profile: dlt645-2007, pollIntervalMs: ${POLL_MS} }`);
     }
   });
   // A list whose entries are all commented out is empty, not null.

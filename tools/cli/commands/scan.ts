@@ -13,8 +13,9 @@ import type { Command } from '../command.js';
 import { hostPort, parseCommandArgs, runCommand, UsageError } from '../command.js';
 
 const usage =
-  'carbonedge scan (--tcp HOST:PORT | --rtu-over-tcp HOST:PORT | --rtu PATH (--baud N | --bauds N,N...) (--parity P | --parities P,P...)) ' +
-  '[--units 1-247] [--timeout MS] [--address 123456789012 ...] [--json] [--profile-dir DIR]';
+  'carbonedge scan (--tcp HOST:PORT | --rtu-over-tcp HOST:PORT | --rtu PATH (--baud N | --bauds N,N...) (--parity P | --parities P,P...)) ... ' +
+  '[--units 1-247] [--timeout MS] [--address 123456789012 ...] [--json] [--profile-dir DIR]\n' +
+  '  each of --tcp, --rtu-over-tcp and --rtu may be given several times: the buses are scanned one after the other and one snippet holds them all';
 
 /** Per-request timeout: what an empty unit costs (one unanswered read). */
 const DEFAULT_TIMEOUT_MS = 250;
@@ -84,10 +85,10 @@ export const command: Command = {
   usage,
   run: (argv) =>
     runCommand(usage, async () => {
-      const { values } = parseCommandArgs(argv, {
-        tcp: { type: 'string' },
-        'rtu-over-tcp': { type: 'string' },
-        rtu: { type: 'string' },
+      const { values, tokens } = parseCommandArgs(argv, {
+        tcp: { type: 'string', multiple: true },
+        'rtu-over-tcp': { type: 'string', multiple: true },
+        rtu: { type: 'string', multiple: true },
         baud: { type: 'string' },
         bauds: { type: 'string' },
         parity: { type: 'string' },
@@ -98,15 +99,17 @@ export const command: Command = {
         json: { type: 'boolean' },
         'profile-dir': { type: 'string', multiple: true },
       });
-      const given = [values.tcp, values['rtu-over-tcp'], values.rtu].filter((v) => v !== undefined);
-      if (given.length !== 1) throw new UsageError('give exactly one of --tcp HOST:PORT, --rtu-over-tcp HOST:PORT or --rtu PATH');
-      let target: ScanTarget;
+      // The buses in the order they were given.
+      const targets = tokens.flatMap((t): ScanTarget[] => {
+        if (t.kind !== 'option' || t.value === undefined) return [];
+        if (t.name === 'tcp') return [{ type: 'tcp', ...hostPort('--tcp', t.value) }];
+        if (t.name === 'rtu-over-tcp') return [{ type: 'rtu-over-tcp', ...hostPort('--rtu-over-tcp', t.value) }];
+        return t.name === 'rtu' ? [{ type: 'rtu', path: t.value }] : [];
+      });
+      if (!targets.length) throw new UsageError('give a bus to scan: --tcp HOST:PORT, --rtu-over-tcp HOST:PORT or --rtu PATH (each may be repeated)');
       let bauds: number[] = [];
       let parities: Parity[] = [];
-      if (values.tcp !== undefined) target = { type: 'tcp', ...hostPort('--tcp', values.tcp) };
-      else if (values['rtu-over-tcp'] !== undefined) target = { type: 'rtu-over-tcp', ...hostPort('--rtu-over-tcp', values['rtu-over-tcp']) };
-      else {
-        target = { type: 'rtu', path: values.rtu! };
+      if (values.rtu?.length) {
         bauds = list('--baud', values.bauds, values.baud, (v) => ([1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200].includes(Number(v)) ? Number(v) : undefined), 'baud rates such as 2400,9600');
         parities = list('--parity', values.parities, values.parity, (v) => (PARITIES.has(v) ? (v as Parity) : undefined), 'none, even or odd');
       }
@@ -114,11 +117,16 @@ export const command: Command = {
       if (!Number.isInteger(timeoutMs) || timeoutMs < 20 || timeoutMs > 10_000) throw new UsageError(`--timeout expects milliseconds 20..10000, got '${values.timeout}'`);
       const addresses = values.address ?? [];
       for (const a of addresses) if (!/^\d{12}$/.test(a)) throw new UsageError(`--address expects a DL/T 645 meter address of 12 digits, got '${a}'`);
-      if (addresses.length && target.type === 'tcp') throw new UsageError('--address probes DL/T 645 meters on a serial line or a TCP serial converter (--rtu, --rtu-over-tcp), not on Modbus TCP');
+      if (addresses.length && targets.every((t) => t.type === 'tcp')) throw new UsageError('--address probes DL/T 645 meters on a serial line or a TCP serial converter (--rtu, --rtu-over-tcp), not on Modbus TCP');
       const { profiles, issues } = loadProfiles([builtinProfileDir(), ...(values['profile-dir'] ?? []).map((d) => path.resolve(d))]);
       if (issues.length) throw new ConfigError(issues, 'the device profiles have errors');
 
-      const lines = await scan({ target, units: parseUnits(values.units ?? '1-247'), bauds, parities, timeoutMs, addresses, profiles, onProgress: progress() });
+      const units = parseUnits(values.units ?? '1-247');
+      const lines: ScanLine[] = [];
+      for (const target of targets) {
+        // Meter addresses are probed on serial lines and converters only (a Modbus TCP server has no DL/T 645 meters).
+        lines.push(...(await scan({ target, units, bauds, parities, timeoutMs, addresses: target.type === 'tcp' ? [] : addresses, profiles, onProgress: progress() })));
+      }
       const snippet = siteSnippet(lines, profiles);
       if (values.json) process.stdout.write(`${JSON.stringify({ lines, snippet }, null, 2)}\n`);
       else process.stdout.write(`${report(lines)}\n# site-config snippet (paste under version, site and gateway; check with carbonedge check):\n${snippet}`);
