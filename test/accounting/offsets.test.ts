@@ -175,6 +175,10 @@ describe('carbonedge offsets and inventory --db', () => {
     expect(list).toEqual([expect.objectContaining({ type: 'CCER', tCO2: 48, retiredOn: '2024-01-15', claimFor: { from: '2023-06-01', to: '2023-06-01' } })]);
     const r = inventoryFromDb(db, '2023-06-01', '2023-06-01');
     expect([r.total_market_t, r.offsets_t, r.net_market_t, r.zero_carbon]).toEqual([48, 48, 0, true]);
+    // The report of the same stored day carries the stored offset and the same balance.
+    const rep = JSON.parse(cli('report', '--db', db, '--period', '2023-06-01', '--format', 'json', '--lang', 'en').stdout) as { balance: { offsets_t: number; net_market_t: number; zero_carbon: boolean; offsets: { type: string; tCO2: number }[] } };
+    expect([rep.balance.offsets_t, rep.balance.net_market_t, rep.balance.zero_carbon]).toEqual([48, 0, true]);
+    expect(rep.balance.offsets).toEqual([expect.objectContaining({ type: 'CCER', tCO2: 48 })]);
   });
   it('a gap keeps zero_carbon false even when the net is <= 0, and so do quarters missing from the store', () => {
     const gappy = store((i) => i !== 10);
