@@ -1,5 +1,9 @@
+import { createRequire } from 'node:module';
 import pino, { type Logger, type LoggerOptions } from 'pino';
-import pinoPretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
+
+/** pino-pretty is loaded only when a readable log is asked for (a gateway under systemd logs JSON and never pays for it). */
+const loadPinoPretty = (): typeof PinoPretty => createRequire(import.meta.url)('pino-pretty');
 
 export type { Logger };
 
@@ -51,7 +55,7 @@ export function prettyMessage(log: Record<string, unknown>): string {
 
 /** pino-pretty in-process (no worker thread), synchronous: one line per event on `fd`. */
 function prettyStream(fd: number, colorize: boolean) {
-  return pinoPretty({
+  return loadPinoPretty()({
     destination: fd,
     sync: true,
     colorize,
