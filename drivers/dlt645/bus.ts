@@ -7,7 +7,6 @@ import { Backoff } from '../modbus/backoff.js';
 import { Dlt645Error, type Dlt645Target } from './errors.js';
 import {
   BROADCAST_READ_ADDRESS,
-  CONTROL,
   ERROR_BIT,
   FOLLOW_UP_BIT,
   REPLY_BIT,
@@ -19,6 +18,7 @@ import {
 } from './frame.js';
 import { SerialLink, TcpLink, type ByteLink } from './link.js';
 import { decodeDataIdentifier, encodeDataIdentifier } from './values.js';
+import { DLT645_2007, variantOf, type Dlt645Protocol, type Dlt645Variant } from './variant.js';
 
 export const DLT645_DEFAULT_BAUD = 2400;
 export const DLT645_DEFAULT_PARITY = 'even';
@@ -33,6 +33,8 @@ export interface Dlt645RequestOptions {
   retries?: number;
   /** Pause after this transaction, ms (the larger of this and the bus's delay applies). */
   delayAfterMs?: number;
+  /** The meter's edition (its profile's `protocol`): control codes and DI length (default dlt645-2007). */
+  protocol?: Dlt645Protocol;
 }
 
 export interface Dlt645BusStats {
@@ -65,7 +67,8 @@ interface Waiter {
  * One DL/T 645 RS-485 line (serial port or TCP serial converter): a FIFO queue so that one
  * transaction at a time is on the wire, several meters told apart by their address, per-request
  * timeouts on the monotonic clock, repeats after a timeout or a bad frame, follow-up frames
- * (B1h -> 12h) joined into one value, error replies (D1h) turned into a clear error, and
+ * (B1h -> 12h; 1997: A1h -> 02h) joined into one value, error replies (D1h; 1997: C1h) turned
+ * into a clear error, meters of both editions (variant.ts) on one line, and
  * reconnect with capped, jittered backoff when the link goes away.
  */
 export class Dlt645Bus {
@@ -108,19 +111,21 @@ export class Dlt645Bus {
   }
 
   /**
-   * Read one data identifier (11h) from the meter at `address`: the value bytes that follow the
-   * DI in the reply (unscrambled), joined across follow-up frames. Throws a Dlt645Error.
+   * Read one data identifier (11h; 01h for a 1997 meter) from the meter at `address`: the value
+   * bytes that follow the DI in the reply (unscrambled), joined across follow-up frames. Throws a
+   * Dlt645Error.
    */
   readData(address: string, di: string, opts: Dlt645RequestOptions = {}): Promise<Buffer> {
+    const variant = variantOf(opts.protocol);
     const target: Dlt645Target = { bus: this.uri, address, what: `DI ${di}`, device: opts.device };
-    return this.enqueue(target, opts, (timeoutMs) => this.readDataOnce(address, di, target, timeoutMs));
+    return this.enqueue(target, opts, (timeoutMs) => this.readDataOnce(variant, address, di, target, timeoutMs));
   }
 
-  /** Read the address of the one meter on the line (13h to AAAAAAAAAAAA). Throws a Dlt645Error. */
+  /** Read the address of the one meter on the line (13h to AAAAAAAAAAAA; 2007 only). Throws a Dlt645Error. */
   readAddress(opts: Dlt645RequestOptions = {}): Promise<string> {
     const target: Dlt645Target = { bus: this.uri, address: BROADCAST_READ_ADDRESS, what: 'read address (13h)', device: opts.device };
     return this.enqueue(target, opts, async (timeoutMs) => {
-      const reply = await this.exchange({ address: BROADCAST_READ_ADDRESS, control: CONTROL.readAddress, data: Buffer.alloc(0) }, target, timeoutMs, () => true);
+      const reply = await this.exchange(DLT645_2007, { address: BROADCAST_READ_ADDRESS, control: DLT645_2007.control.readAddress!, data: Buffer.alloc(0) }, target, timeoutMs, () => true);
       return reply.address;
     });
   }
@@ -132,18 +137,25 @@ export class Dlt645Bus {
     await this.link.close();
   }
 
-  private async readDataOnce(address: string, di: string, target: Dlt645Target, timeoutMs: number): Promise<Buffer> {
-    const diBytes = encodeDataIdentifier(di);
+  private async readDataOnce(v: Dlt645Variant, address: string, di: string, target: Dlt645Target, timeoutMs: number): Promise<Buffer> {
+    const n = v.diBytes;
+    const diBytes = encodeDataIdentifier(di, n);
     // A late reply to an earlier request carries another DI: it is skipped, not taken for this one.
-    const sameDi = (f: Frame) => f.data.length >= 4 && decodeDataIdentifier(f.data) === di.toUpperCase();
-    let reply = await this.exchange({ address, control: CONTROL.read, data: diBytes }, target, timeoutMs, (f) => (f.control & ERROR_BIT) !== 0 || sameDi(f));
-    const parts = [reply.data.subarray(4)];
+    const sameDi = (f: Frame) => f.data.length >= n && decodeDataIdentifier(f.data, n) === di.toUpperCase();
+    const accept = (f: Frame) => (f.control & ERROR_BIT) !== 0 || sameDi(f);
+    let reply = await this.exchange(v, { address, control: v.control.read, data: diBytes }, target, timeoutMs, accept);
+    const parts = [reply.data.subarray(n)];
     for (let seq = 1; reply.control & FOLLOW_UP_BIT; seq++) {
       if (seq > MAX_FOLLOW_UP_FRAMES) throw new Dlt645Error('frame', target, `more than ${MAX_FOLLOW_UP_FRAMES} follow-up frames`);
-      reply = await this.exchange({ address, control: CONTROL.readFollowUp, data: Buffer.concat([diBytes, Buffer.from([seq & 0xff])]) }, target, timeoutMs, (f) => (f.control & ERROR_BIT) !== 0 || sameDi(f));
+      const data = v.followUpSequence ? Buffer.concat([diBytes, Buffer.from([seq & 0xff])]) : diBytes;
+      reply = await this.exchange(v, { address, control: v.control.readFollowUp, data }, target, timeoutMs, accept);
+      if (!v.followUpSequence) {
+        parts.push(reply.data.subarray(n));
+        continue;
+      }
       const seqBack = reply.data[reply.data.length - 1];
-      if (reply.data.length < 5 || seqBack !== (seq & 0xff)) throw new Dlt645Error('frame', target, `follow-up frame ${seq} came back with sequence ${String(seqBack)}`);
-      parts.push(reply.data.subarray(4, reply.data.length - 1));
+      if (reply.data.length < n + 1 || seqBack !== (seq & 0xff)) throw new Dlt645Error('frame', target, `follow-up frame ${seq} came back with sequence ${String(seqBack)}`);
+      parts.push(reply.data.subarray(n, reply.data.length - 1));
     }
     return Buffer.concat(parts);
   }
@@ -153,7 +165,7 @@ export class Dlt645Bus {
    * set). Frames of other meters, echoes of the request and stale replies are skipped; a frame with
    * a bad checksum fails the exchange (the caller repeats it).
    */
-  private async exchange(req: Frame, target: Dlt645Target, timeoutMs: number, accept: (f: Frame) => boolean): Promise<Frame> {
+  private async exchange(v: Dlt645Variant, req: Frame, target: Dlt645Target, timeoutMs: number, accept: (f: Frame) => boolean): Promise<Frame> {
     const broadcast = req.address === BROADCAST_READ_ADDRESS;
     const expected = req.control | REPLY_BIT;
     const started = monoNow(this.clock);
@@ -180,7 +192,7 @@ export class Dlt645Bus {
     });
     if (reply.control & ERROR_BIT) {
       this.stats.errorReplies++;
-      throw new Dlt645Error('error-reply', target, `error reply ${hex(reply.control)}: ${describeErrorByte(reply.data[0])}`);
+      throw new Dlt645Error('error-reply', target, `error reply ${hex(reply.control)}: ${describeErrorByte(reply.data[0], v)}`);
     }
     return reply;
   }

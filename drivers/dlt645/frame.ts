@@ -1,5 +1,6 @@
 /**
- * DL/T 645-2007 framing (多功能电能表通信协议, section 4: 帧格式):
+ * DL/T 645 framing, the same in the 1997 and 2007 editions (DL/T 645-2007 section 4 帧格式;
+ * what differs between the editions is in variant.ts):
  *
  *   [FE x 0..4]  68  A0 A1 A2 A3 A4 A5  68  C  L  DATA(L bytes, each +33h)  CS  16
  *
@@ -10,6 +11,8 @@
  * Pure functions only; the bus (bus.ts) owns the link and the timing.
  */
 
+import { DLT645_2007, type Dlt645Variant } from './variant.js';
+
 export const FRAME_START = 0x68;
 export const FRAME_END = 0x16;
 export const WAKE_UP = 0xfe;
@@ -19,12 +22,7 @@ export const BROADCAST_READ_ADDRESS = 'AAAAAAAAAAAA';
 /** Read requests carry at most 200 data bytes (the standard's limit for L on reads). */
 export const MAX_DATA_LENGTH = 200;
 
-/** Control codes (C): function in bits 0-4; bit 7 = reply, bit 6 = error reply, bit 5 = more frames follow. */
-export const CONTROL = {
-  read: 0x11,
-  readFollowUp: 0x12,
-  readAddress: 0x13,
-} as const;
+/** Control code (C): function in bits 0-4 (per edition: variant.ts); bit 7 = reply, bit 6 = error reply, bit 5 = more frames follow. */
 export const REPLY_BIT = 0x80;
 export const ERROR_BIT = 0x40;
 export const FOLLOW_UP_BIT = 0x20;
@@ -134,23 +132,13 @@ export function hex(b: number): string {
 }
 
 /**
- * Error byte of an error reply (D1h, D2h, D3h...), DL/T 645-2007 table "应答异常帧 错误信息字 ERR":
- * one bit per reason.
+ * The error byte of an error reply, as text ("no requested data ..."): one bit per reason, named
+ * from the edition's table where it was checked (DL/T 645-2007 "应答异常帧 错误信息字 ERR"),
+ * else the byte in hex.
  */
-const ERROR_BITS = [
-  'other error',
-  'no requested data (the meter does not support this data identifier)',
-  'password error or unauthorized',
-  'communication rate cannot be changed',
-  'annual time zone count exceeded',
-  'daily time slot count exceeded',
-  'tariff count exceeded',
-  'reserved error bit 7',
-];
-
-/** The error byte of an error reply, as text ("no requested data ..."). */
-export function describeErrorByte(err: number | undefined): string {
+export function describeErrorByte(err: number | undefined, variant: Dlt645Variant = DLT645_2007): string {
   if (err === undefined) return 'error reply without an error byte';
-  const reasons = ERROR_BITS.filter((_, i) => err & (1 << i));
+  if (!variant.errorBits) return `${variant.standard} error byte ERR ${hex(err)}`;
+  const reasons = variant.errorBits.filter((_, i) => err & (1 << i));
   return `${reasons.length ? reasons.join('; ') : 'unspecified error'} (ERR ${hex(err)})`;
 }

@@ -32,8 +32,8 @@ export function decodePointValue(p: Dlt645Point, bytes: Uint8Array): number {
 }
 
 /**
- * Polls one DL/T 645 meter: each polled point of its profile is one read (11h) of its data
- * identifier through the bus queue, decoded and published to the readings hub. A meter that
+ * Polls one DL/T 645 meter: each polled point of its profile is one read (11h; 01h for a
+ * `dlt645-1997` profile) of its data identifier through the bus queue, decoded and published to the readings hub. A meter that
  * replies with an error (D1h) marks only that point bad, with the decoded reason; a meter that
  * does not answer (after the bus's repeats) abandons the cycle and is backed off, so a dead meter
  * costs its line at most one timeout per backoff period.
@@ -113,6 +113,7 @@ export class Dlt645Poller {
           timeoutMs: this.timeoutMs,
           retries: this.profile.limits.retries,
           delayAfterMs: this.profile.limits.interRequestDelayMs,
+          protocol: this.profile.protocol,
         });
         readings.push(this.reading(p, decodePointValue(p, bytes)));
       } catch (err) {

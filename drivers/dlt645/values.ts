@@ -1,29 +1,29 @@
 /**
- * DL/T 645-2007 data identifiers and value formats (appendix A, 数据标识编码表).
+ * DL/T 645 data identifiers and value formats (2007: appendix A, 数据标识编码表).
  *
- * A data identifier (DI) is written DI3 DI2 DI1 DI0 (`00010000` = forward active total energy)
- * and sent DI0 first. A value is BCD, least significant byte first, in the DI's format: `XXXXXX.XX`
+ * A data identifier (DI) is written most significant byte first, DI3 DI2 DI1 DI0 in the 2007
+ * edition (`00010000` = forward active total energy), DI1 DI0 in the 1997 one (`9010`), and sent
+ * DI0 first. A value is BCD, least significant byte first, in the DI's format: `XXXXXX.XX`
  * is 8 digits (4 bytes) with 2 decimals. In signed formats (power, current, power factor, combined
  * energy) the top bit of the most significant byte is the sign.
  */
 
-const DI_RE = /^[0-9A-F]{8}$/i;
 const FORMAT_RE = /^(X+)(?:\.(X+))?$/;
 
-/** Whether `di` is a data identifier written as 8 hex digits (DI3..DI0). */
-export function isDataIdentifier(di: string): boolean {
-  return DI_RE.test(di);
+/** Whether `di` is a data identifier of `diBytes` bytes (2: DI1 DI0, 4: DI3..DI0) written in hex. */
+export function isDataIdentifier(di: string, diBytes: 2 | 4 = 4): boolean {
+  return di.length === 2 * diBytes && /^[0-9A-F]+$/i.test(di);
 }
 
-/** `00010000` -> the 4 bytes on the wire (DI0 first, before scrambling). */
-export function encodeDataIdentifier(di: string): Buffer {
-  if (!isDataIdentifier(di)) throw new RangeError(`expected a data identifier of 8 hex digits (DI3 DI2 DI1 DI0), got '${di}'`);
+/** `00010000` (or the 1997 `9010`) -> the bytes on the wire (DI0 first, before scrambling). */
+export function encodeDataIdentifier(di: string, diBytes: 2 | 4 = 4): Buffer {
+  if (!isDataIdentifier(di, diBytes)) throw new RangeError(`expected a data identifier of ${2 * diBytes} hex digits (${diBytes === 4 ? 'DI3 DI2 DI1 DI0' : 'DI1 DI0'}), got '${di}'`);
   return Buffer.from(di, 'hex').reverse();
 }
 
-/** The 4 DI bytes from the wire (DI0 first) -> `00010000`. */
-export function decodeDataIdentifier(bytes: Uint8Array): string {
-  return Buffer.from(bytes.subarray(0, 4)).reverse().toString('hex').toUpperCase();
+/** The `diBytes` DI bytes from the wire (DI0 first) -> `00010000` (or `9010`). */
+export function decodeDataIdentifier(bytes: Uint8Array, diBytes: 2 | 4 = 4): string {
+  return Buffer.from(bytes.subarray(0, diBytes)).reverse().toString('hex').toUpperCase();
 }
 
 export interface ValueFormat {

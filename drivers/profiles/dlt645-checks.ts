@@ -1,5 +1,6 @@
 import type { ConfigIssue } from '../../runtime/config/errors.js';
-import { isValueFormat, parseFormat } from '../dlt645/values.js';
+import { isDataIdentifier, isValueFormat, parseFormat } from '../dlt645/values.js';
+import { variantOf } from '../dlt645/variant.js';
 import { CANONICAL, isCanonical } from './canonical.js';
 import type { Dlt645Profile } from './types.js';
 
@@ -11,12 +12,17 @@ export function dlt645SemanticIssues(profile: Dlt645Profile, file: string, expec
   if (expectedId !== undefined && profile.id !== expectedId) add('/id', `expected the profile id to equal the file name '${expectedId}', got '${profile.id}'`);
   const ids = new Map<string, number>();
   const dis = new Map<string, number>();
+  const variant = variantOf(profile.protocol);
   profile.points.forEach((p, i) => {
     const at = `/points/${i}`;
     const first = ids.get(p.id);
     if (first !== undefined) add(`${at}/id`, `duplicate point id '${p.id}' (also /points/${first})`);
     else ids.set(p.id, i);
     const di = p.di.toUpperCase();
+    if (!isDataIdentifier(di, variant.diBytes)) {
+      const [digits, bytes] = variant.diBytes === 4 ? ['8 hex digits (DI3 DI2 DI1 DI0, e.g. 00010000)', 4] : ['4 hex digits (DI1 DI0, e.g. 9010)', 2];
+      add(`${at}/di`, `a ${variant.standard} data identifier is ${bytes} bytes: expected ${digits} for protocol ${profile.protocol}, got '${p.di}' (${p.di.length / 2} bytes)`);
+    }
     const same = dis.get(di);
     if (same !== undefined) add(`${at}/di`, `data identifier ${di} is already read by /points/${same}`);
     else dis.set(di, i);

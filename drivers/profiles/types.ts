@@ -146,12 +146,12 @@ export interface ProfileBlock {
   points: ProfilePoint[];
 }
 
-/** A DL/T 645-2007 point: one data identifier read with 11h, its value in a BCD format. */
+/** A DL/T 645 point: one data identifier read (11h; 1997: 01h), its value in a BCD format. */
 export interface Dlt645Point {
   id: string;
   description?: string;
   canonical?: string;
-  /** Data identifier DI3 DI2 DI1 DI0 as 8 hex digits, e.g. `00010000`. */
+  /** Data identifier: DI3 DI2 DI1 DI0 as 8 hex digits (2007, e.g. `00010000`), DI1 DI0 as 4 (1997, e.g. `9010`). */
   di: string;
   /** Value format of the standard's appendix A, e.g. `XXXXXX.XX`. */
   format: string;
@@ -166,8 +166,17 @@ export interface Dlt645Point {
   poll?: boolean;
 }
 
+/** The DL/T 645 editions a profile may name (their wire differences: drivers/dlt645/variant.ts). */
+export const DLT645_PROTOCOLS = ['dlt645-2007', 'dlt645-1997'] as const;
+export type Dlt645Protocol = (typeof DLT645_PROTOCOLS)[number];
+
+export function isDlt645Protocol(p: unknown): p is Dlt645Protocol {
+  return DLT645_PROTOCOLS.some((x) => x === p);
+}
+
 export interface Dlt645Profile extends ProfileIdentity {
-  protocol: 'dlt645-2007';
+  /** The edition the meter speaks (drivers/dlt645/variant.ts). */
+  protocol: Dlt645Protocol;
   limits: { interRequestDelayMs: number; timeoutMs: number; retries?: number };
   points: Dlt645Point[];
   modes?: undefined;
@@ -177,7 +186,7 @@ export interface Dlt645Profile extends ProfileIdentity {
 export type AnyProfile = Profile | Dlt645Profile;
 
 export function isDlt645Profile(p: AnyProfile): p is Dlt645Profile {
-  return p.protocol === 'dlt645-2007';
+  return isDlt645Protocol(p.protocol);
 }
 
 

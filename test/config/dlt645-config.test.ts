@@ -40,6 +40,21 @@ describe('DL/T 645 buses and meters in the site configuration', () => {
     expect(loaded.profiles.get('dlt645-2007')?.points.length).toBeGreaterThan(20);
   });
 
+  it('a DL/T 645-1997 meter shares a line with 2007 meters; a 1997 profile is not a Modbus one', () => {
+    const loaded = loadSiteConfigText(
+      site(
+        BUSES,
+        `  - { id: old, role: submeter, bus: meters, address: '123456789012', profile: dlt645-1997, pollIntervalMs: 5000 }
+  - { id: new, role: submeter, bus: meters, address: '000102030425', profile: dlt645-2007, pollIntervalMs: 5000 }`,
+      ),
+      'site.yaml',
+    );
+    expect(loaded.config.devices.map((d) => `${d.id} ${d.address} ${loaded.profiles.get(d.profile)?.protocol}`)).toEqual(['old 123456789012 dlt645-1997', 'new 000102030425 dlt645-2007']);
+    expect(issuesOf(site(BUSES, `  - { id: old, role: submeter, bus: rs485, unitId: 3, profile: dlt645-1997, pollIntervalMs: 5000 }`))).toEqual([
+      "CE_CONFIG_PROTOCOL_MISMATCH /devices/0/profile: profile 'dlt645-1997' is a DL/T 645 profile: it needs a meter 'address' on a dlt645 or dlt645-tcp bus",
+    ]);
+  });
+
   it('says what is wrong with each meter, all at once', () => {
     const issues = issuesOf(
       site(
@@ -56,7 +71,7 @@ describe('DL/T 645 buses and meters in the site configuration', () => {
       "CE_CONFIG_CONFLICT /devices/1/address: meter address 123456789012 on bus 'meters' is already used by device 'a'",
       "CE_CONFIG_PROTOCOL_MISMATCH /devices/2: bus 'meters' is a DL/T 645 line: expected the meter's 12-digit 'address' instead of 'unitId'",
       "CE_CONFIG_PROTOCOL_MISMATCH /devices/3/address: bus 'rs485' is a Modbus bus (rtu): a meter 'address' needs a bus of type dlt645 or dlt645-tcp; Modbus devices take 'unitId'",
-      "CE_CONFIG_PROTOCOL_MISMATCH /devices/4/profile: expected a DL/T 645 profile for the meter at address 000000000002 (one of: dlt645-2007), got 'eastron-sdm630'",
+      "CE_CONFIG_PROTOCOL_MISMATCH /devices/4/profile: expected a DL/T 645 profile for the meter at address 000000000002 (one of: dlt645-1997, dlt645-2007), got 'eastron-sdm630'",
       "CE_CONFIG_PROTOCOL_MISMATCH /devices/5/profile: profile 'dlt645-2007' is a DL/T 645 profile: it needs a meter 'address' on a dlt645 or dlt645-tcp bus",
     ]);
   });

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBuiltinProfiles } from '../../drivers/profiles/load.js';
 import { parseUnits } from '../../tools/cli/commands/scan.js';
-import { Dlt645Server, fixedMeterValues } from '../../tools/simulator/dlt645-server.js';
+import { Dlt645Server, fixedMeterValues, meterValuesFor } from '../../tools/simulator/dlt645-server.js';
 import { LineServer } from '../../tools/simulator/line-server.js';
 import { buildLine, type SimulatedLine } from '../../tools/simulator/line-site.js';
 import type { ScanLine } from '../../tools/scan/sweep.js';
@@ -84,7 +84,7 @@ describe.skipIf(!havePeer('socat'))('scan --rtu: a mixed RS-485 line on a pty pa
         { unit: 1, profiles: ['chint-dtsu666'] },
         { unit: 12, profiles: ['eastron-sdm630'] },
       ],
-      meters: [{ address: A, via: '13h' }],
+      meters: [{ address: A, via: '13h', protocol: 'dlt645-2007' }],
     });
     // Never writes: only FC03 / FC04 reached the line, and no write request at any unit.
     expect([...line.server.functions.keys()].sort()).toEqual([3, 4]);
@@ -102,25 +102,29 @@ describe.skipIf(!havePeer('socat'))('scan --rtu: a mixed RS-485 line on a pty pa
   });
 });
 
-describe('scan --rtu-over-tcp: two DL/T 645 meters behind a TCP serial converter', () => {
+describe('scan --rtu-over-tcp: a DL/T 645-2007 and a DL/T 645-1997 meter behind a TCP serial converter', () => {
   let line: LineServer;
   let port: number;
   beforeAll(async () => {
-    const meters = new Dlt645Server({ profile: builtinDlt645Profile(), meters: [A, B].map((address, n) => ({ address, values: fixedMeterValues(n) })) });
-    line = new LineServer({ dlt645: [meters] });
+    const meters2007 = new Dlt645Server({ profile: builtinDlt645Profile(), meters: [{ address: A, values: fixedMeterValues(0) }] });
+    const old = builtinDlt645Profile('dlt645-1997');
+    const meters1997 = new Dlt645Server({ profile: old, meters: [{ address: B, values: meterValuesFor(old, 1) }] });
+    line = new LineServer({ dlt645: [meters2007, meters1997] });
     port = await line.listenTcp(0, '127.0.0.1');
   });
   afterAll(async () => {
     await line?.close();
   });
 
-  it('two meters do not answer the broadcast as one: each given --address is probed; the snippet has their dlt645-tcp bus', async () => {
+  it('the 2007 meter answers 13h (a 1997 meter has no read-address); the 1997 one is found at its --address (2007 read, then 1997 read of 9010); the snippet has each its edition\'s profile', async () => {
     const r = await scanJson('--rtu-over-tcp', `127.0.0.1:${port}`, '--units', '1-3', '--timeout', '150', '--address', A, '--address', B, '--address', '999999999999');
-    expect(r.lines).toEqual([{ type: 'rtu-over-tcp', host: '127.0.0.1', port, units: [], meters: [{ address: A, via: 'address' }, { address: B, via: 'address' }] }]);
+    expect(r.lines).toEqual([
+      { type: 'rtu-over-tcp', host: '127.0.0.1', port, units: [], meters: [{ address: A, via: '13h', protocol: 'dlt645-2007' }, { address: B, via: 'address', protocol: 'dlt645-1997' }] },
+    ]);
     const checked = await check('meters', r.snippet);
     expect(checked.devices.map((d) => [d.id, d.profile])).toEqual([
       [`meter-${A}`, 'dlt645-2007'],
-      [`meter-${B}`, 'dlt645-2007'],
+      [`meter-${B}`, 'dlt645-1997'],
     ]);
     expect(line.stats.writes.size + (line.functions.get(5) ?? 0) + (line.functions.get(6) ?? 0) + (line.functions.get(16) ?? 0)).toBe(0);
   });

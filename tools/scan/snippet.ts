@@ -98,7 +98,7 @@ export function siteSnippet(lines: readonly ScanLine[], profiles: ReadonlyMap<st
     if (shared) devices.push('  # DL/T 645 meters on this line share it with Modbus devices; the gateway polls one protocol per line (one bus per port): wire them to a line of their own, then use:');
     buses.push(`${m}  - { id: ${meterBus}, type: ${dltType}, ${endpoint(line)} }`);
     for (const meter of line.meters) {
-      devices.push(`${m}  - { id: ${deviceName(`meter-${meter.address}`)}, role: submeter, bus: ${meterBus}, address: ${q(meter.address)}, profile: dlt645-2007, pollIntervalMs: ${POLL_MS} }`);
+      devices.push(`${m}  - { id: ${deviceName(`meter-${meter.address}`)}, role: submeter, bus: ${meterBus}, address: ${q(meter.address)}, profile: ${meter.protocol}, pollIntervalMs: ${POLL_MS} }`);
     }
   });
   // A list whose entries are all commented out is empty, not null.

@@ -11,6 +11,7 @@
  *      --address given, read with 11h (DI 00000000); an error reply also proves a meter.
  */
 import { Dlt645Bus } from '../../drivers/dlt645/bus.js';
+import type { Dlt645Protocol } from '../../drivers/dlt645/variant.js';
 import { ModbusBus } from '../../drivers/modbus/bus.js';
 import { ModbusError } from '../../drivers/modbus/errors.js';
 import { isDlt645Profile, type AnyProfile, type Profile } from '../../drivers/profiles/types.js';
@@ -56,6 +57,8 @@ export interface FoundMeter {
   address: string;
   /** How it was found: the broadcast read-address, or probing the given address. */
   via: '13h' | 'address';
+  /** The edition that answered (and the built-in profile of that name). */
+  protocol: Dlt645Protocol;
 }
 
 /** One line setting swept and what answered on it. */
@@ -93,20 +96,35 @@ async function probeMeters(cfg: Dlt645BusConfig, opts: ScanOptions, step: (what:
   try {
     step('DL/T 645 read-address (13h)');
     const broadcast = await bus.readAddress({ timeoutMs: opts.timeoutMs, retries: 0 }).catch(() => undefined);
-    if (broadcast) found.push({ address: broadcast, via: '13h' });
+    if (broadcast) found.push({ address: broadcast, via: '13h', protocol: 'dlt645-2007' });
     for (const address of opts.addresses) {
       step(`DL/T 645 meter ${address}`);
       if (found.some((m) => m.address === address)) continue;
-      const answered = await bus.readData(address, '00000000', { timeoutMs: opts.timeoutMs, retries: 0 }).then(
-        () => true,
-        (err: { kind?: string }) => err.kind === 'error-reply',
-      );
-      if (answered) found.push({ address, via: 'address' });
+      const protocol = await probeAddress(bus, address, opts.timeoutMs);
+      if (protocol) found.push({ address, via: 'address', protocol });
     }
   } finally {
     await bus.close();
   }
   return found;
+}
+
+/**
+ * Which edition the meter at `address` speaks: a 2007 read (00000000), then a 1997 read of 9010.
+ * A normal reply wins over an error reply (a meter may answer the other edition's function code
+ * with an error); 2007 first.
+ */
+async function probeAddress(bus: Dlt645Bus, address: string, timeoutMs: number): Promise<Dlt645Protocol | undefined> {
+  const ask = (protocol: Dlt645Protocol, di: string) =>
+    bus.readData(address, di, { timeoutMs, retries: 0, protocol }).then(
+      () => 'data' as const,
+      (err: { kind?: string }) => (err.kind === 'error-reply' ? ('error' as const) : undefined),
+    );
+  const v2007 = await ask('dlt645-2007', '00000000');
+  if (v2007 === 'data') return 'dlt645-2007';
+  const v1997 = await ask('dlt645-1997', '9010');
+  if (v1997 === 'data') return 'dlt645-1997';
+  return v2007 ? 'dlt645-2007' : v1997 ? 'dlt645-1997' : undefined;
 }
 
 /** The line settings to sweep, in order. */

@@ -1,13 +1,17 @@
 /**
- * A DL/T 645-2007 meter simulator: several meters, told apart by their 12-digit address, on one
- * RS-485 line (one end of a socat pty pair, or a TCP port like a serial converter). It answers
- * 11h reads of the data identifiers of a DL/T 645 profile, splits long replies into follow-up
- * frames (B1h, then 12h -> 92h/B2h) when `maxDataPerFrame` is set, replies D1h "no requested
- * data" to an identifier it does not have, answers 13h read-address when it serves one meter, and
- * stays silent for other addresses. Faults for tests: `corruptNext(n)` (bad checksums).
+ * A DL/T 645 meter simulator: several meters of one profile, told apart by their 12-digit
+ * address, on one RS-485 line (one end of a socat pty pair, or a TCP port like a serial
+ * converter). It speaks the profile's edition (variant.ts): it answers reads (2007: 11h; 1997:
+ * 01h) of the profile's data identifiers, splits long replies into follow-up frames (B1h, then
+ * 12h -> 92h/B2h; 1997: A1h, then 02h -> 82h/A2h) when `maxDataPerFrame` is set, replies with an
+ * error (D1h; 1997: C1h, error byte 02h) to an identifier it does not have, answers 13h
+ * read-address (2007 only) when it serves one meter, and stays silent for other addresses.
+ * Several servers (one per profile) share a line through ./line-server.ts. Faults for tests:
+ * `corruptNext(n)` (bad checksums).
  */
 import { encodeBcd, encodeDataIdentifier, decodeDataIdentifier, parseFormat } from '../../drivers/dlt645/values.js';
-import { BROADCAST_READ_ADDRESS, CONTROL, ERROR_BIT, FOLLOW_UP_BIT, REPLY_BIT, encodeAddress, encodeFrame, parseFrame, type Frame } from '../../drivers/dlt645/frame.js';
+import { variantOf, type Dlt645Variant } from '../../drivers/dlt645/variant.js';
+import { BROADCAST_READ_ADDRESS, ERROR_BIT, FOLLOW_UP_BIT, REPLY_BIT, encodeAddress, encodeFrame, parseFrame, type Frame } from '../../drivers/dlt645/frame.js';
 import type { Dlt645Profile } from '../../drivers/profiles/types.js';
 import { LineEndpoints } from './line-endpoints.js';
 
@@ -43,6 +47,25 @@ export function fixedMeterValues(n = 0): Record<string, number> {
   };
 }
 
+/**
+ * fixedMeterValues(n) fitted to a profile: only its points, each as its meter would send it (an
+ * unsigned 1997 power factor has no sign; a 1997 voltage has no decimal), so a read gives back
+ * exactly these values.
+ */
+export function meterValuesFor(profile: Dlt645Profile, n = 0): Record<string, number> {
+  const base = fixedMeterValues(n);
+  const out: Record<string, number> = {};
+  for (const p of profile.points) {
+    const v = base[p.id];
+    if (v === undefined) continue;
+    const scale = p.scale ?? 1;
+    const step = 10 ** parseFormat(p.format).decimals;
+    const wire = Math.round((p.signed ? v : Math.abs(v)) / scale * step) / step;
+    out[p.id] = Number((wire * scale).toPrecision(15));
+  }
+  return out;
+}
+
 export class Dlt645Server {
   /** Requests answered (including error replies), by meter address. */
   readonly served = new Map<string, number>();
@@ -50,9 +73,11 @@ export class Dlt645Server {
   private readonly byDi = new Map<string, Dlt645Profile['points'][number]>();
   private readonly pending = new Map<string, Buffer>();
   private corrupt = 0;
+  private readonly variant: Dlt645Variant;
   private readonly endpoints = new LineEndpoints((write, onData) => this.attach(write, onData));
 
   constructor(private readonly opts: Dlt645ServerOptions) {
+    this.variant = variantOf(opts.profile.protocol);
     for (const p of opts.profile.points) this.byDi.set(p.di.toUpperCase(), p);
     for (const m of opts.meters) this.meters.set(m.address, new Map(Object.entries(m.values)));
   }
@@ -118,30 +143,33 @@ export class Dlt645Server {
 
   /** The reply to one request, or undefined for silence. */
   answer(req: Frame): Frame | undefined {
-    if (req.control === CONTROL.readAddress && req.address === BROADCAST_READ_ADDRESS) {
+    const v = this.variant;
+    const readAddress = v.control.readAddress;
+    if (readAddress !== undefined && req.control === readAddress && req.address === BROADCAST_READ_ADDRESS) {
       // Several meters answering at once would collide on the line: a real bus gives garbage.
       if (this.meters.size !== 1) return undefined;
       const address = [...this.meters.keys()][0]!;
-      return { address, control: CONTROL.readAddress | REPLY_BIT, data: encodeAddress(address) };
+      return { address, control: readAddress | REPLY_BIT, data: encodeAddress(address) };
     }
     const meter = this.meters.get(req.address);
     if (!meter) return undefined;
     this.served.set(req.address, (this.served.get(req.address) ?? 0) + 1);
-    const di = req.data.length >= 4 ? decodeDataIdentifier(req.data) : '';
+    const di = req.data.length >= v.diBytes ? decodeDataIdentifier(req.data, v.diBytes) : '';
     const error = (fn: number) => ({ address: req.address, control: fn | REPLY_BIT | ERROR_BIT, data: Buffer.from([0x02]) });
-    if (req.control === CONTROL.read) {
+    if (req.control === v.control.read) {
       const p = this.byDi.get(di);
       const value = p ? meter.get(p.id) : undefined;
-      if (!p || value === undefined) return error(CONTROL.read);
+      if (!p || value === undefined) return error(v.control.read);
       const bytes = encodeBcd(value / (p.scale ?? 1), parseFormat(p.format), p.signed ?? false);
-      return this.chunk(req.address, di, bytes, CONTROL.read);
+      return this.chunk(req.address, di, bytes, v.control.read);
     }
-    if (req.control === CONTROL.readFollowUp) {
+    if (req.control === v.control.readFollowUp) {
       const key = `${req.address}/${di}`;
       const rest = this.pending.get(key);
-      if (!rest) return error(CONTROL.readFollowUp);
-      const seq = req.data[4] ?? 0;
-      const reply = this.chunk(req.address, di, rest, CONTROL.readFollowUp);
+      if (!rest) return error(v.control.readFollowUp);
+      const reply = this.chunk(req.address, di, rest, v.control.readFollowUp);
+      if (!v.followUpSequence) return reply;
+      const seq = req.data[v.diBytes] ?? 0;
       return { ...reply, data: Buffer.concat([reply.data, Buffer.from([seq])]) };
     }
     return error(req.control & 0x1f);
@@ -153,6 +181,6 @@ export class Dlt645Server {
     const more = bytes.length > max;
     if (more) this.pending.set(key, bytes.subarray(max));
     else this.pending.delete(key);
-    return { address, control: fn | REPLY_BIT | (more ? FOLLOW_UP_BIT : 0), data: Buffer.concat([encodeDataIdentifier(di), bytes.subarray(0, max)]) };
+    return { address, control: fn | REPLY_BIT | (more ? FOLLOW_UP_BIT : 0), data: Buffer.concat([encodeDataIdentifier(di, this.variant.diBytes), bytes.subarray(0, max)]) };
   }
 }

@@ -5,7 +5,7 @@
  */
 import { isDlt645Profile, type AnyProfile } from '../../drivers/profiles/types.js';
 import { fixtureValues } from './fixture-values.js';
-import { Dlt645Server, fixedMeterValues, type SimulatedMeter } from './dlt645-server.js';
+import { Dlt645Server, meterValuesFor, type SimulatedMeter } from './dlt645-server.js';
 import { LineServer } from './line-server.js';
 import { SingleSimulatedDevice } from './site.js';
 
@@ -48,7 +48,7 @@ export function buildLine(specs: LineDeviceSpec[], profiles: ReadonlyMap<string,
     if (isDlt645Profile(profile)) {
       if (typeof s.at !== 'string') throw new Error(`profile '${profile.id}' is a DL/T 645 profile: give the meter's 12-digit address (${profile.id}@123456789012)`);
       const list = meters.get(profile.id) ?? [];
-      list.push({ address: s.at, values: fixedMeterValues([...meters.values()].flat().length) });
+      list.push({ address: s.at, values: meterValuesFor(profile, [...meters.values()].flat().length) });
       meters.set(profile.id, list);
       described.push(`address ${s.at}: ${profile.id}`);
       continue;

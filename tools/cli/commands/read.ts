@@ -2,6 +2,7 @@ import path from 'node:path';
 import { ModbusBus } from '../../../drivers/modbus/bus.js';
 import { DevicePoller } from '../../../drivers/modbus/device-poller.js';
 import { builtinProfileDir, loadProfiles } from '../../../drivers/profiles/load.js';
+import { variantOf } from '../../../drivers/dlt645/variant.js';
 import { isDlt645Profile, type AnyProfile, type Dlt645Profile } from '../../../drivers/profiles/types.js';
 import type { DeviceConfig, Dlt645BusConfig } from '../../../runtime/config/types.js';
 import { validateSiteConfig } from '../site.js';
@@ -19,7 +20,8 @@ const usage =
   'carbonedge read --profile ID (--tcp HOST:PORT | --rtu PATH --baud N --parity none|even|odd [--stop-bits 1|2] | --rtu-over-tcp HOST:PORT) ' +
   '(--unit N | --address 123456789012) [--json] [--profile-dir DIR] [--timeout MS] [--url http://HOST:PORT | --config FILE] [--token TOKEN]\n' +
   '  a serial port a running gateway holds is read through that gateway\'s HTTP API (--url, else the --config file\'s http.listen, else 127.0.0.1:8080);\n' +
-  '  DL/T 645 profiles (e.g. dlt645-2007) take the meter --address (omitted: asked with 13h, one meter on the line);\n' +
+  '  DL/T 645 profiles (dlt645-2007, dlt645-1997) take the meter --address (omitted: asked with 13h, one 2007 meter on the line;\n' +
+  '  dlt645-1997 needs --address);\n' +
   '  --rtu defaults to --baud 2400 --parity even for them, and --tcp is a TCP serial converter (raw bytes)';
 
 /** A number given on the command line as a number, anything else as given (the schema says what it expected). */
@@ -183,6 +185,9 @@ async function readMeter(
   if (str('unit') !== undefined) throw new UsageError(`profile '${profile.id}' is a DL/T 645 profile: give the meter's --address (12 digits) instead of --unit`);
   if (str('rtu-over-tcp') !== undefined) throw new UsageError('a DL/T 645 meter behind a TCP serial converter is read with --tcp HOST:PORT');
   const address = str('address');
+  if (address === undefined && !variantOf(profile.protocol).control.readAddress) {
+    throw new UsageError(`profile '${profile.id}' is a ${variantOf(profile.protocol).standard} profile: give the meter's --address (12 digits, on its name plate); ${variantOf(profile.protocol).standard} has no read-address command (13h) to ask the meter for it`);
+  }
   const tcp = str('tcp');
   const stopBits = numeric(str('stop-bits'));
   const [raw, transport]: [Record<string, unknown>, string] =

@@ -75,7 +75,7 @@ function report(lines: ScanLine[]): string {
       if (u.profiles.length) out.push(`  unit ${u.unit}: ${u.profiles.join(', ')} (identify probes hold)`);
       else if (!profile) out.push(`  unit ${u.unit}: answers; no library profile's identify probes hold`);
     }
-    for (const m of line.meters) out.push(`  DL/T 645 meter ${m.address} (${m.via === '13h' ? 'answered the read-address broadcast 13h' : 'answered at its address'})`);
+    for (const m of line.meters) out.push(`  DL/T 645 meter ${m.address} (${m.via === '13h' ? 'answered the read-address broadcast 13h' : 'answered at its address'}, ${m.protocol})`);
   }
   return `${out.join('\n')}\n`;
 }
