@@ -75,6 +75,9 @@ export function isComposed(value: unknown): boolean {
   return isRecord(value) && (value.extends !== undefined || value.include !== undefined);
 }
 
+/** A draft whose protocol (its own or inherited) is a DL/T 645 edition. */
+const isDlt645 = (d: Draft): boolean => String(d.top.get('protocol')?.v ?? '').startsWith('dlt645');
+
 /** The defaults of a point written in a file whose effective `defaults` are `d`. */
 function withDefaults(point: Record<string, unknown>, d: unknown): Record<string, unknown> {
   const defaults = isRecord(d) ? d : {};
@@ -161,9 +164,11 @@ function draftOf(doc: SourceDoc, lib: ProfileLibrary, memo: Map<SourceDoc, Draft
   }
   const inherited = new Set(index.keys());
   const defaults = draft.top.get('defaults')?.v;
+  // DL/T 645 points (own or inherited protocol) have no word or byte order.
+  const modbus = !isDlt645(draft);
   list(doc.value.points).forEach((p, j) => {
     if (!isRecord(p)) return;
-    const part = { v: withDefaults(p, defaults), o: own(`/points/${j}`) };
+    const part = { v: modbus ? withDefaults(p, defaults) : p, o: own(`/points/${j}`) };
     const id = String(p.id);
     // A point of this file replaces an inherited one with its id (once); anything else is appended
     // and a repeated id is reported by the semantic checks.
@@ -217,7 +222,7 @@ export function composeProfile(doc: SourceDoc, lib: ProfileLibrary): { composed?
   for (const [k, p] of d.top) value[k] = p.v;
   const limits: Record<string, unknown> = {};
   for (const [k, p] of d.limits) limits[k] = p.v;
-  if (d.prohibited.length || d.limits.size) limits.prohibited = d.prohibited.map((p) => p.v);
+  if (!isDlt645(d) && (d.prohibited.length || d.limits.size)) limits.prohibited = d.prohibited.map((p) => p.v);
   value.limits = limits;
   value.points = d.points.map((p) => p.v);
   if (d.modes.size) value.modes = Object.fromEntries([...d.modes].map(([k, p]) => [k, p.v]));

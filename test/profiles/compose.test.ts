@@ -245,6 +245,21 @@ modes:
     expect(missing.issues).toEqual([expect.objectContaining({ path: '/extends', message: expect.stringMatching(/unknown profile 'carbonedge-battery'/) })]);
   });
 
+  it('a DL/T 645 profile extends another (the protocol is inherited): points with di, checked as DL/T 645 after the merge', () => {
+    const dir = dirWith({
+      'my-dlt.yaml': "id: my-dlt\nversion: 1\nextends: dlt645-2007\nmodel: Site revenue meter\npoints:\n  - { id: max_demand, di: '01010000', format: XX.XXXX, unit: kW, description: forward active maximum demand }\n",
+      'bad-dlt.yaml': "id: bad-dlt\nversion: 1\nextends: dlt645-2007\npoints:\n  - { id: wrong, register: holding, address: 1, type: u16 }\n",
+    });
+    const one = loadProfileFile(path.join(dir, 'my-dlt.yaml'));
+    expect(one.issues).toEqual([]);
+    expect(one.profile).toMatchObject({ id: 'my-dlt', protocol: 'dlt645-2007', model: 'Site revenue meter' });
+    expect(one.profile!.points.at(-1)).toMatchObject({ id: 'max_demand', di: '01010000' });
+    const bad = loadProfileFile(path.join(dir, 'bad-dlt.yaml'));
+    expect(bad.profile).toBeUndefined();
+    expect(bad.issues.length).toBeGreaterThan(0);
+    expect(bad.issues.every((i) => i.file.endsWith('bad-dlt.yaml') && i.path.startsWith('/points/'))).toBe(true);
+  });
+
   it('identify probes name points of the composed profile', () => {
     const dir = dirWith({
       'acme-base.yaml': BASE,
