@@ -54,6 +54,8 @@ describe('carbonedge profiles', () => {
     const text = await cli('show', 'dlt645-2007');
     expect(text.stdout).toMatch(/energy_import\s+DI 00010000\s+XXXXXX\.XX\s+kWh\s+energy_import\s+read/);
     expect(text.stdout).toMatch(/11h read DI 00010000/);
+    // A DL/T 645-1997 meter is read with 01h and 2-byte identifiers.
+    expect((await cli('show', 'dlt645-1997')).stdout).toMatch(/01h read DI 9010\s+energy_import/);
   });
 
   it('show of an unknown id: exit 2 with the ids there are', async () => {
