@@ -34,6 +34,8 @@ let child: ChildProcess;
 let cloud: MqttClient;
 let status: { state?: string; config?: { id: string; sha256: string } } = {};
 const answers: CommandResponse[] = [];
+/** Devices whose retained availability is online (they answer the gateway's polls). */
+const online = new Set<string>();
 let baseText = '';
 
 function siteText(change: (c: Record<string, any>) => void = () => {}): string {
@@ -70,8 +72,10 @@ beforeAll(async () => {
   cloud.on('message', (topic, payload) => {
     if (topic === `${PREFIX}/cmd/config/response`) answers.push(JSON.parse(payload.toString('utf8')) as CommandResponse);
     if (topic === `${PREFIX}/status`) status = JSON.parse(payload.toString('utf8'));
+    const device = new RegExp(`^${PREFIX}/device/([^/]+)/availability$`).exec(topic)?.[1];
+    if (device) (JSON.parse(payload.toString('utf8')).state === 'online' ? online.add(device) : online.delete(device));
   });
-  await cloud.subscribeAsync([`${PREFIX}/cmd/config/response`, `${PREFIX}/status`], { qos: 1 });
+  await cloud.subscribeAsync([`${PREFIX}/cmd/config/response`, `${PREFIX}/status`, `${PREFIX}/device/+/availability`], { qos: 1 });
   child = spawn('node', [CLI, 'run', '--config', configFile, '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.resume();
   child.stderr!.resume();
@@ -113,6 +117,8 @@ describe('remote configuration over MQTT (real gateway process, aedes)', () => {
     goodText = siteText((c) => {
       for (const d of c.devices) d.pollIntervalMs = 700;
     });
+    // The apply watches the devices that read good when it arrives: wait until they answer (a loaded machine is slow to the first poll).
+    await waitFor(() => online.size > 0, 30_000, 'the devices answering the gateway');
     const [first, second] = await send({ type: 'apply', config: goodText, transaction: 'good-1' }, 2);
     expect(first).toMatchObject({ status: 'ok', transaction: 'good-1', data: { status: 'applying', id: '000002', sha256: sha(goodText) } });
     expect((first!.data as { watch: { devices: string[]; broker: boolean } }).watch.broker).toBe(true);
