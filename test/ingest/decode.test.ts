@@ -1,6 +1,8 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { loadContract } from '../../runtime/uplink/contract.js';
+import { contractDir, loadContract } from '../../runtime/uplink/contract.js';
 import { decodeMessage } from '../../tools/ingest/decode.js';
 import { simEnvelope } from '../../tools/ingest/sim-gateways.js';
 
@@ -46,5 +48,20 @@ describe('decodeMessage', () => {
     expect(decodeMessage(contract, 'carbonedge/s/gw/status', Buffer.alloc(0))).toEqual({ kind: 'status', rejected: [] });
     const st = decodeMessage(contract, 'carbonedge/s/gw/status', Buffer.from(JSON.stringify({ schemaVersion: 1, site: 's', gateway: 'gw', state: 'online', ts: 1, storeEpoch: '5f3a00000007' })));
     expect(st).toEqual({ kind: 'status', status: { gateway: 'gw', site: 's', state: 'online', ts: 1, storeEpoch: '5f3a00000007' }, rejected: [] });
+  });
+
+  it('reads retained metadata and availability; rejects a device or gateway not matching the topic; an empty retained message is no error', () => {
+    const meta = fs.readFileSync(path.join(contractDir(), 'examples', 'metadata.json'));
+    const av = JSON.parse(fs.readFileSync(path.join(contractDir(), 'examples', 'availability.json'), 'utf8')) as Record<string, unknown>;
+    const prefix = 'carbonedge/demo-factory/demo-gateway';
+    const m = decodeMessage(contract, `${prefix}/metadata`, meta);
+    expect(m).toMatchObject({ kind: 'metadata', metadata: { gateway: 'demo-gateway', site: 'demo-factory', ts: 1781316900000 }, rejected: [] });
+    const a = decodeMessage(contract, `${prefix}/device/pv/availability`, Buffer.from(JSON.stringify(av)));
+    expect(a).toEqual({ kind: 'availability', availability: { gateway: 'demo-gateway', device: 'pv', state: 'offline', reason: 'Timed out after 1000 ms', ts: 1781316902000 }, rejected: [] });
+    expect(decodeMessage(contract, `${prefix}/device/grid/availability`, Buffer.from(JSON.stringify(av))).rejected[0]!.reason).toBe("availability device 'pv' does not match the topic's 'grid'");
+    expect(decodeMessage(contract, 'carbonedge/demo-factory/other/metadata', meta).rejected[0]!.reason).toMatch(/^metadata gateway 'demo-gateway' is not in the topic/);
+    expect(decodeMessage(contract, `${prefix}/device/pv/availability`, Buffer.from(JSON.stringify({ ...av, state: 'sleepy' }))).rejected[0]!.reason).toMatch(/^availability: .*state/);
+    expect(decodeMessage(contract, `${prefix}/metadata`, Buffer.alloc(0))).toEqual({ kind: 'metadata', rejected: [] });
+    expect(decodeMessage(contract, `${prefix}/device/pv/state`, Buffer.from('{}'))).toEqual({ kind: 'ignore', rejected: [] });
   });
 });

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
 import pg from 'pg';
 import pino from 'pino';
 import { PgIngest, type PgIngestOptions } from '../../tools/ingest/pg-ingest.js';
@@ -51,6 +52,13 @@ export async function exactlyOnce(url: string, gateways: number, records: number
   );
   const [g] = await q<{ n: string }>(url, 'SELECT count(*) AS n FROM carbonedge_gaps');
   return { rows: Number(r!.rows), distinct: Number(r!.distinct), complete: Number(c!.complete) === gateways ? gateways : Number(c!.complete), gaps: Number(g!.n) };
+}
+
+/** Publish messages in order on one short-lived MQTT connection (QoS 1 unless told). */
+export async function publishTo(url: string, messages: { topic: string; payload: string | Buffer; qos?: 0 | 1; retain?: boolean }[]): Promise<void> {
+  const c = await mqtt.connectAsync(url, { clientId: `pub-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0 });
+  for (const m of messages) await c.publishAsync(m.topic, m.payload, { qos: m.qos ?? 1, retain: m.retain ?? false });
+  await c.endAsync();
 }
 
 /** An in-process receiver whose log lines are kept. */

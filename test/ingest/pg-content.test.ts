@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import mqtt from 'mqtt';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { contractDir } from '../../runtime/uplink/contract.js';
@@ -10,7 +9,7 @@ import { publishBacklogs, simEnvelope } from '../../tools/ingest/sim-gateways.js
 import { havePeer, waitFor } from '../helpers/peers.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { havePostgres, PgCluster } from '../helpers/postgres.js';
-import { freshDatabase, q, recordCount, startIngest } from './harness.js';
+import { freshDatabase, publishTo, q, recordCount, startIngest } from './harness.js';
 
 /** What `carbonedge receive --pg` stores: gaps opened and closed, rejections, carbon tables and views, the migration lock. */
 const run = havePeer('mosquitto') && havePostgres();
@@ -37,11 +36,7 @@ async function ingest(o: Omit<Parameters<typeof startIngest>[0], 'url'>) {
   return r;
 }
 
-async function publish(messages: { topic: string; payload: string | Buffer; qos?: 0 | 1 }[]): Promise<void> {
-  const c = await mqtt.connectAsync(broker.url, { clientId: `pub-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0 });
-  for (const m of messages) await c.publishAsync(m.topic, m.payload, { qos: m.qos ?? 1 });
-  await c.endAsync();
-}
+const publish = (messages: Parameters<typeof publishTo>[1]) => publishTo(broker.url, messages);
 
 const gaps = (db: string) => q<{ gateway: string; from_seq: string; to_seq: string; first_seen: Date }>(db, 'SELECT gateway, from_seq, to_seq, first_seen FROM carbonedge_gaps ORDER BY gateway, from_seq');
 
@@ -151,8 +146,8 @@ describe.runIf(run)('carbonedge receive --pg: what is stored', () => {
     }));
     const applied = await Promise.all(clients.map((c) => migrate(c)));
     await Promise.all(clients.map((c) => c.end()));
-    expect(applied.flat()).toEqual([1]);
-    expect(await q(db, 'SELECT version FROM carbonedge_migrations')).toEqual([{ version: 1 }]);
+    expect(applied.flat().sort()).toEqual([1, 2]);
+    expect(await q(db, 'SELECT version FROM carbonedge_migrations ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }]);
     await ingest({ pg: db });
     await publish([simEnvelope(4, range(1, 3))]);
     await waitFor(async () => (await recordCount(db)) === 3, 20_000, 'records');

@@ -38,9 +38,29 @@ export interface GatewayStatus {
   ts: number;
 }
 
+/** A gateway's retained `<prefix>/metadata` (metadata.v1). */
+export interface GatewayMetadata {
+  gateway: string;
+  site: string;
+  /** The message as received (JSON text). */
+  body: string;
+  ts: number;
+}
+
+/** A device's retained `<prefix>/device/<device>/availability` (availability.v1). */
+export interface DeviceAvailability {
+  gateway: string;
+  device: string;
+  state: string;
+  reason?: string;
+  ts: number;
+}
+
 export type Decoded =
   | { kind: 'data'; records: IngestRecord[]; rejected: Rejection[] }
   | { kind: 'status'; status?: GatewayStatus; rejected: Rejection[] }
+  | { kind: 'metadata'; metadata?: GatewayMetadata; rejected: Rejection[] }
+  | { kind: 'availability'; availability?: DeviceAvailability; rejected: Rejection[] }
   | { kind: 'ignore'; rejected: Rejection[] };
 
 export interface DecodeLimits {
@@ -82,7 +102,7 @@ export function decodeMessage(contract: Contract, topic: string, payload: Buffer
     return { kind: 'status', status: { gateway: s.gateway, site: s.site, state: s.state, ts: s.ts, storeEpoch: s.storeEpoch ?? '' }, rejected: [] };
   }
   const at = topic.lastIndexOf('/data/');
-  if (at < 0) return { kind: 'ignore', rejected: [] };
+  if (at < 0) return decodeRetained(contract, topic, payload, reject) ?? { kind: 'ignore', rejected: [] };
   const topicGateway = topic.slice(0, at).split('/');
   const tail = topic.slice(at + 6).split('/');
   const topicStream = tail[0] ?? '';
@@ -115,6 +135,29 @@ export function decodeMessage(contract: Contract, topic: string, payload: Buffer
     else records.push({ id, gateway: env.gateway, stream: env.stream, epoch, seq, ts: r.ts as number, body, record: r, site: env.site });
   }
   return { kind: 'data', records, rejected };
+}
+
+const AVAILABILITY = /\/device\/([^/]+)\/availability$/;
+
+/** `<prefix>/metadata` and `<prefix>/device/<device>/availability`; undefined for any other topic. */
+function decodeRetained(contract: Contract, topic: string, payload: Buffer, reject: (reason: string) => Rejection): Decoded | undefined {
+  const device = AVAILABILITY.exec(topic)?.[1];
+  const kind = device !== undefined ? 'availability' : topic.endsWith('/metadata') ? 'metadata' : undefined;
+  if (!kind) return undefined;
+  const fail = (reason: string): Decoded => ({ kind, rejected: [reject(reason)] });
+  if (payload.length === 0) return { kind, rejected: [] }; // a cleared retained message
+  const text = payload.toString('utf8');
+  const msg = parse(text);
+  if (!msg.ok) return fail(`not JSON: ${msg.error}`);
+  if (JSON.stringify(msg.value).includes('\\u0000')) return fail(`${kind}: a NUL character (\\u0000): PostgreSQL text and jsonb cannot hold it`);
+  const validate = contract[kind];
+  if (!validate(msg.value)) return fail(`${kind}: ${formatAjvErrors(validate.errors)}`);
+  const m = msg.value as { site: string; gateway: string; ts: number; device?: string; state?: string; reason?: string };
+  const topicGateway = topic.split('/');
+  if (!topicGateway.includes(m.gateway)) return fail(`${kind} gateway '${m.gateway}' is not in the topic '${topic}'`);
+  if (kind === 'metadata') return { kind, metadata: { gateway: m.gateway, site: m.site, body: text, ts: m.ts }, rejected: [] };
+  if (device === undefined || m.device !== device) return fail(`availability device '${m.device}' does not match the topic's '${device}'`);
+  return { kind, availability: { gateway: m.gateway, device, state: m.state ?? '', reason: m.reason, ts: m.ts }, rejected: [] };
 }
 
 function parse(text: string): { ok: true; value: unknown } | { ok: false; error: string } {

@@ -178,6 +178,29 @@ FROM carbonedge_carbon_15m c, jsonb_each(c.devices) d, jsonb_each_text(d.value) 
 GROUP BY c.site, c.gateway, c.day, d.key, f.key;
 `,
   },
+  {
+    version: 2,
+    name: 'gateway metadata, device availability, device points view',
+    sql: `
+-- The latest retained metadata (metadata.v1) per gateway: an older one never replaces a newer one.
+CREATE TABLE carbonedge_metadata (
+  gateway text PRIMARY KEY, site text NOT NULL, body jsonb NOT NULL,
+  ts timestamptz NOT NULL, received_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- The latest retained availability (availability.v1) per device: replaced only by a newer ts.
+CREATE TABLE carbonedge_device_availability (
+  gateway text NOT NULL, device text NOT NULL, state text NOT NULL, reason text,
+  ts timestamptz NOT NULL, received_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (gateway, device)
+);
+
+-- Every point of every device from the latest metadata: join records (body->>'device', body->>'point') to units.
+CREATE VIEW carbonedge_device_points AS
+SELECT m.gateway, d->>'id' AS device, d->'profile'->>'id' AS profile, p->>'id' AS point, p->>'unit' AS unit, p->>'canonical' AS canonical
+FROM carbonedge_metadata m, jsonb_array_elements(m.body->'devices') d, jsonb_array_elements(d->'points') p;
+`,
+  },
 ];
 
 /** Apply the migrations not yet applied, under the advisory lock (other receivers wait). */

@@ -71,6 +71,15 @@ function isDataError(err: unknown): boolean {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !TRANSIENT.test(code);
 }
 
+/** A message PostgreSQL refused, as rejections (per record for data). */
+function refused(d: Decoded, reason: string): Rejection[] {
+  const one = (topic: string, body: string, recordId?: string): Rejection => ({ topic, reason, recordId, payloadBytes: body.length, payload: body.slice(0, 4096) });
+  if (d.kind === 'data') return d.records.map((r) => one(`${r.gateway}/${r.stream}`, r.body, r.id));
+  if (d.kind === 'metadata' && d.metadata) return [one(`${d.metadata.gateway}/metadata`, d.metadata.body)];
+  if (d.kind === 'availability' && d.availability) return [one(`${d.availability.gateway}/device/${d.availability.device}/availability`, JSON.stringify(d.availability))];
+  return [];
+}
+
 export class PgIngest {
   private readonly contract: Contract;
   private readonly clients: MqttClient[] = [];
@@ -223,11 +232,13 @@ export class PgIngest {
   }
 
   private async commit(items: Pending[]): Promise<void> {
-    const batch: Batch = { records: [], statuses: [], rejected: [] };
+    const batch: Batch = { records: [], statuses: [], metadata: [], availability: [], rejected: [] };
     for (const { decoded: d } of items) {
       batch.rejected.push(...d.rejected);
       if (d.kind === 'data') batch.records.push(...d.records);
       else if (d.kind === 'status' && d.status) batch.statuses.push(d.status);
+      else if (d.kind === 'metadata' && d.metadata) batch.metadata.push(d.metadata);
+      else if (d.kind === 'availability' && d.availability) batch.availability.push(d.availability);
     }
     const db = await this.connectDb();
     const t0 = performance.now();
@@ -254,8 +265,7 @@ export class PgIngest {
         if (!isDataError(e)) return false;
         const d = it.decoded;
         const reason = `PostgreSQL refused the message: ${e.message}`;
-        const rej: Rejection[] =
-          d.kind === 'data' ? d.records.map((r) => ({ topic: `${r.gateway}/${r.stream}`, reason, recordId: r.id, payloadBytes: r.body.length, payload: r.body.slice(0, 4096) })) : [];
+        const rej = refused(d, reason);
         this.log.warn({ err: e.message, records: rej.length }, 'message refused by PostgreSQL: recorded in carbonedge_rejected');
         try {
           if (rej.length) await insertRejected(await this.connectDb(), rej);

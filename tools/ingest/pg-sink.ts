@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { GatewayStatus, IngestRecord, Rejection } from './decode.js';
+import type { DeviceAvailability, GatewayMetadata, GatewayStatus, IngestRecord, Rejection } from './decode.js';
 
 /**
  * One batch of decoded messages written to PostgreSQL in one transaction: records deduplicated by
@@ -13,6 +13,8 @@ import type { GatewayStatus, IngestRecord, Rejection } from './decode.js';
 export interface Batch {
   records: IngestRecord[];
   statuses: GatewayStatus[];
+  metadata: GatewayMetadata[];
+  availability: DeviceAvailability[];
   rejected: Rejection[];
 }
 
@@ -86,6 +88,7 @@ export async function writeBatch(client: pg.ClientBase, batch: Batch, knownMonth
         [s.gateway, s.site, s.state, s.storeEpoch, s.ts],
       );
     }
+    await upsertRetained(client, batch);
     if (batch.rejected.length) await insertRejected(client, batch.rejected);
     await client.query('COMMIT');
     return { inserted, duplicates: batch.records.length - inserted };
@@ -100,6 +103,29 @@ export async function insertRejected(client: pg.ClientBase, rejected: Rejection[
     'INSERT INTO carbonedge_rejected (topic, reason, record_id, payload_bytes, payload) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::text[])',
     [rejected.map((r) => r.topic), rejected.map((r) => r.reason), rejected.map((r) => r.recordId ?? null), rejected.map((r) => r.payloadBytes), rejected.map((r) => r.payload)],
   );
+}
+
+/**
+ * The retained metadata and availabilities, one statement each in key order (two in one batch for
+ * the same key: the newer wins, whatever their order). A redelivered older message changes nothing.
+ */
+async function upsertRetained(client: pg.ClientBase, batch: Batch): Promise<void> {
+  for (const m of [...batch.metadata].sort((a, b) => cmp(a.gateway, b.gateway))) {
+    await client.query(
+      `INSERT INTO carbonedge_metadata (gateway, site, body, ts) VALUES ($1, $2, $3::jsonb, to_timestamp($4 / 1000.0))
+       ON CONFLICT (gateway) DO UPDATE SET site = EXCLUDED.site, body = EXCLUDED.body, ts = EXCLUDED.ts, received_at = now()
+       WHERE carbonedge_metadata.ts <= EXCLUDED.ts`,
+      [m.gateway, m.site, m.body, m.ts],
+    );
+  }
+  for (const a of [...batch.availability].sort((x, y) => cmp(x.gateway, y.gateway) || cmp(x.device, y.device))) {
+    await client.query(
+      `INSERT INTO carbonedge_device_availability (gateway, device, state, reason, ts) VALUES ($1, $2, $3, $4, to_timestamp($5 / 1000.0))
+       ON CONFLICT (gateway, device) DO UPDATE SET state = EXCLUDED.state, reason = EXCLUDED.reason, ts = EXCLUDED.ts, received_at = now()
+       WHERE carbonedge_device_availability.ts < EXCLUDED.ts`,
+      [a.gateway, a.device, a.state, a.reason ?? null, a.ts],
+    );
+  }
 }
 
 /** Per stream key, the new sequence numbers (ascending) to carbonedge_note_seqs, in key order (the locks are already held). */
