@@ -76,9 +76,9 @@ export interface ReceiverProcess {
   exited: Promise<number>;
 }
 
-/** `carbonedge receive --url --pg --share --client-id` as a child process (dist/ must be built). */
-export async function spawnReceiver(url: string, pgUrl: string, share: string, clientId: string, connections = 2): Promise<ReceiverProcess> {
-  const proc = spawn(process.execPath, [CLI, 'receive', '--url', url, '--pg', pgUrl, '--share', share, '--client-id', clientId, '--connections', String(connections), '--json'], {
+/** `carbonedge receive --url --pg --share --client-id [extra]` as a child process (dist/ must be built). */
+export async function spawnReceiver(url: string, pgUrl: string, share: string, clientId: string, connections = 2, extra: string[] = []): Promise<ReceiverProcess> {
+  const proc = spawn(process.execPath, [CLI, 'receive', '--url', url, '--pg', pgUrl, '--share', share, '--client-id', clientId, '--connections', String(connections), '--json', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

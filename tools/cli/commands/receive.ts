@@ -4,7 +4,7 @@ import { parseCommandArgs, runCommand, UsageError } from '../command.js';
 
 const usage =
   'carbonedge receive --url URL [--db FILE] [--topic PREFIX] [--json] [--client-id ID] [--username U] [--password P] [--ca FILE] [--cert FILE --key FILE] [--insecure] [--duration SECONDS]\n' +
-  '       carbonedge receive --url MQTT_URL --pg POSTGRES_URL [--share GROUP] [--connections N] [--topic PREFIX] [--client-id ID] [--username U] [--password P] [--ca FILE] [--cert FILE --key FILE] [--insecure] [--duration SECONDS]';
+  '       carbonedge receive --url MQTT_URL --pg POSTGRES_URL [--share GROUP] [--connections N] [--metrics HOST:PORT] [--topic PREFIX] [--client-id ID] [--username U] [--password P] [--ca FILE] [--cert FILE --key FILE] [--insecure] [--duration SECONDS]';
 
 const ranges = (g: GapReport) => g.missing.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',');
 
@@ -30,13 +30,14 @@ export const command: Command = {
         pg: { type: 'string' },
         share: { type: 'string' },
         connections: { type: 'string' },
+        metrics: { type: 'string' },
       });
       if (!values.url) throw new UsageError('--url URL is required (e.g. mqtt://127.0.0.1:1883)');
       if (!/^(mqtts?|wss?):\/\//.test(values.url)) throw new UsageError(`--url: expected mqtt://, mqtts://, ws:// or wss://, got '${values.url}'`);
       if ((values.cert === undefined) !== (values.key === undefined)) throw new UsageError('--cert and --key go together');
       const duration = values.duration === undefined ? undefined : Number(values.duration);
       if (duration !== undefined && !(duration > 0)) throw new UsageError(`--duration: expected a positive number of seconds, got '${values.duration}'`);
-      if (values.pg === undefined && (values.share !== undefined || values.connections !== undefined)) throw new UsageError('--share and --connections go with --pg POSTGRES_URL');
+      if (values.pg === undefined && (values.share !== undefined || values.connections !== undefined || values.metrics !== undefined)) throw new UsageError('--share, --connections and --metrics go with --pg POSTGRES_URL');
       if (values.pg !== undefined) {
         if (values.db !== undefined) throw new UsageError('--db (SQLite) and --pg (PostgreSQL) are two sinks: give one');
         const { receiveIntoPostgres } = await import('../../ingest/receive-pg.js'); // pg loads only for --pg
