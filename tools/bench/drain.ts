@@ -1,16 +1,32 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
-import mqtt from 'mqtt';
+import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../../runtime/logger.js';
 import { SqliteOutbox } from '../../runtime/outbox/sqlite-outbox.js';
 import { openPersistence } from '../../runtime/persistence/database.js';
 import { STORE_MIGRATIONS } from '../../runtime/store/migrations.js';
 import { systemClock } from '../../runtime/types.js';
-import { resolveUplinkConfig } from '../../runtime/uplink/config-schema.js';
-import { topicFor, Uplink } from '../../runtime/uplink/uplink.js';
 import { startMosquitto } from './mosquitto.js';
+import { SHIPPED_NODE_FLAGS } from './rss.js';
+
+interface PhaseResult {
+  seconds: number;
+  growthMB: number;
+  peakMB: number;
+}
+
+/** Run one phase in a child process with the shipped V8 flags (and --expose-gc for a collected baseline). */
+function runPhase(mode: 'raw' | 'uplink', file: string, url: string, batch: number, inFlight: number): Promise<PhaseResult> {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'drain-phase.js');
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [...SHIPPED_NODE_FLAGS, '--expose-gc', script, mode, file, url, String(batch), String(inFlight)], { maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`drain phase ${mode} failed: ${stderr || err.message}`));
+      resolve(JSON.parse(stdout.trim().split('\n').pop()!) as PhaseResult);
+    });
+  });
+}
 
 /**
  * Backlog drain: a one-day backlog of `devices` x `points` 1-minute summaries (readings-1m records
@@ -43,62 +59,14 @@ export async function benchDrain(opts: { devices?: number; points?: number; minu
     const buildSec = (performance.now() - buildStart) / 1000;
     const backlogBytes = outbox.outboxStats().bytes;
 
-    // Baseline: mqtt.js publishing the same envelopes straight from the rows.
-    const baseStart = process.hrtime.bigint();
-    {
-      const reader = new Database(persistence.file, { readonly: true });
-      const client = await mqtt.connectAsync(url, { clientId: 'bench-raw', clean: true, reconnectPeriod: 0 });
-      const rows = reader.prepare("SELECT payload FROM outbox WHERE stream = 'readings-1m' ORDER BY seq").pluck().iterate() as IterableIterator<string>;
-      let pending = 0;
-      let wake: (() => void) | undefined;
-      let buf: string[] = [];
-      const send = async (payloads: string[]) => {
-        while (pending >= inFlight) await new Promise<void>((r) => (wake = r));
-        pending++;
-        const json = `{"schemaVersion":1,"site":"bench","gateway":"gw","stream":"readings-1m","sentAt":${Date.now()},"records":[${payloads.join(',')}]}`;
-        client.publish(topicFor('carbonedge/bench/gw', 'readings-1m', false), json, { qos: 1 }, () => {
-          pending--;
-          wake?.();
-        });
-      };
-      for (const p of rows) {
-        buf.push(p);
-        if (buf.length === batch) {
-          await send(buf);
-          buf = [];
-        }
-      }
-      if (buf.length) await send(buf);
-      while (pending > 0) await new Promise<void>((r) => (wake = r));
-      await client.endAsync();
-      reader.close();
-    }
-    const baseSec = Number(process.hrtime.bigint() - baseStart) / 1e9;
-
-    // Through the uplink.
-    const rss0 = process.memoryUsage().rss;
-    let peakRss = rss0;
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
-    const uplink = new Uplink(
-      outbox,
-      { ...resolveUplinkConfig({}, url, 'bench', 'gw'), batchMaxRecords: batch, batchMaxBytes: 4 * 1024 * 1024, maxInFlight: inFlight, backfillRecordsPerSec: 0 },
-      { site: 'bench', gateway: 'gw' },
-      { logger: silentLogger() },
-    );
-    const start = process.hrtime.bigint();
-    uplink.start();
-    await new Promise<void>((resolve) => {
-      const check = setInterval(() => {
-        if (outbox.outboxStats().records === 0) {
-          clearInterval(check);
-          resolve();
-        }
-      }, 20);
-    });
-    const sec = Number(process.hrtime.bigint() - start) / 1e9;
-    clearInterval(sampler);
-    await uplink.stop();
     persistence.close();
+    // Each phase in a process of its own (./drain-phase.ts): raw mqtt.js first (it only reads),
+    // then the uplink (it drains the outbox). Each RSS growth starts from a fresh process.
+    const phase = (mode: 'raw' | 'uplink') => runPhase(mode, persistence.file, url, batch, inFlight);
+    const rawRun = await phase('raw');
+    const ours = await phase('uplink');
+    const baseSec = rawRun.seconds;
+    const sec = ours.seconds;
     const res = {
       records: total,
       backlogMB: Number((backlogBytes / 1024 / 1024).toFixed(1)),
@@ -108,12 +76,14 @@ export async function benchDrain(opts: { devices?: number; points?: number; minu
       rawMqttJsSeconds: Number(baseSec.toFixed(1)),
       rawMqttJsRecordsPerSec: Math.round(total / baseSec),
       ratioOursOverRaw: Number((sec / baseSec).toFixed(2)),
-      peakRssMB: Math.round(peakRss / 1024 / 1024),
-      rssGrowthMB: Math.round((peakRss - rss0) / 1024 / 1024),
+      peakRssMB: ours.peakMB,
+      rssGrowthMB: ours.growthMB,
+      rawMqttJsRssGrowthMB: rawRun.growthMB,
+      rssGrowthRatio: rawRun.growthMB > 0 ? Number((ours.growthMB / rawRun.growthMB).toFixed(2)) : null,
       aim: 'one-day backlog of 50 devices x 40 points at 1-minute summaries drained in < 60 s, <= 1.5x mqtt.js direct, RSS growth <= 15 MB',
     };
     process.stdout.write(
-      `drain: ${total} records (${res.backlogMB} MB) in ${res.drainSeconds} s = ${res.recordsPerSec} records/s through the uplink vs ${res.rawMqttJsRecordsPerSec}/s mqtt.js direct (${res.rawMqttJsSeconds} s) -> ${res.ratioOursOverRaw}x (aim <= 1.5x, < 60 s); RSS growth ${res.rssGrowthMB} MB (aim <= 15 MB), peak ${res.peakRssMB} MB\n`,
+      `drain: ${total} records (${res.backlogMB} MB) in ${res.drainSeconds} s = ${res.recordsPerSec} records/s through the uplink vs ${res.rawMqttJsRecordsPerSec}/s mqtt.js direct (${res.rawMqttJsSeconds} s) -> ${res.ratioOursOverRaw}x (aim <= 1.5x, < 60 s); RSS growth ${res.rssGrowthMB} MB vs ${res.rawMqttJsRssGrowthMB} MB for mqtt.js direct (${res.rssGrowthRatio ?? '-'}x; each in its own process; aim <= 15 MB), peak ${res.peakRssMB} MB\n`,
     );
     return res;
   } finally {
