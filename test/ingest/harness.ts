@@ -5,7 +5,9 @@ import mqtt from 'mqtt';
 import pg from 'pg';
 import pino from 'pino';
 import { PgIngest, type PgIngestOptions } from '../../tools/ingest/pg-ingest.js';
-import type { PgCluster } from '../helpers/postgres.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { Mosquitto } from '../helpers/mosquitto.js';
+import { PgCluster } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/peers.js';
 
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'tools', 'carbonedge.js');
@@ -88,4 +90,38 @@ export async function spawnReceiver(url: string, pgUrl: string, share: string, c
   await waitFor(() => out.includes('receiving from') || proc.exitCode !== null, 30_000, `receiver ${clientId} subscribed`);
   if (proc.exitCode !== null) throw new Error(`receiver ${clientId} exited: ${out}`);
   return { proc, output: () => out, exited };
+}
+
+/**
+ * The peers of a test file of in-process ingests: one PostgreSQL cluster and one mosquitto for the
+ * file (started only when `run`), and every ingest started through it stopped after each test.
+ */
+export function ingestSuite(run: boolean) {
+  let cluster: PgCluster | undefined;
+  let broker: Mosquitto | undefined;
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  beforeAll(async () => {
+    if (!run) return;
+    cluster = await PgCluster.start({ settings: ['fsync=off'] });
+    broker = await Mosquitto.start();
+  }, 60_000);
+  afterAll(async () => {
+    await broker?.close();
+    await cluster?.close();
+  });
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  const brokerUrl = () => broker!.url;
+  return {
+    brokerUrl,
+    /** A fresh database of the file's cluster; its URL. */
+    database: () => freshDatabase(cluster!),
+    async ingest(o: Omit<Parameters<typeof startIngest>[0], 'url'>) {
+      const r = await startIngest({ url: brokerUrl(), ...o });
+      cleanups.push(() => r.ingest.stop(1000));
+      return r;
+    },
+    publish: (messages: Parameters<typeof publishTo>[1]) => publishTo(brokerUrl(), messages),
+  };
 }

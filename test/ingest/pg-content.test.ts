@@ -2,51 +2,29 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { contractDir } from '../../runtime/uplink/contract.js';
 import { migrate } from '../../tools/ingest/migrations.js';
 import { publishBacklogs, simEnvelope } from '../../tools/ingest/sim-gateways.js';
 import { havePeer, waitFor } from '../helpers/peers.js';
-import { Mosquitto } from '../helpers/mosquitto.js';
-import { havePostgres, PgCluster } from '../helpers/postgres.js';
-import { freshDatabase, publishTo, q, recordCount, startIngest } from './harness.js';
+import { havePostgres } from '../helpers/postgres.js';
+import { ingestSuite, q, recordCount } from './harness.js';
 
 /** What `carbonedge receive --pg` stores: gaps opened and closed, rejections, carbon tables and views, the migration lock. */
 const run = havePeer('mosquitto') && havePostgres();
 
-let cluster: PgCluster;
-let broker: Mosquitto;
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-beforeAll(async () => {
-  if (!run) return;
-  cluster = await PgCluster.start({ settings: ['fsync=off'] });
-  broker = await Mosquitto.start();
-}, 60_000);
-afterAll(async () => {
-  await broker?.close();
-  await cluster?.close();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function ingest(o: Omit<Parameters<typeof startIngest>[0], 'url'>) {
-  const r = await startIngest({ url: broker.url, ...o });
-  cleanups.push(() => r.ingest.stop(1000));
-  return r;
-}
-
-const publish = (messages: Parameters<typeof publishTo>[1]) => publishTo(broker.url, messages);
+const suite = ingestSuite(run);
+const { ingest, publish } = suite;
 
 const gaps = (db: string) => q<{ gateway: string; from_seq: string; to_seq: string; first_seen: Date }>(db, 'SELECT gateway, from_seq, to_seq, first_seen FROM carbonedge_gaps ORDER BY gateway, from_seq');
 
 describe.runIf(run)('carbonedge receive --pg: what is stored', () => {
   it('a gateway outage and its backfill: the gap is recorded, split by a partial backfill, then closed (two receivers)', async () => {
-    const db = await freshDatabase(cluster);
+    const db = await suite.database();
     const a = await ingest({ pg: db, share: 'gap', clientId: 'gapA', connections: 2 });
     const b = await ingest({ pg: db, share: 'gap', clientId: 'gapB', connections: 2 });
     // Live before the outage (1..100), live after it (151..200); 101..150 waited in the gateway's outbox.
-    await publishBacklogs(broker.url, { gateways: 1, records: 200, batch: 10, skip: (_, s) => s > 100 && s <= 150 });
+    await publishBacklogs(suite.brokerUrl(), { gateways: 1, records: 200, batch: 10, skip: (_, s) => s > 100 && s <= 150 });
     await waitFor(async () => (await recordCount(db)) === 150, 30_000, 'live records');
     await waitFor(async () => (await gaps(db)).length === 1, 10_000, 'gap');
     const [g] = await gaps(db);
@@ -58,7 +36,7 @@ describe.runIf(run)('carbonedge receive --pg: what is stored', () => {
     const split = await gaps(db);
     expect(split.map((x) => [x.from_seq, x.to_seq])).toEqual([['101', '120'], ['131', '150']]);
     expect(split.every((x) => x.first_seen.getTime() === g!.first_seen.getTime())).toBe(true);
-    await publishBacklogs(broker.url, { gateways: 1, records: 150, batch: 7, skip: (_, s) => s <= 100 || (s >= 121 && s <= 130), backfill: true });
+    await publishBacklogs(suite.brokerUrl(), { gateways: 1, records: 150, batch: 7, skip: (_, s) => s <= 100 || (s >= 121 && s <= 130), backfill: true });
     await waitFor(async () => (await recordCount(db)) === 200, 30_000, 'backfill');
     await waitFor(async () => (await gaps(db)).length === 0, 10_000, 'gap closed');
     expect(a.ingest.stats().inserted + b.ingest.stats().inserted).toBe(200);
@@ -67,7 +45,7 @@ describe.runIf(run)('carbonedge receive --pg: what is stored', () => {
   }, 90_000);
 
   it('records first seen above seq 1 (live before backfill): the range below is a gap once lower ones arrive, closed by the rest', async () => {
-    const db = await freshDatabase(cluster);
+    const db = await suite.database();
     await ingest({ pg: db });
     await publish([simEnvelope(1, range(50, 60)), simEnvelope(1, range(10, 12), true)]);
     await waitFor(async () => (await recordCount(db)) === 14, 20_000, 'records');
@@ -78,7 +56,7 @@ describe.runIf(run)('carbonedge receive --pg: what is stored', () => {
   }, 60_000);
 
   it('rogue messages go to carbonedge_rejected with a reason, are acknowledged, and never stop ingest', async () => {
-    const db = await freshDatabase(cluster);
+    const db = await suite.database();
     const { ingest: rx } = await ingest({ pg: db, limits: { maxPayloadBytes: 64 * 1024, maxInflatedBytes: 1024 * 1024 } });
     const good = simEnvelope(2, range(1, 5));
     const env = JSON.parse(good.payload) as { records: Record<string, unknown>[]; gateway: string };
@@ -113,7 +91,7 @@ describe.runIf(run)('carbonedge receive --pg: what is stored', () => {
   }, 60_000);
 
   it('carbon records land in typed tables; the views give green share and CO2 per site per day and month, and per-device energy', async () => {
-    const db = await freshDatabase(cluster);
+    const db = await suite.database();
     await ingest({ pg: db });
     const ex = (n: string) => fs.readFileSync(path.join(contractDir(), 'examples', `${n}.json`), 'utf8');
     await publish([
@@ -138,7 +116,7 @@ describe.runIf(run)('carbonedge receive --pg: what is stored', () => {
   }, 60_000);
 
   it('schema: receivers starting together apply each migration once (advisory lock); records are partitioned by month', async () => {
-    const db = await freshDatabase(cluster);
+    const db = await suite.database();
     const clients = await Promise.all([0, 1, 2].map(async () => {
       const c = new pg.Client(db);
       await c.connect();

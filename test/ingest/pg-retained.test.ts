@@ -1,38 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { contractDir } from '../../runtime/uplink/contract.js';
 import { havePeer, waitFor } from '../helpers/peers.js';
-import { Mosquitto } from '../helpers/mosquitto.js';
-import { havePostgres, PgCluster } from '../helpers/postgres.js';
-import { freshDatabase, publishTo, q, startIngest } from './harness.js';
+import { havePostgres } from '../helpers/postgres.js';
+import { ingestSuite, q } from './harness.js';
 
 /** `carbonedge receive --pg` and the retained messages of contract 1.3: `<prefix>/metadata` and `<prefix>/device/<id>/availability`. */
 const run = havePeer('mosquitto') && havePostgres();
 
-let cluster: PgCluster;
-let broker: Mosquitto;
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-beforeAll(async () => {
-  if (!run) return;
-  cluster = await PgCluster.start({ settings: ['fsync=off'] });
-  broker = await Mosquitto.start();
-}, 60_000);
-afterAll(async () => {
-  await broker?.close();
-  await cluster?.close();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function ingest(db: string) {
-  const r = await startIngest({ url: broker.url, pg: db });
-  cleanups.push(() => r.ingest.stop(1000));
-  return r.ingest;
-}
-
-const publish = (messages: Parameters<typeof publishTo>[1]) => publishTo(broker.url, messages);
+const suite = ingestSuite(run);
+const { publish } = suite;
+const ingest = async (db: string) => (await suite.ingest({ pg: db })).ingest;
 const example = (n: string) => JSON.parse(fs.readFileSync(path.join(contractDir(), 'examples', `${n}.json`), 'utf8')) as Record<string, unknown>;
 
 /** The example metadata for `gateway` at `ts` (devices renamed by `suffix`). */
@@ -57,7 +36,7 @@ const availRows = (db: string, gateway: string) =>
 
 describe.runIf(run)('carbonedge receive --pg: retained metadata and device availability', () => {
   it('metadata: retained before the receiver starts is stored, a newer one replaces it, an older one redelivered does not; the points view gives units', async () => {
-    const db = await freshDatabase(cluster);
+    const db = await suite.database();
     await publish([{ ...metadata('gw-meta', 1_000), retain: true }]);
     const rx = await ingest(db);
     await waitFor(async () => (await metaRow(db, 'gw-meta')) !== undefined, 20_000, 'retained metadata');
@@ -84,7 +63,7 @@ describe.runIf(run)('carbonedge receive --pg: retained metadata and device avail
   }, 60_000);
 
   it('availability: online then offline with its reason; an older message redelivered after the newer one does not win', async () => {
-    const db = await freshDatabase(cluster);
+    const db = await suite.database();
     const rx = await ingest(db);
     await publish([availability('gw-av', 'pv', 'online', 10_000), availability('gw-av', 'grid', 'online', 10_000)]);
     await waitFor(async () => (await availRows(db, 'gw-av')).length === 2, 20_000, 'online');
@@ -102,7 +81,7 @@ describe.runIf(run)('carbonedge receive --pg: retained metadata and device avail
   }, 60_000);
 
   it('an invalid metadata or availability goes to carbonedge_rejected with its reason, is acknowledged, and ingest continues', async () => {
-    const db = await freshDatabase(cluster);
+    const db = await suite.database();
     const rx = await ingest(db);
     const bad = JSON.parse(metadata('gw-bad', 5_000).payload) as Record<string, unknown>;
     await publish([
