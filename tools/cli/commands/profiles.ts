@@ -5,6 +5,7 @@
  * file:line, path and what was expected; exit 1).
  */
 import path from 'node:path';
+import { hex } from '../../../drivers/dlt645/frame.js';
 import { variantOf } from '../../../drivers/dlt645/variant.js';
 import { planReads } from '../../../drivers/modbus/planner.js';
 import { builtinProfileDir, loadProfileFile, loadProfiles } from '../../../drivers/profiles/load.js';
@@ -59,10 +60,10 @@ interface PointRow {
 function describe(p: AnyProfile): { points: PointRow[]; requests: { request: string; points: string[] }[] } {
   if (isDlt645Profile(p)) {
     const read = p.points.filter((q) => q.poll !== false);
-    const code = variantOf(p.protocol).control.read.toString(16).toUpperCase().padStart(2, '0');
+    const code = hex(variantOf(p.protocol).control.read);
     return {
       points: p.points.map((q) => ({ id: q.id, at: `DI ${q.di}`, type: `${q.format}${q.signed ? ' signed' : ''}`, unit: q.unit ?? '', canonical: q.canonical ?? '', access: q.access ?? 'read' })),
-      requests: read.map((q) => ({ request: `${code}h read DI ${q.di}`, points: [q.id] })),
+      requests: read.map((q) => ({ request: `${code} read DI ${q.di}`, points: [q.id] })),
     };
   }
   return {
